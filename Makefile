@@ -1,0 +1,59 @@
+# lazyroot: network boot from an EROFS image on an HTTPS server.
+# `make` builds the daemon; `make check` installs what the tests need and
+# runs them all; `make demo` boots a VM from a loopback HTTPS image.
+
+VERSION := 0.1.0
+CC ?= cc
+PKG_CONFIG ?= pkg-config
+CFLAGS ?= -O2 -g
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2
+BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -DLAZYROOT_VERSION='"$(VERSION)"' $(WARN)
+CURL_CFLAGS = $(shell $(PKG_CONFIG) --cflags libcurl)
+CURL_LIBS = $(shell $(PKG_CONFIG) --libs libcurl)
+
+DAEMON_SRCS := daemon/cachefiles.c daemon/config.c daemon/fetch.c \
+	daemon/http.c daemon/log.c daemon/serve.c daemon/url.c
+DAEMON_HDRS := $(wildcard daemon/*.h)
+UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
+SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+.PHONY: all clean check check-unit check-shell check-vm deps demo bench
+
+all: daemon/lazyrootd
+
+daemon/lazyrootd: $(DAEMON_SRCS) daemon/main.c $(DAEMON_HDRS)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(CURL_CFLAGS) -o $@ $(DAEMON_SRCS) daemon/main.c $(CURL_LIBS)
+
+# Unit tests, built plainly and under ASan/UBSan.
+build/unit/%: tests/unit/%.c tests/unit/check.h $(DAEMON_SRCS) $(DAEMON_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(CURL_CFLAGS) -Idaemon -o $@ $< $(DAEMON_SRCS) $(CURL_LIBS)
+
+build/unit-san/%: tests/unit/%.c tests/unit/check.h $(DAEMON_SRCS) $(DAEMON_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) -O1 -g $(SAN) $(CURL_CFLAGS) -Idaemon -o $@ $< $(DAEMON_SRCS) $(CURL_LIBS)
+
+deps:
+	@scripts/install-deps
+
+check-unit: $(addprefix build/unit/,$(UNIT_TESTS)) $(addprefix build/unit-san/,$(UNIT_TESTS))
+	@tests/run-unit $^
+
+check-shell:
+	@tests/run-bats tests/shell
+
+check-vm: all
+	@tests/run-bats tests/vm
+
+check: deps
+	@$(MAKE) --no-print-directory all
+	@tests/run-all
+
+demo: deps all
+	@tests/demo
+
+bench: deps all
+	@tests/bench
+
+clean:
+	rm -rf build daemon/lazyrootd

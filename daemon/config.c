@@ -1,0 +1,294 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "config.h"
+#include "log.h"
+
+#define DEFAULT_TIMEOUT_S 60
+#define DEFAULT_CONNECTIONS 4
+
+void config_init(struct config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	strcpy(cfg->tag, "lazyroot");
+	strcpy(cfg->cmdline_file, "/proc/cmdline");
+	cfg->connections = DEFAULT_CONNECTIONS;
+}
+
+int parse_uint(const char *s, unsigned int min, unsigned int max,
+	       unsigned int *out)
+{
+	unsigned long v = 0;
+
+	if (!*s || strlen(s) > 9)
+		return -EINVAL;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return -EINVAL;
+		v = v * 10 + (unsigned long)(*s - '0');
+	}
+	if (v < min || v > max)
+		return -EINVAL;
+	*out = (unsigned int)v;
+	return 0;
+}
+
+static int set_string(char *dst, size_t size, const char *what, const char *v)
+{
+	if (strlen(v) >= size) {
+		log_err("%s is too long (%zu bytes, at most %zu)", what,
+			strlen(v), size - 1);
+		return -EINVAL;
+	}
+	strcpy(dst, v);
+	return 0;
+}
+
+static void usage(void)
+{
+	printf("usage: lazyrootd --cache-dir DIR [options]\n"
+	       "Serves an EROFS image from an HTTPS server to the kernel's\n"
+	       "cachefiles on-demand mode.\n\n"
+	       "  --cache-dir DIR    cache directory (not on tmpfs)\n"
+	       "  --url URL          base URL (default: erofs.url= on the kernel command line)\n"
+	       "  --ca FILE          PEM CA bundle (default: erofs.ca=, then /etc/lazyroot/ca.pem,\n"
+	       "                     then /etc/ssl/certs/ca-certificates.crt)\n"
+	       "  --timeout SEC      give up on a block after SEC seconds of retries (erofs.timeout=, 60)\n"
+	       "  --connections N    parallel HTTPS connections (4)\n"
+	       "  --tag TAG          cachefiles tag (lazyroot)\n"
+	       "  --error-file FILE  write why the last OPEN failed to FILE\n"
+	       "  --cmdline FILE     read the kernel command line from FILE (/proc/cmdline)\n"
+	       "  --foreground       do not fork once ready\n"
+	       "  --verbose          log every request\n");
+}
+
+int config_parse_args(struct config *cfg, int argc, char **argv)
+{
+	enum { OPT_CACHE_DIR = 256, OPT_URL, OPT_CA, OPT_TIMEOUT, OPT_CONNS,
+	       OPT_TAG, OPT_ERROR_FILE, OPT_CMDLINE, OPT_FOREGROUND,
+	       OPT_VERBOSE, OPT_HELP, OPT_VERSION };
+	static const struct option opts[] = {
+		{ "cache-dir", required_argument, NULL, OPT_CACHE_DIR },
+		{ "url", required_argument, NULL, OPT_URL },
+		{ "ca", required_argument, NULL, OPT_CA },
+		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+		{ "connections", required_argument, NULL, OPT_CONNS },
+		{ "tag", required_argument, NULL, OPT_TAG },
+		{ "error-file", required_argument, NULL, OPT_ERROR_FILE },
+		{ "cmdline", required_argument, NULL, OPT_CMDLINE },
+		{ "foreground", no_argument, NULL, OPT_FOREGROUND },
+		{ "verbose", no_argument, NULL, OPT_VERBOSE },
+		{ "help", no_argument, NULL, OPT_HELP },
+		{ "version", no_argument, NULL, OPT_VERSION },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c, ret = 0;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case OPT_CACHE_DIR:
+			ret = set_string(cfg->cache_dir, sizeof(cfg->cache_dir),
+					 "--cache-dir", optarg);
+			break;
+		case OPT_URL:
+			ret = set_string(cfg->url, sizeof(cfg->url), "--url",
+					 optarg);
+			break;
+		case OPT_CA:
+			ret = set_string(cfg->ca_file, sizeof(cfg->ca_file),
+					 "--ca", optarg);
+			break;
+		case OPT_TIMEOUT:
+			if (parse_uint(optarg, 1, 86400, &cfg->timeout_s)) {
+				log_err("--timeout %s: not a number of seconds in 1..86400",
+					optarg);
+				ret = -EINVAL;
+			}
+			break;
+		case OPT_CONNS:
+			if (parse_uint(optarg, 1, 64, &cfg->connections)) {
+				log_err("--connections %s: not a number in 1..64",
+					optarg);
+				ret = -EINVAL;
+			}
+			break;
+		case OPT_TAG:
+			ret = set_string(cfg->tag, sizeof(cfg->tag), "--tag",
+					 optarg);
+			break;
+		case OPT_ERROR_FILE:
+			ret = set_string(cfg->error_file,
+					 sizeof(cfg->error_file),
+					 "--error-file", optarg);
+			break;
+		case OPT_CMDLINE:
+			ret = set_string(cfg->cmdline_file,
+					 sizeof(cfg->cmdline_file), "--cmdline",
+					 optarg);
+			break;
+		case OPT_FOREGROUND:
+			cfg->foreground = 1;
+			break;
+		case OPT_VERBOSE:
+			cfg->verbose = 1;
+			break;
+		case OPT_HELP:
+			usage();
+			return 0;
+		case OPT_VERSION:
+			printf("lazyrootd " LAZYROOT_VERSION "\n");
+			return 0;
+		default:
+			log_err("unknown or incomplete option '%s' (see --help)",
+				argv[optind - 1]);
+			return -EINVAL;
+		}
+		if (ret)
+			return ret;
+	}
+	if (optind < argc) {
+		log_err("unexpected argument '%s' (see --help)", argv[optind]);
+		return -EINVAL;
+	}
+	return 1;
+}
+
+int cmdline_get(const char *cmdline, const char *key, char *out, size_t size)
+{
+	size_t klen = strlen(key);
+	const char *p = cmdline;
+	int found = 0;
+
+	while (*p) {
+		const char *word, *val, *end;
+		int quoted = 0;
+
+		while (*p == ' ' || *p == '\t' || *p == '\n')
+			p++;
+		if (!*p)
+			break;
+		/* A word runs to the next blank outside double quotes. */
+		word = p;
+		for (; *p; p++) {
+			if (*p == '"')
+				quoted = !quoted;
+			else if (!quoted && (*p == ' ' || *p == '\t' ||
+					     *p == '\n'))
+				break;
+		}
+		end = p;
+		if ((size_t)(end - word) <= klen || strncmp(word, key, klen) ||
+		    word[klen] != '=')
+			continue;
+		val = word + klen + 1;
+		if (*val == '"') {
+			val++;
+			if (end > val && end[-1] == '"')
+				end--;
+		}
+		if ((size_t)(end - val) >= size)
+			return -ENAMETOOLONG;
+		memcpy(out, val, end - val);
+		out[end - val] = '\0';
+		found = 1;
+	}
+	return found;
+}
+
+static int apply_one(const char *cmdline, const char *key, char *dst,
+		     size_t size)
+{
+	int ret;
+
+	if (*dst)
+		return 0; /* a flag wins over the command line */
+	ret = cmdline_get(cmdline, key, dst, size);
+	if (ret == -ENAMETOOLONG) {
+		log_err("%s= on the kernel command line is too long (at most %zu bytes)",
+			key, size - 1);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int config_apply_cmdline(struct config *cfg, const char *cmdline)
+{
+	char v[16];
+	int ret;
+
+	if (apply_one(cmdline, "erofs.url", cfg->url, sizeof(cfg->url)) ||
+	    apply_one(cmdline, "erofs.ca", cfg->ca_file, sizeof(cfg->ca_file)))
+		return -EINVAL;
+	if (!cfg->timeout_s) {
+		ret = cmdline_get(cmdline, "erofs.timeout", v, sizeof(v));
+		if (ret && (ret < 0 || parse_uint(v, 1, 86400, &cfg->timeout_s))) {
+			log_err("erofs.timeout= on the kernel command line is not a number of seconds in 1..86400");
+			return -EINVAL;
+		}
+	}
+	if (!cfg->timeout_s)
+		cfg->timeout_s = DEFAULT_TIMEOUT_S;
+	return 0;
+}
+
+/* Characters that never belong in a URL we build requests from. */
+static int bad_url_char(unsigned char c)
+{
+	return c <= 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' ||
+	       c == '>' || c == '?' || c == '#';
+}
+
+int config_validate(const struct config *cfg)
+{
+	const char *p, *host;
+
+	if (!*cfg->url) {
+		log_err("no image URL: give erofs.url= on the kernel command line or --url");
+		return -EINVAL;
+	}
+	if (strncasecmp(cfg->url, "https://", 8)) {
+		log_err("erofs.url=%s: only https:// URLs are supported (the root filesystem must be authenticated)",
+			cfg->url);
+		return -EINVAL;
+	}
+	for (p = cfg->url; *p; p++) {
+		if (bad_url_char((unsigned char)*p)) {
+			log_err("erofs.url=%s: invalid character at offset %zu",
+				cfg->url, (size_t)(p - cfg->url));
+			return -EINVAL;
+		}
+	}
+	host = cfg->url + 8;
+	if (!*host || *host == '/' || *host == ':') {
+		log_err("erofs.url=%s: no host name", cfg->url);
+		return -EINVAL;
+	}
+	if (!*cfg->cache_dir || cfg->cache_dir[0] != '/') {
+		log_err("--cache-dir must name an absolute directory");
+		return -EINVAL;
+	}
+	if (cfg->ca_file[0] && cfg->ca_file[0] != '/') {
+		log_err("erofs.ca=%s: must be an absolute path", cfg->ca_file);
+		return -EINVAL;
+	}
+	if (!*cfg->tag)
+		goto bad_tag;
+	for (p = cfg->tag; *p; p++) {
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' ||
+		      *p == '.'))
+			goto bad_tag;
+	}
+	return 0;
+bad_tag:
+	log_err("--tag '%s': use 1..%d letters, digits, '-', '_' or '.'",
+		cfg->tag, CONFIG_TAG_MAX);
+	return -EINVAL;
+}

@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: MIT */
+/* Daemon configuration from flags and the kernel command line. */
+#ifndef LAZYROOT_CONFIG_H
+#define LAZYROOT_CONFIG_H
+
+#include <stddef.h>
+
+#define CONFIG_URL_MAX 2048
+#define CONFIG_PATH_MAX 1024
+#define CONFIG_TAG_MAX 32
+
+struct config {
+	char url[CONFIG_URL_MAX];	/* base URL, blobs are <url>/<name> */
+	char ca_file[CONFIG_PATH_MAX];	/* PEM bundle; empty: use defaults */
+	char cache_dir[CONFIG_PATH_MAX];
+	char tag[CONFIG_TAG_MAX + 1];
+	char error_file[CONFIG_PATH_MAX];
+	char cmdline_file[CONFIG_PATH_MAX];
+	unsigned int timeout_s;		/* per kernel request, all retries */
+	unsigned int connections;	/* parallel HTTP connections */
+	int foreground;
+	int verbose;
+};
+
+void config_init(struct config *cfg);
+
+/*
+ * Parses flags into @cfg. Returns 1 to go on, 0 when the caller should
+ * exit successfully (--help, --version), or -EINVAL after one error line.
+ */
+int config_parse_args(struct config *cfg, int argc, char **argv);
+
+/*
+ * Finds the last "key=value" word of a kernel command line; values may be
+ * double-quoted as the kernel allows. Returns 1 and copies the value, 0 if
+ * absent, -ENAMETOOLONG if the value does not fit in @size bytes.
+ */
+int cmdline_get(const char *cmdline, const char *key, char *out, size_t size);
+
+/*
+ * Fills what the flags left unset from erofs.url=, erofs.ca=,
+ * erofs.timeout= on @cmdline. Returns 0, or -EINVAL after one error line.
+ */
+int config_apply_cmdline(struct config *cfg, const char *cmdline);
+
+/* Checks the merged configuration. Returns 0, or -EINVAL after one line. */
+int config_validate(const struct config *cfg);
+
+/* Parses a decimal number in [min, max]; returns 0 or -EINVAL. */
+int parse_uint(const char *s, unsigned int min, unsigned int max,
+	       unsigned int *out);
+
+#endif

@@ -1,0 +1,515 @@
+// SPDX-License-Identifier: MIT
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <curl/curl.h>
+
+#include "fetch.h"
+#include "http.h"
+#include "log.h"
+
+#define BACKOFF_FIRST_MS 200
+#define BACKOFF_MAX_MS 5000
+#define CONNECT_TIMEOUT_MS 10000
+#define STALL_SECONDS 10L
+
+struct fetch_attempt {
+	struct fetch_engine *engine;
+	struct fetch_request *req;
+	CURL *easy;
+	struct fetch_attempt *next_retry;
+	int64_t deadline_ms;
+	int64_t retry_at_ms;
+	unsigned int attempts;
+	/* Per attempt: */
+	uint64_t got;
+	int checked;		/* headers were validated */
+	int err;		/* set by a callback that aborted the body */
+	char content_range[128];
+	char why[320];
+	char errbuf[CURL_ERROR_SIZE];
+};
+
+struct fetch_engine {
+	CURLM *multi;
+	struct curl_slist *resolve;
+	struct curl_blob ca;
+	unsigned int timeout_s;
+	int verbose;
+	struct fetch_attempt *retries;
+	struct fetch_stats stats;
+};
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Resolves the server's host name once, now: after switch_root the daemon
+ * must not read /etc/hosts or resolv.conf from the root it is serving.
+ */
+static int pin_host(struct fetch_engine *e, const char *url)
+{
+	CURLU *u = curl_url();
+	char *host = NULL, *port = NULL, entry[1024];
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res, *ai;
+	struct in6_addr a6;
+	size_t n;
+	int ret = -EINVAL, rc;
+
+	if (!u || curl_url_set(u, CURLUPART_URL, url, 0) ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) ||
+	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT)) {
+		log_err("%s: cannot parse the URL", url);
+		goto out;
+	}
+	if (host[0] == '[' || inet_pton(AF_INET, host, &a6) == 1) {
+		ret = 0; /* an address already */
+		goto out;
+	}
+	rc = getaddrinfo(host, NULL, &hints, &res);
+	if (rc) {
+		log_err("%s: cannot resolve %s: %s", url, host, gai_strerror(rc));
+		ret = -EHOSTUNREACH;
+		goto out;
+	}
+	n = (size_t)snprintf(entry, sizeof(entry), "%s:%s:", host, port);
+	for (ai = res; ai && n < sizeof(entry) - INET6_ADDRSTRLEN - 4;
+	     ai = ai->ai_next) {
+		char addr[INET6_ADDRSTRLEN];
+		const void *src = ai->ai_family == AF_INET6 ?
+			(const void *)&((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr :
+			(const void *)&((struct sockaddr_in *)ai->ai_addr)->sin_addr;
+
+		if (!inet_ntop(ai->ai_family, src, addr, sizeof(addr)))
+			continue;
+		if (strstr(entry + strlen(host) + strlen(port) + 2, addr))
+			continue; /* getaddrinfo repeats addresses per protocol */
+		n += (size_t)snprintf(entry + n, sizeof(entry) - n,
+				      ai->ai_family == AF_INET6 ? "%s[%s]" : "%s%s",
+				      entry[n - 1] == ':' ? "" : ",", addr);
+	}
+	freeaddrinfo(res);
+	e->resolve = curl_slist_append(NULL, entry);
+	if (!e->resolve) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	log_info("%s resolves to %s (kept for the daemon's lifetime)", host,
+		 entry + strlen(host) + strlen(port) + 2);
+	ret = 0;
+out:
+	curl_free(host);
+	curl_free(port);
+	curl_url_cleanup(u);
+	return ret;
+}
+
+int fetch_engine_new(struct fetch_engine **out, const struct fetch_options *o)
+{
+	struct fetch_engine *e;
+	CURL *probe;
+	int ret;
+
+	if (curl_global_init(CURL_GLOBAL_DEFAULT)) {
+		log_err("libcurl failed to initialise");
+		return -ENOMEM;
+	}
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	e->timeout_s = o->timeout_s;
+	e->verbose = o->verbose;
+	e->ca.data = (void *)o->ca_pem;
+	e->ca.len = o->ca_pem_len;
+	e->ca.flags = CURL_BLOB_NOCOPY;
+
+	/* Fail now, not at the first request, if libcurl cannot do this. */
+	probe = curl_easy_init();
+	if (!probe || curl_easy_setopt(probe, CURLOPT_CAINFO_BLOB, &e->ca) ||
+	    curl_easy_setopt(probe, CURLOPT_PROTOCOLS_STR, "https")) {
+		log_err("libcurl lacks in-memory CA bundles or HTTPS (needs libcurl >= 7.85 with TLS)");
+		curl_easy_cleanup(probe);
+		free(e);
+		return -ENOTSUP;
+	}
+	curl_easy_cleanup(probe);
+
+	ret = pin_host(e, o->base_url);
+	if (ret) {
+		free(e);
+		return ret;
+	}
+	e->multi = curl_multi_init();
+	if (!e->multi) {
+		curl_slist_free_all(e->resolve);
+		free(e);
+		return -ENOMEM;
+	}
+	curl_multi_setopt(e->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
+			  (long)o->connections);
+	curl_multi_setopt(e->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
+			  (long)o->connections);
+	curl_multi_setopt(e->multi, CURLMOPT_MAXCONNECTS, (long)o->connections);
+	*out = e;
+	return 0;
+}
+
+void fetch_engine_free(struct fetch_engine *e)
+{
+	if (!e)
+		return;
+	curl_multi_cleanup(e->multi);
+	curl_slist_free_all(e->resolve);
+	free(e);
+	curl_global_cleanup();
+}
+
+const struct fetch_stats *fetch_engine_stats(const struct fetch_engine *e)
+{
+	return &e->stats;
+}
+
+static size_t on_header(char *line, size_t size, size_t n, void *arg)
+{
+	struct fetch_attempt *a = arg;
+	size_t len = size * n, vlen;
+	const char *v;
+
+	/* A new status line starts a new response (after a redirect). */
+	if (len >= 5 && !strncmp(line, "HTTP/", 5)) {
+		a->content_range[0] = '\0';
+		return len;
+	}
+	if (len < 14 || strncasecmp(line, "content-range:", 14))
+		return len;
+	v = line + 14;
+	vlen = len - 14;
+	while (vlen && (*v == ' ' || *v == '\t')) {
+		v++;
+		vlen--;
+	}
+	while (vlen && (v[vlen - 1] == '\r' || v[vlen - 1] == '\n'))
+		vlen--;
+	if (vlen >= sizeof(a->content_range))
+		vlen = sizeof(a->content_range) - 1;
+	memcpy(a->content_range, v, vlen);
+	a->content_range[vlen] = '\0';
+	return len;
+}
+
+/* Validates status and headers once, before the first body byte is kept. */
+static int check_headers(struct fetch_attempt *a)
+{
+	struct fetch_request *r = a->req;
+	const char *cr = a->content_range[0] ? a->content_range : NULL;
+	curl_off_t clen = -1;
+	long status = 0;
+
+	if (a->checked)
+		return a->err;
+	a->checked = 1;
+	curl_easy_getinfo(a->easy, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_getinfo(a->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &clen);
+	if (r->kind == FETCH_PROBE)
+		a->err = http_check_probe(status, cr, &r->size, a->why,
+					  sizeof(a->why));
+	else
+		a->err = http_check_range(status, cr, clen, r->off, r->len,
+					  r->blob_size, a->why,
+					  sizeof(a->why));
+	return a->err;
+}
+
+static size_t on_body(char *data, size_t size, size_t n, void *arg)
+{
+	struct fetch_attempt *a = arg;
+	struct fetch_request *r = a->req;
+	size_t len = size * n;
+
+	if (check_headers(a))
+		return 0; /* not the response we asked for: keep nothing */
+	if (r->kind == FETCH_PROBE) {
+		a->got += len;
+		return len; /* the one byte of bytes=0-0 is not needed */
+	}
+	if (len > r->len - a->got) {
+		snprintf(a->why, sizeof(a->why),
+			 "server sent more than the %llu bytes asked",
+			 (unsigned long long)r->len);
+		a->err = -EPROTO;
+		return 0;
+	}
+	memcpy(r->buf + a->got, data, len);
+	a->got += len;
+	return len;
+}
+
+static int setup_easy(struct fetch_engine *e, struct fetch_attempt *a)
+{
+	struct fetch_request *r = a->req;
+	char range[64];
+	CURL *c = curl_easy_init();
+	CURLcode rc = CURLE_OK;
+
+	if (!c)
+		return -ENOMEM;
+	a->easy = c;
+	if (r->kind == FETCH_PROBE)
+		snprintf(range, sizeof(range), "0-0");
+	else
+		snprintf(range, sizeof(range), "%llu-%llu",
+			 (unsigned long long)r->off,
+			 (unsigned long long)(r->off + r->len - 1));
+#define SET(opt, val)                                          \
+	do {                                                   \
+		if (rc == CURLE_OK)                            \
+			rc = curl_easy_setopt(c, opt, val);    \
+	} while (0)
+	SET(CURLOPT_URL, r->url);
+	SET(CURLOPT_PRIVATE, a);
+	SET(CURLOPT_NOSIGNAL, 1L);
+	SET(CURLOPT_PROTOCOLS_STR, "https");
+	SET(CURLOPT_REDIR_PROTOCOLS_STR, "https");
+	SET(CURLOPT_FOLLOWLOCATION, 1L);
+	SET(CURLOPT_MAXREDIRS, 5L);
+	SET(CURLOPT_SSL_VERIFYPEER, 1L);
+	SET(CURLOPT_SSL_VERIFYHOST, 2L);
+	SET(CURLOPT_CAINFO, NULL);
+	SET(CURLOPT_CAPATH, NULL);
+	SET(CURLOPT_CAINFO_BLOB, &e->ca);
+	SET(CURLOPT_RANGE, range);
+	SET(CURLOPT_USERAGENT, "lazyrootd/" LAZYROOT_VERSION);
+	SET(CURLOPT_HEADERFUNCTION, on_header);
+	SET(CURLOPT_HEADERDATA, a);
+	SET(CURLOPT_WRITEFUNCTION, on_body);
+	SET(CURLOPT_WRITEDATA, a);
+	SET(CURLOPT_ERRORBUFFER, a->errbuf);
+	SET(CURLOPT_LOW_SPEED_LIMIT, 1L);
+	SET(CURLOPT_LOW_SPEED_TIME, STALL_SECONDS);
+	SET(CURLOPT_TCP_KEEPALIVE, 1L);
+	SET(CURLOPT_PIPEWAIT, 1L);
+	if (e->resolve)
+		SET(CURLOPT_RESOLVE, e->resolve);
+#undef SET
+	if (rc != CURLE_OK) {
+		log_err("libcurl: cannot set up a request: %s",
+			curl_easy_strerror(rc));
+		curl_easy_cleanup(c);
+		a->easy = NULL;
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int start_attempt(struct fetch_engine *e, struct fetch_attempt *a)
+{
+	int64_t left = a->deadline_ms - now_ms();
+
+	if (left < 1)
+		left = 1;
+	a->got = 0;
+	a->checked = 0;
+	a->err = 0;
+	a->content_range[0] = '\0';
+	a->errbuf[0] = '\0';
+	a->why[0] = '\0';
+	a->attempts++;
+	curl_easy_setopt(a->easy, CURLOPT_TIMEOUT_MS, (long)left);
+	curl_easy_setopt(a->easy, CURLOPT_CONNECTTIMEOUT_MS,
+			 (long)(left < CONNECT_TIMEOUT_MS ? left : CONNECT_TIMEOUT_MS));
+	if (curl_multi_add_handle(e->multi, a->easy) != CURLM_OK)
+		return -ENOMEM;
+	e->stats.attempts++;
+	return 0;
+}
+
+int fetch_submit(struct fetch_engine *e, struct fetch_request *req)
+{
+	struct fetch_attempt *a = calloc(1, sizeof(*a));
+	int ret;
+
+	if (!a)
+		return -ENOMEM;
+	a->engine = e;
+	a->req = req;
+	a->deadline_ms = now_ms() + (int64_t)e->timeout_s * 1000;
+	ret = setup_easy(e, a);
+	if (!ret)
+		ret = start_attempt(e, a);
+	if (ret) {
+		curl_easy_cleanup(a->easy);
+		free(a);
+		return ret;
+	}
+	req->priv = a;
+	return 0;
+}
+
+/* Sorts a finished attempt: 0 done, -EAGAIN worth another try, or fatal. */
+static int classify(struct fetch_attempt *a, CURLcode rc)
+{
+	struct fetch_request *r = a->req;
+
+	if (a->err)
+		return a->err; /* a callback rejected the response */
+	switch (rc) {
+	case CURLE_OK:
+		/* A body-less response never reached the write callback. */
+		if (check_headers(a))
+			return a->err;
+		if (r->kind == FETCH_RANGE && a->got != r->len) {
+			snprintf(a->why, sizeof(a->why),
+				 "short body: %llu of %llu bytes",
+				 (unsigned long long)a->got,
+				 (unsigned long long)r->len);
+			return -EAGAIN;
+		}
+		return 0;
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+		snprintf(a->why, sizeof(a->why), "TLS: %s",
+			 a->errbuf[0] ? a->errbuf : curl_easy_strerror(rc));
+		return -EACCES;
+	case CURLE_UNSUPPORTED_PROTOCOL:
+	case CURLE_URL_MALFORMAT:
+	case CURLE_TOO_MANY_REDIRECTS:
+	case CURLE_OUT_OF_MEMORY:
+		snprintf(a->why, sizeof(a->why), "%s",
+			 a->errbuf[0] ? a->errbuf : curl_easy_strerror(rc));
+		return -EPROTO;
+	default:
+		/* Connection trouble, time-outs, resets: try again. */
+		snprintf(a->why, sizeof(a->why), "%s",
+			 a->errbuf[0] ? a->errbuf : curl_easy_strerror(rc));
+		return -EAGAIN;
+	}
+}
+
+static void finish(struct fetch_engine *e, struct fetch_attempt *a, int err)
+{
+	struct fetch_request *r = a->req;
+	char why[400];
+
+	if (err == -EAGAIN)
+		err = a->why[0] && strstr(a->why, "imed out") ? -ETIMEDOUT : -EIO;
+	if (err) {
+		e->stats.failures++;
+		if (a->attempts > 1)
+			snprintf(why, sizeof(why), "%s (gave up after %u attempts)",
+				 a->why, a->attempts);
+		else
+			snprintf(why, sizeof(why), "%s", a->why);
+	} else {
+		why[0] = '\0';
+		if (r->kind == FETCH_RANGE)
+			e->stats.bytes += a->got;
+	}
+	curl_easy_cleanup(a->easy);
+	r->priv = NULL;
+	free(a);
+	r->done(r, err, why);
+}
+
+static void on_finished(struct fetch_engine *e, struct fetch_attempt *a,
+			CURLcode rc)
+{
+	struct fetch_request *r = a->req;
+	int64_t now = now_ms(), delay;
+	int err;
+
+	curl_multi_remove_handle(e->multi, a->easy);
+	err = classify(a, rc);
+	if (err != -EAGAIN) {
+		finish(e, a, err);
+		return;
+	}
+	delay = (int64_t)BACKOFF_FIRST_MS << (a->attempts < 6 ? a->attempts - 1 : 5);
+	if (delay > BACKOFF_MAX_MS)
+		delay = BACKOFF_MAX_MS;
+	if (now + delay >= a->deadline_ms) {
+		finish(e, a, err);
+		return;
+	}
+	if (a->attempts == 1)
+		log_warn("%s bytes %llu-%llu: %s; retrying for up to %llds",
+			 r->url,
+			 (unsigned long long)(r->kind == FETCH_RANGE ? r->off : 0),
+			 (unsigned long long)(r->kind == FETCH_RANGE ?
+					      r->off + r->len - 1 : 0),
+			 a->why, (long long)(a->deadline_ms - now) / 1000);
+	e->stats.retries++;
+	a->retry_at_ms = now + delay;
+	a->next_retry = e->retries;
+	e->retries = a;
+}
+
+static void start_due_retries(struct fetch_engine *e)
+{
+	struct fetch_attempt **p = &e->retries, *a;
+	int64_t now = now_ms();
+
+	while ((a = *p)) {
+		if (a->retry_at_ms > now) {
+			p = &a->next_retry;
+			continue;
+		}
+		*p = a->next_retry;
+		a->next_retry = NULL;
+		if (start_attempt(e, a)) {
+			snprintf(a->why, sizeof(a->why),
+				 "cannot start a request (out of memory)");
+			finish(e, a, -ENOMEM);
+		}
+	}
+}
+
+int fetch_engine_wait(struct fetch_engine *e, int fd, int max_ms)
+{
+	struct curl_waitfd wfd = { .fd = fd, .events = CURL_WAIT_POLLIN };
+	struct fetch_attempt *a;
+	long curl_ms = -1;
+	int64_t now = now_ms();
+	int timeout = max_ms;
+
+	curl_multi_timeout(e->multi, &curl_ms);
+	if (curl_ms >= 0 && curl_ms < timeout)
+		timeout = (int)curl_ms;
+	for (a = e->retries; a; a = a->next_retry) {
+		int64_t in = a->retry_at_ms - now;
+
+		if (in < timeout)
+			timeout = in < 0 ? 0 : (int)in;
+	}
+	if (curl_multi_poll(e->multi, &wfd, 1, timeout, NULL) != CURLM_OK)
+		return 0;
+	return (wfd.revents & CURL_WAIT_POLLIN) ? 1 : 0;
+}
+
+void fetch_engine_run(struct fetch_engine *e)
+{
+	struct CURLMsg *m;
+	int running, left;
+
+	start_due_retries(e);
+	curl_multi_perform(e->multi, &running);
+	while ((m = curl_multi_info_read(e->multi, &left))) {
+		struct fetch_attempt *a = NULL;
+
+		if (m->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&a);
+		on_finished(e, a, m->data.result);
+	}
+}

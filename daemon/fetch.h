@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * HTTPS fetching of blob sizes and byte ranges, many at once over a pool of
+ * kept-alive connections (libcurl multi), with bounded retries.
+ */
+#ifndef LAZYROOT_FETCH_H
+#define LAZYROOT_FETCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct fetch_engine;
+struct fetch_attempt;
+
+enum fetch_kind {
+	FETCH_PROBE,	/* learn the blob size with Range: bytes=0-0 */
+	FETCH_RANGE,	/* fetch [off, off+len) into buf */
+};
+
+struct fetch_request {
+	/* Set by the caller; url and buf must live until done() is called. */
+	enum fetch_kind kind;
+	const char *url;
+	uint64_t off, len, blob_size;	/* FETCH_RANGE */
+	unsigned char *buf;		/* FETCH_RANGE: len bytes */
+	/*
+	 * Called once: err 0 with size (FETCH_PROBE) or buf filled with
+	 * exactly len checked bytes (FETCH_RANGE); else a negative errno
+	 * (-ENOENT, -EACCES, -ETIMEDOUT, -EPROTO, -EIO) and a reason.
+	 */
+	void (*done)(struct fetch_request *req, int err, const char *why);
+	void *ctx;
+	uint64_t size;			/* FETCH_PROBE result */
+
+	struct fetch_attempt *priv;	/* the engine's */
+};
+
+struct fetch_options {
+	const char *base_url;		/* host names in it are resolved once */
+	const unsigned char *ca_pem;	/* CA bundle, kept in memory */
+	size_t ca_pem_len;
+	unsigned int timeout_s;		/* per request, over all attempts */
+	unsigned int connections;
+	int verbose;
+};
+
+struct fetch_stats {
+	unsigned long long attempts;	/* HTTP requests sent */
+	unsigned long long bytes;	/* checked body bytes received */
+	unsigned long long retries;
+	unsigned long long failures;	/* requests given up on */
+};
+
+/* Returns 0 or -errno after one line saying what failed. */
+int fetch_engine_new(struct fetch_engine **out, const struct fetch_options *o);
+void fetch_engine_free(struct fetch_engine *e);
+
+/* Starts @req; done() is called later from fetch_engine_run(). */
+int fetch_submit(struct fetch_engine *e, struct fetch_request *req);
+
+/*
+ * Sleeps until network activity, a due retry, @fd being readable, a signal
+ * or at most @max_ms. Returns 1 when @fd is readable, else 0.
+ */
+int fetch_engine_wait(struct fetch_engine *e, int fd, int max_ms);
+
+/* Moves transfers along and calls done() for the finished ones. */
+void fetch_engine_run(struct fetch_engine *e);
+
+const struct fetch_stats *fetch_engine_stats(const struct fetch_engine *e);
+
+#endif

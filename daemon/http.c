@@ -1,0 +1,171 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "http.h"
+
+/* The largest size copen can carry (a signed long on 64-bit). */
+#define BLOB_SIZE_MAX ((uint64_t)INT64_MAX)
+
+static const char *parse_u64(const char *p, uint64_t *out)
+{
+	uint64_t v = 0;
+	const char *start = p;
+
+	while (*p >= '0' && *p <= '9') {
+		unsigned int d = (unsigned int)(*p - '0');
+
+		if (v > (UINT64_MAX - d) / 10)
+			return NULL;
+		v = v * 10 + d;
+		p++;
+	}
+	if (p == start || p - start > 20)
+		return NULL;
+	*out = v;
+	return p;
+}
+
+int http_parse_content_range(const char *v, uint64_t *first, uint64_t *last,
+			     uint64_t *total)
+{
+	while (*v == ' ' || *v == '\t')
+		v++;
+	if (strncasecmp(v, "bytes", 5) || (v[5] != ' ' && v[5] != '\t'))
+		return -EINVAL;
+	v += 6;
+	while (*v == ' ' || *v == '\t')
+		v++;
+	v = parse_u64(v, first);
+	if (!v || *v++ != '-')
+		return -EINVAL;
+	v = parse_u64(v, last);
+	if (!v || *v++ != '/' || *last < *first)
+		return -EINVAL;
+	if (*v == '*') {
+		*total = HTTP_TOTAL_UNKNOWN;
+		v++;
+	} else {
+		v = parse_u64(v, total);
+		if (!v || *total <= *last)
+			return -EINVAL;
+	}
+	while (*v == ' ' || *v == '\t' || *v == '\r' || *v == '\n')
+		v++;
+	return *v ? -EINVAL : 0;
+}
+
+int http_status_error(long status, char *why, size_t size)
+{
+	snprintf(why, size, "HTTP %ld", status);
+	switch (status) {
+	case 404:
+	case 410:
+		return -ENOENT;
+	case 401:
+	case 403:
+		return -EACCES;
+	case 408:
+	case 429:
+		return -EAGAIN;
+	}
+	if (status >= 500 && status <= 599)
+		return -EAGAIN;
+	if (status < 100 || status > 599)
+		snprintf(why, size, "invalid HTTP status %ld", status);
+	return -EPROTO;
+}
+
+int http_check_probe(long status, const char *content_range, uint64_t *size,
+		     char *why, size_t wsize)
+{
+	uint64_t first, last, total;
+
+	if (status == 200) {
+		snprintf(why, wsize,
+			 "server ignored the Range header (HTTP 200); it must support range requests");
+		return -EPROTO;
+	}
+	if (status == 416) {
+		snprintf(why, wsize, "blob is empty (HTTP 416)");
+		return -EPROTO;
+	}
+	if (status != 206)
+		return http_status_error(status, why, wsize);
+	if (!content_range) {
+		snprintf(why, wsize, "HTTP 206 without Content-Range");
+		return -EPROTO;
+	}
+	if (http_parse_content_range(content_range, &first, &last, &total)) {
+		snprintf(why, wsize, "malformed Content-Range '%.64s'",
+			 content_range);
+		return -EPROTO;
+	}
+	if (first != 0 || last != 0 || total == HTTP_TOTAL_UNKNOWN) {
+		snprintf(why, wsize,
+			 "Content-Range '%.64s' does not answer bytes=0-0 with a size",
+			 content_range);
+		return -EPROTO;
+	}
+	if (total > BLOB_SIZE_MAX) {
+		snprintf(why, wsize, "blob size %llu is too large",
+			 (unsigned long long)total);
+		return -EPROTO;
+	}
+	*size = total;
+	return 0;
+}
+
+int http_check_range(long status, const char *content_range,
+		     int64_t content_length, uint64_t off, uint64_t len,
+		     uint64_t blob_size, char *why, size_t wsize)
+{
+	uint64_t first, last, total;
+
+	if (len == 0 || off + len < off || off + len > blob_size) {
+		snprintf(why, wsize, "range %llu+%llu outside the blob",
+			 (unsigned long long)off, (unsigned long long)len);
+		return -EPROTO;
+	}
+	if (status == 200) {
+		/* A whole body is only right when the whole blob was asked. */
+		if (off != 0 || len != blob_size) {
+			snprintf(why, wsize,
+				 "server ignored the Range header (HTTP 200)");
+			return -EPROTO;
+		}
+		goto check_length;
+	}
+	if (status != 206)
+		return http_status_error(status, why, wsize);
+	if (!content_range ||
+	    http_parse_content_range(content_range, &first, &last, &total)) {
+		snprintf(why, wsize, "HTTP 206 with %s Content-Range '%.64s'",
+			 content_range ? "malformed" : "no",
+			 content_range ? content_range : "");
+		return -EPROTO;
+	}
+	if (first != off || last != off + len - 1) {
+		snprintf(why, wsize,
+			 "Content-Range '%.64s' does not match the requested bytes %llu-%llu",
+			 content_range, (unsigned long long)off,
+			 (unsigned long long)(off + len - 1));
+		return -EPROTO;
+	}
+	if (total != HTTP_TOTAL_UNKNOWN && total != blob_size) {
+		snprintf(why, wsize,
+			 "blob changed size on the server (was %llu, now %llu)",
+			 (unsigned long long)blob_size,
+			 (unsigned long long)total);
+		return -EPROTO;
+	}
+check_length:
+	if (content_length >= 0 && (uint64_t)content_length != len) {
+		snprintf(why, wsize, "Content-Length %lld, expected %llu",
+			 (long long)content_length, (unsigned long long)len);
+		return -EPROTO;
+	}
+	return 0;
+}

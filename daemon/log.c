@@ -1,0 +1,51 @@
+// SPDX-License-Identifier: MIT
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+
+static int log_fd = 2;
+static int log_to_kmsg;
+static int log_verbose;
+
+void log_open(int verbose)
+{
+	log_verbose = verbose;
+	if (isatty(2))
+		return;
+	/*
+	 * Without a terminal (started by systemd, or stderr closed) the
+	 * kernel log is the one place an operator of a diskless machine
+	 * will look. Keep the fd: /dev may move at switch_root.
+	 */
+	int fd = open("/dev/kmsg", O_WRONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		log_fd = fd;
+		log_to_kmsg = 1;
+	}
+}
+
+void log_msg(enum log_level level, const char *fmt, ...)
+{
+	char line[1024];
+	int n;
+	va_list ap;
+
+	if (level == LOG_LEVEL_DEBUG && !log_verbose)
+		return;
+	if (log_to_kmsg)
+		n = snprintf(line, sizeof(line), "<%d>lazyrootd: ", (int)level);
+	else
+		n = snprintf(line, sizeof(line), "lazyrootd: ");
+	va_start(ap, fmt);
+	vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
+	va_end(ap);
+	/* One write per line so lines from several processes never mix. */
+	n = strlen(line);
+	line[n++] = '\n';
+	if (write(log_fd, line, n) < 0)
+		return;
+}

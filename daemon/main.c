@@ -1,0 +1,245 @@
+// SPDX-License-Identifier: MIT
+/*
+ * lazyrootd: answers the kernel's cachefiles on-demand requests for EROFS
+ * blobs with HTTPS range requests, so a root filesystem is fetched block
+ * by block as it is read.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cachefiles.h"
+#include "config.h"
+#include "fetch.h"
+#include "log.h"
+#include "serve.h"
+
+#define CA_MAX (4 << 20)
+#define CMDLINE_MAX 8192
+
+static const char *const default_ca_files[] = {
+	"/etc/lazyroot/ca.pem",
+	"/etc/ssl/certs/ca-certificates.crt",
+};
+
+static volatile sig_atomic_t want_stats, want_exit;
+
+static void on_signal(int sig)
+{
+	if (sig == SIGUSR1)
+		want_stats = 1;
+	else
+		want_exit = 1;
+}
+
+/* Reads a whole small file; returns its length or -errno. */
+static ssize_t read_file(const char *path, unsigned char **out, size_t max)
+{
+	unsigned char *buf = NULL;
+	size_t len = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	buf = malloc(max + 1);
+	if (!buf) {
+		close(fd);
+		return -ENOMEM;
+	}
+	for (;;) {
+		ssize_t n = read(fd, buf + len, max + 1 - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int err = -errno;
+
+			free(buf);
+			close(fd);
+			return err;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len > max) {
+			free(buf);
+			close(fd);
+			return -EFBIG;
+		}
+	}
+	close(fd);
+	buf[len] = '\0';
+	*out = buf;
+	return (ssize_t)len;
+}
+
+/*
+ * Loads the CA bundle into memory now: the initramfs holding it is gone
+ * after switch_root, and the new root cannot be read without us.
+ */
+static ssize_t load_ca(const struct config *cfg, unsigned char **pem,
+		       const char **used)
+{
+	ssize_t n;
+	size_t i;
+
+	if (cfg->ca_file[0]) {
+		*used = cfg->ca_file;
+	} else {
+		*used = NULL;
+		for (i = 0; i < sizeof(default_ca_files) / sizeof(*default_ca_files); i++) {
+			if (!access(default_ca_files[i], R_OK)) {
+				*used = default_ca_files[i];
+				break;
+			}
+		}
+		if (!*used) {
+			log_err("no CA bundle: give erofs.ca= or --ca (none of /etc/lazyroot/ca.pem, /etc/ssl/certs/ca-certificates.crt exists)");
+			return -ENOENT;
+		}
+	}
+	n = read_file(*used, pem, CA_MAX);
+	if (n < 0) {
+		log_err("CA bundle %s: %s", *used,
+			n == -EFBIG ? "larger than 4 MiB" : strerror((int)-n));
+		return n;
+	}
+	if (!strstr((char *)*pem, "-----BEGIN CERTIFICATE-----")) {
+		log_err("CA bundle %s: no PEM certificate in it", *used);
+		free(*pem);
+		return -EINVAL;
+	}
+	return n;
+}
+
+static int load_config(struct config *cfg, int argc, char **argv)
+{
+	unsigned char *cmdline = NULL;
+	ssize_t n;
+	int ret;
+
+	config_init(cfg);
+	ret = config_parse_args(cfg, argc, argv);
+	if (ret <= 0)
+		return ret;
+	n = read_file(cfg->cmdline_file, &cmdline, CMDLINE_MAX);
+	if (n < 0) {
+		log_err("kernel command line %s: %s", cfg->cmdline_file,
+			strerror((int)-n));
+		return -EINVAL;
+	}
+	ret = config_apply_cmdline(cfg, (char *)cmdline);
+	free(cmdline);
+	if (ret)
+		return ret;
+	if (config_validate(cfg))
+		return -EINVAL;
+	return 1;
+}
+
+/* A root storage daemon must outlive memory pressure. */
+static void protect_self(void)
+{
+	int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+
+	if (fd >= 0) {
+		if (write(fd, "-1000", 5) < 0)
+			log_warn("cannot exempt from the OOM killer: %s",
+				 strerror(errno));
+		close(fd);
+	}
+	if (mlockall(MCL_CURRENT | MCL_FUTURE))
+		log_warn("cannot lock memory: %s", strerror(errno));
+}
+
+static void setup_signals(void)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+
+	/* No SA_RESTART: a signal must wake the poll. */
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGUSR1, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+}
+
+int main(int argc, char **argv)
+{
+	struct config cfg;
+	struct fetch_options fo = { 0 };
+	struct fetch_engine *engine = NULL;
+	struct server *server = NULL;
+	unsigned char *ca = NULL;
+	const char *ca_used;
+	ssize_t ca_len;
+	int ret, devfd;
+
+	ret = load_config(&cfg, argc, argv);
+	if (ret <= 0)
+		return ret ? 2 : 0;
+	log_open(cfg.verbose);
+
+	ca_len = load_ca(&cfg, &ca, &ca_used);
+	if (ca_len < 0)
+		return 2;
+	fo.base_url = cfg.url;
+	fo.ca_pem = ca;
+	fo.ca_pem_len = (size_t)ca_len;
+	fo.timeout_s = cfg.timeout_s;
+	fo.connections = cfg.connections;
+	fo.verbose = cfg.verbose;
+	if (fetch_engine_new(&engine, &fo))
+		return 1;
+
+	devfd = cf_dev_bind(cfg.cache_dir, cfg.tag);
+	if (devfd < 0)
+		return 1;
+	if (server_new(&server, &cfg, devfd, engine)) {
+		log_err("out of memory");
+		return 1;
+	}
+	setup_signals();
+	if (chdir("/"))
+		log_warn("chdir /: %s", strerror(errno));
+
+	if (!cfg.foreground) {
+		pid_t pid = fork();
+
+		if (pid < 0) {
+			log_err("fork: %s", strerror(errno));
+			return 1;
+		}
+		if (pid > 0)
+			_exit(0); /* ready: the caller may mount now */
+		setsid();
+	}
+	protect_self();
+	log_info("serving %s (CA %s, cache %s, timeout %us, %u connections)",
+		 cfg.url, ca_used, cfg.cache_dir, cfg.timeout_s,
+		 cfg.connections);
+
+	while (!want_exit) {
+		if (want_stats) {
+			want_stats = 0;
+			server_log_stats(server);
+		}
+		if (fetch_engine_wait(engine, devfd, 1000))
+			server_drain_device(server);
+		fetch_engine_run(engine);
+	}
+	server_log_stats(server);
+	log_info("exiting: the cache is withdrawn and pending reads fail");
+	server_free(server);
+	close(devfd);
+	fetch_engine_free(engine);
+	free(ca);
+	return 0;
+}

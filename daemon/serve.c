@@ -1,0 +1,447 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cachefiles.h"
+#include "log.h"
+#include "serve.h"
+#include "url.h"
+
+/* Direct I/O into the cache file wants page-aligned offsets and buffers. */
+#define IO_ALIGN 4096ULL
+/* erofs asks for readahead windows; anything this large is not sane. */
+#define READ_MAX (64ULL << 20)
+
+struct object {
+	uint32_t id;
+	int fd;			/* the kernel's anon fd for this blob */
+	uint64_t size;
+	unsigned int inflight;	/* READs still to complete on fd */
+	int closed;		/* CLOSE seen: close fd when idle */
+	char name[URL_NAME_MAX + 1];
+	char url[CONFIG_URL_MAX + URL_NAME_MAX + 2];
+	struct object *next;
+};
+
+struct pending {
+	struct fetch_request req;
+	struct server *server;
+	struct object *obj;
+	uint32_t msg_id;
+	uint64_t want_off, want_len;	/* what the kernel asked */
+};
+
+struct server {
+	const struct config *cfg;
+	int devfd;
+	struct fetch_engine *engine;
+	struct object *objects;
+	struct serve_stats stats;
+};
+
+int server_new(struct server **out, const struct config *cfg, int devfd,
+	       struct fetch_engine *engine)
+{
+	struct server *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return -ENOMEM;
+	s->cfg = cfg;
+	s->devfd = devfd;
+	s->engine = engine;
+	*out = s;
+	return 0;
+}
+
+void server_free(struct server *s)
+{
+	struct object *o, *next;
+
+	if (!s)
+		return;
+	for (o = s->objects; o; o = next) {
+		next = o->next;
+		close(o->fd);
+		free(o);
+	}
+	free(s);
+}
+
+void server_log_stats(const struct server *s)
+{
+	const struct fetch_stats *f = fetch_engine_stats(s->engine);
+
+	log_info("stats: opens %llu, reads %llu, closes %llu, http requests %llu, retries %llu, bytes fetched %llu, bytes written %llu, errors %llu",
+		 s->stats.opens, s->stats.reads, s->stats.closes, f->attempts,
+		 f->retries, f->bytes, s->stats.bytes_written, s->stats.errors);
+}
+
+static struct object *find_object(struct server *s, uint32_t id)
+{
+	struct object *o;
+
+	for (o = s->objects; o; o = o->next)
+		if (o->id == id)
+			return o;
+	return NULL;
+}
+
+static void drop_object(struct server *s, struct object *obj)
+{
+	struct object **p;
+
+	for (p = &s->objects; *p; p = &(*p)->next) {
+		if (*p == obj) {
+			*p = obj->next;
+			break;
+		}
+	}
+	close(obj->fd);
+	free(obj);
+}
+
+/* The kernel's OPEN must be answered whatever happens, once. */
+static void answer_open(struct server *s, uint32_t msg_id, int64_t v)
+{
+	int ret = cf_copen(s->devfd, msg_id, v);
+
+	if (ret)
+		log_err("copen %u,%lld: %s", msg_id, (long long)v,
+			strerror(-ret));
+}
+
+static void record_error(struct server *s, const char *line)
+{
+	int fd;
+
+	s->stats.errors++;
+	if (!s->cfg->error_file[0])
+		return;
+	fd = open(s->cfg->error_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+		  0644);
+	if (fd < 0)
+		return;
+	if (write(fd, line, strlen(line)) < 0 || write(fd, "\n", 1) < 0)
+		log_warn("%s: cannot write: %s", s->cfg->error_file,
+			 strerror(errno));
+	close(fd);
+}
+
+static void open_done(struct fetch_request *req, int err, const char *why)
+{
+	struct pending *p = req->ctx;
+	struct server *s = p->server;
+	struct object *obj = p->obj;
+
+	if (err) {
+		char line[3072];
+
+		snprintf(line, sizeof(line), "%s: %s", obj->url, why);
+		log_err("cannot open blob %s: %s", obj->name, line);
+		record_error(s, line);
+		answer_open(s, p->msg_id, err);
+		drop_object(s, obj);
+	} else {
+		obj->size = req->size;
+		log_info("blob %s: %llu bytes at %s", obj->name,
+			 (unsigned long long)obj->size, obj->url);
+		answer_open(s, p->msg_id, (int64_t)obj->size);
+	}
+	free(p);
+}
+
+/* Closes a stray anon fd only if it really is one the kernel gave us. */
+static void close_if_cachefiles_fd(int fd)
+{
+	char path[64], target[64];
+	ssize_t n;
+
+	if (fd < 0)
+		return;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	n = readlink(path, target, sizeof(target) - 1);
+	if (n < 0)
+		return;
+	target[n] = '\0';
+	if (!strcmp(target, "anon_inode:[cachefiles]"))
+		close(fd);
+}
+
+static void handle_open(struct server *s, const struct cf_msg *m)
+{
+	const char *vkey = m->open.volume_key;
+	struct object *obj;
+	struct pending *p;
+	int ret;
+
+	s->stats.opens++;
+	if (strncmp(vkey, "erofs,", 6)) {
+		log_err("OPEN %u: volume '%.64s' is not an erofs volume; refused",
+			m->id, vkey);
+		goto refuse;
+	}
+	if (find_object(s, m->object_id)) {
+		log_err("OPEN %u: object %u is already open; refused", m->id,
+			m->object_id);
+		goto refuse;
+	}
+	obj = calloc(1, sizeof(*obj));
+	p = calloc(1, sizeof(*p));
+	if (!obj || !p) {
+		free(obj);
+		free(p);
+		log_err("OPEN %u: out of memory", m->id);
+		answer_open(s, m->id, -ENOMEM);
+		close(m->open.fd);
+		return;
+	}
+	obj->id = m->object_id;
+	obj->fd = m->open.fd;
+	ret = url_join(obj->url, sizeof(obj->url), s->cfg->url,
+		       m->open.cookie_key, m->open.cookie_key_len);
+	if (ret) {
+		log_err("OPEN %u: blob name from the kernel is not a plain file name (fsid or device tag); refused",
+			m->id);
+		record_error(s, "blob name (fsid or device tag) is not a plain file name");
+		free(obj);
+		free(p);
+		goto refuse;
+	}
+	memcpy(obj->name, m->open.cookie_key, m->open.cookie_key_len);
+	obj->next = s->objects;
+	s->objects = obj;
+
+	p->server = s;
+	p->obj = obj;
+	p->msg_id = m->id;
+	p->req.kind = FETCH_PROBE;
+	p->req.url = obj->url;
+	p->req.done = open_done;
+	p->req.ctx = p;
+	log_debug("OPEN %u: volume %s, blob %s", m->id, vkey, obj->name);
+	ret = fetch_submit(s->engine, &p->req);
+	if (ret) {
+		log_err("OPEN %u: cannot start a request: %s", m->id,
+			strerror(-ret));
+		answer_open(s, m->id, ret);
+		drop_object(s, obj);
+		free(p);
+	}
+	return;
+refuse:
+	s->stats.errors++;
+	answer_open(s, m->id, -EINVAL);
+	close(m->open.fd);
+}
+
+static void object_release(struct server *s, struct object *obj)
+{
+	obj->inflight--;
+	if (obj->closed && !obj->inflight)
+		drop_object(s, obj);
+}
+
+static void complete_read(struct object *obj, uint32_t msg_id)
+{
+	int ret = cf_read_complete(obj->fd, msg_id);
+
+	if (ret)
+		log_err("READ %u on blob %s: completing: %s", msg_id, obj->name,
+			strerror(-ret));
+}
+
+static int write_all(int fd, const unsigned char *buf, uint64_t len,
+		     uint64_t off)
+{
+	while (len) {
+		ssize_t n = pwrite(fd, buf, len, (off_t)off);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			return -EIO;
+		buf += n;
+		len -= (uint64_t)n;
+		off += (uint64_t)n;
+	}
+	return 0;
+}
+
+static void read_done(struct fetch_request *req, int err, const char *why)
+{
+	struct pending *p = req->ctx;
+	struct server *s = p->server;
+	struct object *obj = p->obj;
+	/* What to write: the fetched bytes, zero-padded to a page. */
+	uint64_t wlen = (req->len + IO_ALIGN - 1) & ~(IO_ALIGN - 1);
+
+	if (err) {
+		s->stats.errors++;
+		log_err("blob %s: cannot read bytes %llu-%llu from %s: %s",
+			obj->name, (unsigned long long)p->want_off,
+			(unsigned long long)(p->want_off + p->want_len - 1),
+			obj->url, why);
+	} else if (!obj->closed) {
+		int ret = write_all(obj->fd, req->buf, wlen, req->off);
+
+		if (ret) {
+			s->stats.errors++;
+			log_err("blob %s: writing %llu bytes at %llu to the cache: %s",
+				obj->name, (unsigned long long)wlen,
+				(unsigned long long)req->off, strerror(-ret));
+		} else {
+			s->stats.bytes_written += wlen;
+		}
+	}
+	/*
+	 * Complete even on failure: the kernel then finds no data and fails
+	 * the reader with EIO instead of leaving it blocked.
+	 */
+	if (!obj->closed)
+		complete_read(obj, p->msg_id);
+	free(req->buf);
+	object_release(s, obj);
+	free(p);
+}
+
+static void handle_read(struct server *s, const struct cf_msg *m)
+{
+	struct object *obj = find_object(s, m->object_id);
+	struct pending *p;
+	uint64_t off, end, buflen;
+	int ret;
+
+	s->stats.reads++;
+	if (!obj || obj->closed) {
+		s->stats.errors++;
+		log_err("READ %u for unknown object %u; ignored", m->id,
+			m->object_id);
+		return;
+	}
+	if (m->read.off >= obj->size || m->read.len > READ_MAX) {
+		s->stats.errors++;
+		log_err("READ %u on blob %s: range %llu+%llu is outside its %llu bytes or too large; failed",
+			m->id, obj->name, (unsigned long long)m->read.off,
+			(unsigned long long)m->read.len,
+			(unsigned long long)obj->size);
+		complete_read(obj, m->id);
+		return;
+	}
+	/* Fetch whole pages, but never past the end of the blob. */
+	off = m->read.off & ~(IO_ALIGN - 1);
+	end = (m->read.off + m->read.len + IO_ALIGN - 1) & ~(IO_ALIGN - 1);
+	buflen = end - off;
+	if (end > obj->size)
+		end = obj->size;
+
+	p = calloc(1, sizeof(*p));
+	if (p)
+		p->req.buf = aligned_alloc(IO_ALIGN, buflen);
+	if (!p || !p->req.buf) {
+		free(p);
+		s->stats.errors++;
+		log_err("READ %u on blob %s: out of memory for %llu bytes",
+			m->id, obj->name, (unsigned long long)buflen);
+		complete_read(obj, m->id);
+		return;
+	}
+	memset(p->req.buf + (end - off), 0, buflen - (end - off));
+	p->server = s;
+	p->obj = obj;
+	p->msg_id = m->id;
+	p->want_off = m->read.off;
+	p->want_len = m->read.len;
+	p->req.kind = FETCH_RANGE;
+	p->req.url = obj->url;
+	p->req.off = off;
+	p->req.len = end - off;
+	p->req.blob_size = obj->size;
+	p->req.done = read_done;
+	p->req.ctx = p;
+	log_debug("READ %u: blob %s bytes %llu+%llu", m->id, obj->name,
+		  (unsigned long long)m->read.off,
+		  (unsigned long long)m->read.len);
+	obj->inflight++;
+	ret = fetch_submit(s->engine, &p->req);
+	if (ret) {
+		s->stats.errors++;
+		log_err("READ %u on blob %s: cannot start a request: %s", m->id,
+			obj->name, strerror(-ret));
+		complete_read(obj, m->id);
+		free(p->req.buf);
+		free(p);
+		object_release(s, obj);
+	}
+}
+
+static void handle_close(struct server *s, const struct cf_msg *m)
+{
+	struct object *obj = find_object(s, m->object_id);
+
+	s->stats.closes++;
+	if (!obj || obj->closed) {
+		log_warn("CLOSE for unknown object %u; ignored", m->object_id);
+		return;
+	}
+	log_debug("CLOSE: blob %s", obj->name);
+	/* A READ being completed still needs the fd; close after it. */
+	obj->closed = 1;
+	if (!obj->inflight)
+		drop_object(s, obj);
+}
+
+void server_drain_device(struct server *s)
+{
+	unsigned char buf[CF_MSG_MAX_SIZE * 4];
+	int budget = 64; /* let finished fetches through now and then */
+
+	while (budget--) {
+		ssize_t n = read(s->devfd, buf, sizeof(buf));
+		struct cf_msg m;
+		const char *why = "";
+		int ret;
+
+		if (n < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				return;
+			log_err("/dev/cachefiles: read: %s", strerror(errno));
+			return;
+		}
+		if (n == 0)
+			return; /* nothing pending */
+		ret = cf_msg_parse(buf, (size_t)n, &m, &why);
+		if (ret == -EOPNOTSUPP) {
+			log_warn("message %u: unknown opcode %u; ignored", m.id,
+				 m.opcode);
+			continue;
+		}
+		if (ret) {
+			s->stats.errors++;
+			log_err("malformed message from the kernel (%zd bytes): %s",
+				n, why);
+			if (m.opcode == CF_OP_OPEN && n >= CF_HDR_SIZE) {
+				answer_open(s, m.id, -EINVAL);
+				close_if_cachefiles_fd(m.open.fd);
+			}
+			continue;
+		}
+		switch (m.opcode) {
+		case CF_OP_OPEN:
+			handle_open(s, &m);
+			break;
+		case CF_OP_READ:
+			handle_read(s, &m);
+			break;
+		case CF_OP_CLOSE:
+			handle_close(s, &m);
+			break;
+		}
+	}
+}
