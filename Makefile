@@ -33,13 +33,18 @@ build/unit-san/%: tests/unit/%.c tests/unit/check.h $(DAEMON_SRCS) $(DAEMON_HDRS
 	@mkdir -p $(@D)
 	$(CC) $(BASE_CFLAGS) -O1 -g $(SAN) $(CURL_CFLAGS) -Idaemon -o $@ $< $(DAEMON_SRCS) $(CURL_LIBS)
 
+# Drives the fetch engine against a real server in tests/shell.
+build/fetch-range: tests/tools/fetch-range.c $(DAEMON_SRCS) $(DAEMON_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) -O1 -g $(SAN) $(CURL_CFLAGS) -Idaemon -o $@ $< $(DAEMON_SRCS) $(CURL_LIBS)
+
 deps:
 	@scripts/install-deps
 
 check-unit: $(addprefix build/unit/,$(UNIT_TESTS)) $(addprefix build/unit-san/,$(UNIT_TESTS))
 	@tests/run-unit $^
 
-check-shell:
+check-shell: build/fetch-range
 	@tests/run-bats tests/shell
 
 check-vm: all

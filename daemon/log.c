@@ -3,6 +3,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -13,15 +15,19 @@ static int log_verbose;
 
 void log_open(int verbose)
 {
+	struct stat st;
+	int fd;
+
 	log_verbose = verbose;
-	if (isatty(2))
-		return;
 	/*
-	 * Without a terminal (started by systemd, or stderr closed) the
-	 * kernel log is the one place an operator of a diskless machine
-	 * will look. Keep the fd: /dev may move at switch_root.
+	 * With stderr closed or sent to /dev/null (a service without a
+	 * terminal) the kernel log is the one place an operator of a
+	 * diskless machine will look. Keep the fd: /dev moves at switch_root.
 	 */
-	int fd = open("/dev/kmsg", O_WRONLY | O_CLOEXEC);
+	if (fstat(2, &st) == 0 &&
+	    !(S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 3)))
+		return;
+	fd = open("/dev/kmsg", O_WRONLY | O_CLOEXEC);
 	if (fd >= 0) {
 		log_fd = fd;
 		log_to_kmsg = 1;

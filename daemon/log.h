@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Logging: to stderr when it is a terminal, else to the kernel log. */
+/* Logging: to stderr, or to the kernel log when stderr goes nowhere. */
 #ifndef LAZYROOT_LOG_H
 #define LAZYROOT_LOG_H
 

@@ -1,0 +1,157 @@
+// SPDX-License-Identifier: MIT
+/* Flags and kernel command line into a checked configuration. */
+#include <errno.h>
+#include <string.h>
+
+#include "check.h"
+#include "config.h"
+
+static void test_cmdline_get(void)
+{
+	char v[32];
+
+	CHECK(cmdline_get("quiet erofs.url=https://a/ ro", "erofs.url", v,
+			  sizeof(v)) == 1);
+	CHECK_STR(v, "https://a/");
+	/* the last one wins, like the kernel's own parameters */
+	CHECK(cmdline_get("erofs.url=x erofs.url=y", "erofs.url", v,
+			  sizeof(v)) == 1);
+	CHECK_STR(v, "y");
+	CHECK(cmdline_get("erofs.url=\"https://a/b c\" x", "erofs.url", v,
+			  sizeof(v)) == 1);
+	CHECK_STR(v, "https://a/b c");
+	/* prefixes and bare words are other parameters */
+	CHECK(cmdline_get("xerofs.url=a erofs.urlx=b erofs.url", "erofs.url",
+			  v, sizeof(v)) == 0);
+	CHECK(cmdline_get("erofs.url=", "erofs.url", v, sizeof(v)) == 1);
+	CHECK_STR(v, "");
+	CHECK(cmdline_get("a=1\tb=2\n", "b", v, sizeof(v)) == 1);
+	CHECK_STR(v, "2");
+	CHECK(cmdline_get("", "b", v, sizeof(v)) == 0);
+	CHECK(cmdline_get("b=0123456789012345678901234567890123456789", "b", v,
+			  sizeof(v)) == -ENAMETOOLONG);
+	CHECK(cmdline_get("b=\"unterminated x", "b", v, sizeof(v)) == 1);
+	CHECK_STR(v, "unterminated x");
+}
+
+static void test_apply(void)
+{
+	struct config c;
+
+	config_init(&c);
+	strcpy(c.cache_dir, "/run/cache");
+	CHECK(config_apply_cmdline(&c, "erofs.fsid=r erofs.url=https://10.0.2.2:8443/img/ erofs.ca=/etc/ca.pem erofs.timeout=15") == 0);
+	CHECK_STR(c.url, "https://10.0.2.2:8443/img/");
+	CHECK_STR(c.ca_file, "/etc/ca.pem");
+	CHECK(c.timeout_s == 15);
+	CHECK(config_validate(&c) == 0);
+
+	/* flags win over the command line */
+	config_init(&c);
+	strcpy(c.url, "https://flag/");
+	c.timeout_s = 3;
+	CHECK(config_apply_cmdline(&c, "erofs.url=https://cmdline/ erofs.timeout=9") == 0);
+	CHECK_STR(c.url, "https://flag/");
+	CHECK(c.timeout_s == 3);
+
+	config_init(&c);
+	CHECK(config_apply_cmdline(&c, "quiet") == 0);
+	CHECK(c.timeout_s == 60);
+	CHECK(c.connections == 4);
+	strcpy(c.cache_dir, "/c");
+	CHECK(config_validate(&c) == -EINVAL); /* no URL */
+
+	config_init(&c);
+	CHECK(config_apply_cmdline(&c, "erofs.timeout=0") == -EINVAL);
+	config_init(&c);
+	CHECK(config_apply_cmdline(&c, "erofs.timeout=10s") == -EINVAL);
+	config_init(&c);
+	CHECK(config_apply_cmdline(&c, "erofs.timeout=99999999999") == -EINVAL);
+}
+
+static int validate_url(const char *url)
+{
+	struct config c;
+
+	config_init(&c);
+	strcpy(c.cache_dir, "/c");
+	strcpy(c.url, url);
+	c.timeout_s = 1;
+	return config_validate(&c);
+}
+
+static void test_validate(void)
+{
+	struct config c;
+
+	CHECK(validate_url("https://boot.example/images/") == 0);
+	CHECK(validate_url("HTTPS://[::1]:8443/x") == 0);
+	CHECK(validate_url("http://boot.example/") == -EINVAL);
+	CHECK(validate_url("ftp://boot.example/") == -EINVAL);
+	CHECK(validate_url("https://") == -EINVAL);
+	CHECK(validate_url("https:///path") == -EINVAL);
+	CHECK(validate_url("https://a/b c") == -EINVAL);
+	CHECK(validate_url("https://a/?q=1") == -EINVAL);
+	CHECK(validate_url("https://a/\x7f") == -EINVAL);
+
+	config_init(&c);
+	strcpy(c.url, "https://a/");
+	CHECK(config_validate(&c) == -EINVAL); /* no cache dir */
+	strcpy(c.cache_dir, "relative");
+	CHECK(config_validate(&c) == -EINVAL);
+	strcpy(c.cache_dir, "/c");
+	strcpy(c.ca_file, "ca.pem");
+	CHECK(config_validate(&c) == -EINVAL);
+	strcpy(c.ca_file, "/ca.pem");
+	strcpy(c.tag, "bad tag");
+	CHECK(config_validate(&c) == -EINVAL);
+	strcpy(c.tag, "");
+	CHECK(config_validate(&c) == -EINVAL);
+	strcpy(c.tag, "ok-tag_1.2");
+	CHECK(config_validate(&c) == 0);
+}
+
+static void test_args(void)
+{
+	struct config c;
+	char *ok[] = { "lazyrootd", "--cache-dir", "/c", "--url", "https://a/",
+		       "--timeout", "5", "--connections", "8", "--foreground",
+		       NULL };
+	char *bad_timeout[] = { "lazyrootd", "--timeout", "5x", NULL };
+	char *bad_conns[] = { "lazyrootd", "--connections", "0", NULL };
+	char *unknown[] = { "lazyrootd", "--insecure", NULL };
+	char *extra[] = { "lazyrootd", "stray", NULL };
+	char *missing[] = { "lazyrootd", "--url", NULL };
+	char longurl[CONFIG_URL_MAX + 10];
+	char *toolong[] = { "lazyrootd", "--url", longurl, NULL };
+
+	config_init(&c);
+	CHECK(config_parse_args(&c, 10, ok) == 1);
+	CHECK_STR(c.cache_dir, "/c");
+	CHECK_STR(c.url, "https://a/");
+	CHECK(c.timeout_s == 5 && c.connections == 8 && c.foreground);
+
+	config_init(&c);
+	CHECK(config_parse_args(&c, 3, bad_timeout) == -EINVAL);
+	config_init(&c);
+	CHECK(config_parse_args(&c, 3, bad_conns) == -EINVAL);
+	config_init(&c);
+	CHECK(config_parse_args(&c, 2, unknown) == -EINVAL);
+	config_init(&c);
+	CHECK(config_parse_args(&c, 2, extra) == -EINVAL);
+	config_init(&c);
+	CHECK(config_parse_args(&c, 2, missing) == -EINVAL);
+	memset(longurl, 'a', sizeof(longurl) - 1);
+	longurl[sizeof(longurl) - 1] = '\0';
+	config_init(&c);
+	CHECK(config_parse_args(&c, 3, toolong) == -EINVAL);
+}
+
+int main(void)
+{
+	test_cmdline_get();
+	test_apply();
+	test_validate();
+	test_args();
+	return check_report("test_config");
+}
