@@ -42,45 +42,57 @@ static unsigned char *read_all(const char *path, size_t *len)
 	return buf;
 }
 
+static void run_until_done(struct fetch_engine *e, struct job *jobs, int n)
+{
+	int i, pending;
+
+	do {
+		fetch_engine_wait(e, -1, 1000);
+		fetch_engine_run(e);
+		for (pending = 0, i = 0; i < n; i++)
+			pending += !jobs[i].done;
+	} while (pending);
+}
+
 int main(int argc, char **argv)
 {
 	struct fetch_options o = { 0 };
-	struct fetch_engine *e;
-	struct job *jobs;
+	struct fetch_engine *e = NULL;
+	struct job *jobs = NULL;
+	unsigned char *ca;
 	size_t ca_len;
-	int i, n, pending, failed = 0;
+	int i, n, ret = 1;
 
 	if (argc < 4 || (argc > 4 && (argc - 4) % 2)) {
 		fprintf(stderr, "usage: fetch-range CA TIMEOUT URL [OFF LEN]...\n");
 		return 2;
 	}
 	log_open(0);
-	o.ca_pem = read_all(argv[1], &ca_len);
+	ca = read_all(argv[1], &ca_len);
+	o.ca_pem = ca;
 	o.ca_pem_len = ca_len;
 	o.timeout_s = (unsigned int)atoi(argv[2]);
 	o.base_url = argv[3];
 	o.connections = 4;
-	if (fetch_engine_new(&e, &o))
-		return 1;
+	n = (argc - 4) / 2;
+	jobs = calloc((size_t)n + 1, sizeof(*jobs));
+	if (!jobs || fetch_engine_new(&e, &o))
+		goto out;
 
 	/* The probe first: ranges need the blob size. */
-	n = argc > 4 ? (argc - 4) / 2 : 0;
-	jobs = calloc((size_t)n + 1, sizeof(*jobs));
 	jobs[0].req.kind = FETCH_PROBE;
 	jobs[0].req.url = argv[3];
 	jobs[0].req.done = on_done;
 	jobs[0].req.ctx = &jobs[0];
 	if (fetch_submit(e, &jobs[0].req))
-		return 1;
-	while (!jobs[0].done) {
-		fetch_engine_wait(e, -1, 1000);
-		fetch_engine_run(e);
-	}
+		goto out;
+	run_until_done(e, jobs, 1);
 	if (jobs[0].err)
-		return 1;
+		goto out;
 	if (!n) {
 		printf("%llu\n", (unsigned long long)jobs[0].req.size);
-		return 0;
+		ret = 0;
+		goto out;
 	}
 	for (i = 1; i <= n; i++) {
 		struct fetch_request *r = &jobs[i].req;
@@ -93,28 +105,25 @@ int main(int argc, char **argv)
 		r->buf = malloc(r->len ? r->len : 1);
 		r->done = on_done;
 		r->ctx = &jobs[i];
-		if (fetch_submit(e, r))
-			return 1;
-	}
-	do {
-		fetch_engine_wait(e, -1, 1000);
-		fetch_engine_run(e);
-		for (pending = 0, i = 1; i <= n; i++)
-			pending += !jobs[i].done;
-	} while (pending);
-	for (i = 1; i <= n; i++) {
-		if (jobs[i].err) {
-			failed = 1;
-			continue;
+		if (!r->buf || fetch_submit(e, r)) {
+			jobs[i].done = 1;
+			jobs[i].err = 1;
 		}
-		if (fwrite(jobs[i].req.buf, 1, jobs[i].req.len, stdout) !=
-		    jobs[i].req.len)
-			return 1;
 	}
-	for (i = 1; i <= n; i++)
+	run_until_done(e, jobs + 1, n);
+	ret = 0;
+	for (i = 1; i <= n; i++) {
+		if (jobs[i].err)
+			ret = 1;
+		else if (fwrite(jobs[i].req.buf, 1, jobs[i].req.len, stdout) !=
+			 jobs[i].req.len)
+			ret = 1;
+	}
+out:
+	for (i = 1; jobs && i <= n; i++)
 		free(jobs[i].req.buf);
 	free(jobs);
-	free((void *)o.ca_pem);
 	fetch_engine_free(e);
-	return failed;
+	free(ca);
+	return ret;
 }
