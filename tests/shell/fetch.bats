@@ -1,0 +1,91 @@
+#!/usr/bin/env bats
+# The daemon's fetch engine (daemon/fetch.c, daemon/http.c) against a real
+# nginx on 127.0.0.1, through build/fetch-range.
+
+setup_file() {
+	export ST="$BATS_FILE_TMPDIR/srv" WWW="$BATS_FILE_TMPDIR/www"
+	mkdir -p "$WWW"
+	head -c 1000000 /dev/urandom > "$WWW/blob"
+	tests/lib/https-server start "$ST" "$WWW"
+	export URL="https://127.0.0.1:$(cat "$ST/port")"
+}
+
+teardown_file() {
+	tests/lib/https-server stop "$ST"
+	[ -z "${ST2:-}" ] || tests/lib/https-server stop "$ST2"
+}
+
+fetch() { build/fetch-range "$ST/ca.pem" "${TIMEOUT:-10}" "$@"; }
+
+@test "a probe learns the blob size" {
+	run fetch "$URL/blob"
+	[ "$status" -eq 0 ]
+	[ "$output" = 1000000 ]
+}
+
+@test "concurrent ranges come back byte for byte" {
+	fetch "$URL/blob" 0 4096 4096 65536 999000 1000 12345 777 > "$BATS_TEST_TMPDIR/got"
+	{
+		dd if="$WWW/blob" bs=1 skip=0 count=4096
+		dd if="$WWW/blob" bs=1 skip=4096 count=65536
+		dd if="$WWW/blob" bs=1 skip=999000 count=1000
+		dd if="$WWW/blob" bs=1 skip=12345 count=777
+	} 2>/dev/null > "$BATS_TEST_TMPDIR/want"
+	cmp "$BATS_TEST_TMPDIR/got" "$BATS_TEST_TMPDIR/want"
+}
+
+@test "the whole blob as one range" {
+	fetch "$URL/blob" 0 1000000 | cmp - "$WWW/blob"
+}
+
+@test "connections are kept alive across requests" {
+	: > "$ST/access.log"
+	kill -USR1 "$(cat "$ST/nginx.pid")" # reopen the log
+	sleep 0.2
+	fetch "$URL/blob" 0 4096 8192 4096 16384 4096 24576 4096 40960 4096 > /dev/null
+	requests=$(grep -c 'GET /blob' "$ST/access.log")
+	conns=$(cut -f6 "$ST/access.log" | sort -u | wc -l)
+	[ "$requests" -eq 6 ]
+	[ "$conns" -lt "$requests" ]
+}
+
+@test "a missing blob fails at once with its URL and 404" {
+	run --separate-stderr fetch "$URL/nosuch"
+	[ "$status" -eq 1 ]
+	[ -z "$output" ]
+	echo "$stderr" | grep -q "$URL/nosuch: HTTP 404$"
+	[ "$(echo "$stderr" | grep -c 'fetch-range:')" -eq 1 ]
+}
+
+@test "a range outside the blob is refused without a request" {
+	run --separate-stderr fetch "$URL/blob" 999999 2
+	[ "$status" -eq 1 ]
+	[ -z "$output" ]
+	echo "$stderr" | grep -q 'outside the blob'
+}
+
+@test "a certificate from another CA is refused with a TLS reason, not retried" {
+	export ST2="$BATS_FILE_TMPDIR/srv2"
+	tests/lib/https-server start "$ST2" "$WWW" --wrong-ca
+	start=$(date +%s)
+	run --separate-stderr build/fetch-range "$ST2/ca.pem" 30 "https://127.0.0.1:$(cat "$ST2/port")/blob"
+	[ "$status" -eq 1 ]
+	echo "$stderr" | grep -q 'TLS: .*certificate'
+	! echo "$stderr" | grep -q 'retrying'
+	[ $(($(date +%s) - start)) -lt 10 ]
+	tests/lib/https-server stop "$ST2"
+}
+
+@test "a server that is gone fails within the time limit" {
+	port=$(cat "$ST/port")
+	tests/lib/https-server stop "$ST"
+	start=$(date +%s)
+	TIMEOUT=3 run --separate-stderr fetch "$URL/blob" 0 4096
+	elapsed=$(($(date +%s) - start))
+	tests/lib/https-server start "$ST" "$WWW"
+	[ "$(cat "$ST/port")" = "$port" ]
+	[ "$status" -eq 1 ]
+	[ -z "$output" ]
+	echo "$stderr" | grep -q "gave up after [0-9]* attempts"
+	[ "$elapsed" -le 6 ]
+}
