@@ -1,4 +1,5 @@
-# shellcheck shell=sh
+# shellcheck shell=sh disable=SC3043,SC2034
+# (local: busybox ash, dash and bash all have it; SC2034: the variables are for /init)
 # lazyroot-lib.sh: functions for lazyroot's /init (busybox ash), also sourced by the bats tests.
 #
 # Kernel command line (parsed by lr_parse_flags and lr_parse_cmdline from $CMDLINE):
@@ -83,7 +84,7 @@ lr_cmdline_words() {
 }
 
 lr__split_quoted() {
-	local s=$CMDLINE c w='' inq='' have=''
+	local s="$CMDLINE" c w='' inq='' have=''
 	while [ -n "$s" ]; do
 		c=${s%"${s#?}"}
 		s=${s#?}
@@ -111,7 +112,7 @@ lr__split_quoted() {
 
 # lr__emit_word RAW: print one parameter without its quotes; return 1 at "--".
 lr__emit_word() {
-	local p=$1 q='' name val
+	local p="$1" q='' name val
 	[ "$p" = -- ] && return 1
 	case $p in '"'*) p=${p#?} q=1 ;; esac
 	case $p in
@@ -149,7 +150,7 @@ EOF
 # getargbool DEFAULT NAME: true (0) when NAME is present bare or with any value but
 # 0/no/off/false/n; when NAME is absent, true only if DEFAULT is 1.
 getargbool() {
-	local def=$1 val
+	local def="$1" val
 	if ! val=$(getarg "$2"); then
 		[ "$def" = 1 ]
 		return
@@ -213,11 +214,11 @@ lr_mask_to_prefix() {
 # lr_classful_prefix ADDR: set LR_PREFIX to the class A/B/C default, as the kernel's ip= does
 # when the netmask is left out.
 lr_classful_prefix() {
-	local first=${1%%.*}
+	local first="${1%%.*}"
 	if [ "$first" -lt 128 ]; then
 		LR_PREFIX=8
 	elif [ "$first" -lt 192 ]; then
-		LR_PREFIX=16
+		LR_PREFIX=17
 	elif [ "$first" -lt 224 ]; then
 		LR_PREFIX=24
 	else
@@ -228,7 +229,7 @@ lr_classful_prefix() {
 # lr_parse_ip VALUE: parse an ip= value (empty = absent). Sets IP_MODE (dhcp, static, off),
 # IP_DEV (empty: first ethernet interface), IP_ADDR, IP_PREFIX, IP_GW, IP_HOSTNAME, IP_DNS.
 lr_parse_ip() {
-	local v=$1 IFS=: client server gw mask host dev auto dns0 dns1 x a
+	local v="$1" IFS=: client server gw mask host dev auto dns0 dns1 x a
 	local usage='expected dhcp, off, <dev>:dhcp or <client>:<server>:<gw>:<netmask>:<hostname>:<dev>:<autoconf>:<dns0>:<dns1>'
 	IP_MODE='' IP_DEV='' IP_ADDR='' IP_PREFIX='' IP_GW='' IP_HOSTNAME='' IP_DNS=''
 	case $v in
@@ -340,7 +341,7 @@ lr_parse_ip() {
 # lr_parse_size VALUE: set LR_SIZE to the bytes in VALUE (digits plus an optional K, M, G or
 # T suffix, binary units, either case), which must lie within LR_SIZE_MIN..LR_SIZE_MAX.
 lr_parse_size() {
-	local v=$1 n suf mult
+	local v="$1" n suf mult
 	n=${v%[KkMmGgTt]}
 	suf=${v#"$n"}
 	case $n in
@@ -500,7 +501,7 @@ lr_find_netdev() {
 # lr_resolve_in_root ROOT PATH: print PATH with every symlink resolved as if ROOT were '/'
 # (absolute links stay inside ROOT); return 1 after 40 links. The result may not exist.
 lr_resolve_in_root() {
-	local root=$1 rest=${2#/} cur='' comp link n=0
+	local root="$1" rest="${2#/}" cur='' comp link n=0
 	while [ -n "$rest" ]; do
 		case $rest in
 		*/*) comp=${rest%%/*} rest=${rest#*/} ;;
@@ -593,7 +594,7 @@ lr_net_setup() {
 }
 
 lr_net_dhcp() {
-	local dev=$1 deadline=$2 left state=$LR_RUN/net.$1 log=$LR_RUN/udhcpc.$1.log rc
+	local dev="$1" deadline="$2" left state="$LR_RUN/net.$1" log="$LR_RUN/udhcpc.$1.log" rc
 	left=$((deadline - $(lr_uptime)))
 	[ "$left" -ge 2 ] || left=2
 	rm -f "$state" "$state.err"
@@ -627,7 +628,7 @@ lr_net_dhcp() {
 }
 
 lr_net_static() {
-	local dev=$1 out
+	local dev="$1" out
 	if ! out=$(ip addr add "$IP_ADDR/$IP_PREFIX" dev "$dev" 2>&1); then
 		LR_ERR="$dev: cannot add address $IP_ADDR/$IP_PREFIX: $out"
 		return 1
@@ -642,7 +643,7 @@ lr_net_static() {
 # lr_cache_setup: the cache directory for cachefiles, which refuses tmpfs: an ext2 image
 # file of LR_CACHESIZE bytes (sparse, in RAM under /run) on a loop device.
 lr_cache_setup() {
-	local img=$LR_RUN/cache.img dir=$LR_RUN/cache dev out
+	local img="$LR_RUN/cache.img" dir="$LR_RUN/cache" dev out
 	mkdir -p "$dir"
 	if ! out=$(truncate -s "$LR_CACHESIZE" "$img" 2>&1); then
 		LR_ERR="cannot create the cache image $img ($LR_CACHESIZE_ARG): $out"

@@ -2,6 +2,8 @@
 # The daemon's fetch engine (daemon/fetch.c, daemon/http.c) against a real
 # nginx on 127.0.0.1, through build/fetch-range.
 
+bats_require_minimum_version 1.5.0
+
 setup_file() {
 	export ST="$BATS_FILE_TMPDIR/srv" WWW="$BATS_FILE_TMPDIR/www"
 	mkdir -p "$WWW"
