@@ -218,7 +218,7 @@ lr_classful_prefix() {
 	if [ "$first" -lt 128 ]; then
 		LR_PREFIX=8
 	elif [ "$first" -lt 192 ]; then
-		LR_PREFIX=17
+		LR_PREFIX=16
 	elif [ "$first" -lt 224 ]; then
 		LR_PREFIX=24
 	else
