@@ -26,6 +26,7 @@ struct fetch_attempt {
 	int64_t deadline_ms;
 	int64_t retry_at_ms;
 	unsigned int attempts;
+	int no_retry;		/* one attempt only: the server seems down */
 	/* Per attempt: */
 	uint64_t got;
 	int checked;		/* headers were validated */
@@ -42,6 +43,13 @@ struct fetch_engine {
 	unsigned int timeout_s;
 	int verbose;
 	struct fetch_attempt *retries;
+	/*
+	 * Set when a request ran out of time on errors worth retrying, cleared
+	 * by any success: while the server is unreachable, new requests get one
+	 * attempt, so a reader learns of the outage in one time limit, not in
+	 * one per retried block.
+	 */
+	int unreachable;
 	struct fetch_stats stats;
 };
 
@@ -343,6 +351,7 @@ int fetch_submit(struct fetch_engine *e, struct fetch_request *req)
 	a->engine = e;
 	a->req = req;
 	a->deadline_ms = now_ms() + (int64_t)e->timeout_s * 1000;
+	a->no_retry = e->unreachable;
 	ret = setup_easy(e, a);
 	if (!ret)
 		ret = start_attempt(e, a);
@@ -402,8 +411,16 @@ static void finish(struct fetch_engine *e, struct fetch_attempt *a, int err)
 	struct fetch_request *r = a->req;
 	char why[400];
 
-	if (err == -EAGAIN)
+	if (err == -EAGAIN) {
+		if (!e->unreachable)
+			log_err("%s: server unreachable for %us; failing new requests after one attempt until it answers again",
+				r->url, e->timeout_s);
+		e->unreachable = 1;
 		err = a->why[0] && strstr(a->why, "imed out") ? -ETIMEDOUT : -EIO;
+	} else if (!err && e->unreachable) {
+		log_info("%s: server answers again", r->url);
+		e->unreachable = 0;
+	}
 	if (err) {
 		e->stats.failures++;
 		if (a->attempts > 1)
@@ -431,7 +448,7 @@ static void on_finished(struct fetch_engine *e, struct fetch_attempt *a,
 
 	curl_multi_remove_handle(e->multi, a->easy);
 	err = classify(a, rc);
-	if (err != -EAGAIN) {
+	if (err != -EAGAIN || (a->no_retry && e->unreachable)) {
 		finish(e, a, err);
 		return;
 	}

@@ -1,0 +1,114 @@
+#!/usr/bin/env bats
+# End to end: a real kernel in QEMU boots the busybox initramfs, lazyrootd
+# fetches the EROFS root from nginx on the host's loopback (10.0.2.2 in the
+# guest), and the root's own init checks its files.
+
+bats_require_minimum_version 1.5.0
+
+setup_file() {
+	export KERNEL
+	KERNEL=$(tests/lib/build-kernel)
+	export W="$BATS_FILE_TMPDIR"
+	mkdir -p "$W/www/img"
+	tests/lib/make-test-rootfs "$W/rootfs" 32
+	mkfs.erofs "$W/www/img/rootfs-test" "$W/rootfs" > "$W/mkfs.log" 2>&1
+	tests/lib/https-server start "$W/srv" "$W/www"
+	export PORT
+	PORT=$(cat "$W/srv/port")
+	initrd/lazyroot-mkinitrd --output "$W/initrd.img" --ca "$W/srv/ca.pem" > /dev/null
+}
+
+teardown_file() {
+	for s in srv srv-wrong srv-slow; do
+		tests/lib/https-server stop "$W/$s"
+	done
+}
+
+# boot NAME TIMEOUT KERNEL-ARGS...: boots, console in $W/NAME.log
+boot() {
+	local name=$1 timeout=$2
+	shift 2
+	log="$W/$name.log"
+	run tests/lib/qemu-run --kernel "$KERNEL" --initrd "$W/initrd.img" \
+		--log "$log" --timeout "$timeout" \
+		--append "console=ttyS0 panic=-1 $*"
+	qemu_status=$status
+	# Shown by bats only when the test fails.
+	grep -v '^\[' "$log" | tail -n 40
+}
+
+url() { echo "https://10.0.2.2:$1/img/"; }
+
+@test "boots the EROFS root over HTTPS; its files check out; the root is writable" {
+	boot good 120 erofs.fsid=rootfs-test erofs.url="$(url "$PORT")"
+	[ "$qemu_status" -eq 0 ]
+	grep -q '^LAZYROOT-TEST: root is up: overlay' "$log"
+	grep -q '^LAZYROOT-TEST: sha256 ok (10 files)' "$log"
+	grep -q '^LAZYROOT-TEST: root is writable' "$log"
+	grep -q '^LAZYROOT-TEST: done' "$log"
+	! grep -q 'sha256 FAILED' "$log"
+}
+
+@test "only what boot touches crosses the wire, by range requests" {
+	[ -f "$W/good.log" ] || skip "needs the boot of the previous test"
+	image=$(stat -c %s "$W/www/img/rootfs-test")
+	sent=$(tests/lib/https-server bytes "$W/srv")
+	echo "image $image bytes, server sent $sent"
+	[ "$sent" -gt 0 ]
+	[ "$sent" -lt $((image / 4)) ]
+	# every request for the image was a range request answered with 206
+	! awk -F '\t' '$1 ~ /rootfs-test/ && ($2 != 206 || $3 == "-")' \
+		"$W/srv/access.log" | grep -q .
+}
+
+@test "an fsid the server lacks: one line naming it and the 404, and the VM stops" {
+	boot missing 120 erofs.fsid=nosuch erofs.url="$(url "$PORT")"
+	[ "$qemu_status" -ne 124 ]
+	[ "$(grep -c "^lazyroot: cannot mount EROFS fsid=nosuch: https://10.0.2.2:$PORT/img/nosuch: HTTP 404" "$log")" -eq 1 ]
+	! grep -q '^LAZYROOT-TEST' "$log"
+}
+
+@test "a server certificate from another CA is refused with a TLS error" {
+	tests/lib/https-server start "$W/srv-wrong" "$W/www" --wrong-ca
+	boot wrongca 120 erofs.fsid=rootfs-test erofs.url="$(url "$(cat "$W/srv-wrong/port")")"
+	[ "$qemu_status" -ne 124 ]
+	grep -q '^lazyroot: cannot mount EROFS fsid=rootfs-test: .*: TLS: .*certificate' "$log"
+	! grep -q '^LAZYROOT-TEST' "$log"
+	# the refused server never got to answer a request for the image
+	! grep -q rootfs-test "$W/srv-wrong/access.log"
+}
+
+@test "server stopped mid-read: the reader gets an I/O error within the time limit" {
+	# Same CA as the initramfs trusts; responses throttled.
+	mkdir -p "$W/srv-slow"
+	cp "$W/srv/ca.pem" "$W/srv/ca.key" "$W/srv-slow/"
+	LIMIT_RATE=256k tests/lib/https-server start "$W/srv-slow" "$W/www"
+	log="$W/stall.log"
+	tests/lib/qemu-run --kernel "$KERNEL" --initrd "$W/initrd.img" \
+		--log "$log" --timeout 180 \
+		--append "console=ttyS0 panic=-1 erofs.fsid=rootfs-test erofs.url=$(url "$(cat "$W/srv-slow/port")") erofs.timeout=10 lazyroot.test=readbig" &
+	qemu=$!
+	# Wait (bounded) until the guest is reading, then take the server away.
+	for _ in $(seq 600); do
+		grep -q 'LAZYROOT-TEST: reading big' "$log" 2>/dev/null && break
+		kill -0 "$qemu" 2>/dev/null || break
+		sleep 0.2
+	done
+	grep -v '^\[' "$log" | tail -n 30
+	grep -q 'LAZYROOT-TEST: reading big' "$log"
+	sleep 2
+	tests/lib/https-server stop "$W/srv-slow"
+	status=0
+	wait "$qemu" || status=$?
+	grep -v '^\[' "$log" | tail -n 30
+	[ "$status" -eq 0 ]
+	line=$(grep '^LAZYROOT-TEST: read big' "$log")
+	echo "$line"
+	[[ "$line" =~ rc=1\ after\ ([0-9]+)s ]]
+	# 2 s of reading, one 10 s time limit of retries (later blocks fail
+	# fast while the server is down), slack for a slow emulated guest
+	[ "${BASH_REMATCH[1]}" -le 22 ]
+	grep -q 'lazyrootd: .*server unreachable for 10s' "$log"
+	grep -q 'lazyrootd: blob rootfs-test: cannot read bytes .*gave up after' "$log"
+	grep -q '^LAZYROOT-TEST: done' "$log"
+}
