@@ -6,16 +6,8 @@
 bats_require_minimum_version 1.5.0
 
 setup_file() {
-	export KERNEL
-	KERNEL=$(tests/lib/build-kernel)
-	export W="$BATS_FILE_TMPDIR"
-	mkdir -p "$W/www/img"
-	tests/lib/make-test-rootfs "$W/rootfs" 32
-	mkfs.erofs "$W/www/img/rootfs-test" "$W/rootfs" > "$W/mkfs.log" 2>&1
-	tests/lib/https-server start "$W/srv" "$W/www"
-	export PORT
-	PORT=$(cat "$W/srv/port")
-	initrd/lazyroot-mkinitrd --output "$W/initrd.img" --ca "$W/srv/ca.pem" > /dev/null
+	. tests/lib/vm-env.sh
+	vm_env_setup "$BATS_FILE_TMPDIR" 32
 }
 
 teardown_file() {
@@ -24,29 +16,29 @@ teardown_file() {
 	done
 }
 
-# boot NAME TIMEOUT KERNEL-ARGS...: boots, console in $W/NAME.log
+setup() {
+	. tests/lib/vm-env.sh
+}
+
+# boot NAME TIMEOUT KERNEL-ARGS...: sets log and qemu_status
 boot() {
-	local name=$1 timeout=$2
-	shift 2
-	log="$W/$name.log"
-	run tests/lib/qemu-run --kernel "$KERNEL" --initrd "$W/initrd.img" \
-		--log "$log" --timeout "$timeout" \
-		--append "console=ttyS0 panic=-1 $*"
+	log="$W/$1.log"
+	run vm_boot "$@"
 	qemu_status=$status
 	# Shown by bats only when the test fails.
 	grep -v '^\[' "$log" | tail -n 40
 }
 
-url() { echo "https://10.0.2.2:$1/img/"; }
-
 @test "boots the EROFS root over HTTPS; its files check out; the root is writable" {
-	boot good 120 erofs.fsid=rootfs-test erofs.url="$(url "$PORT")"
+	boot good 120 erofs.fsid=rootfs-test erofs.url="$(vm_url "$PORT")"
 	[ "$qemu_status" -eq 0 ]
 	grep -q '^LAZYROOT-TEST: root is up: overlay' "$log"
 	grep -q '^LAZYROOT-TEST: sha256 ok (10 files)' "$log"
 	grep -q '^LAZYROOT-TEST: root is writable' "$log"
 	grep -q '^LAZYROOT-TEST: done' "$log"
 	! grep -q 'sha256 FAILED' "$log"
+	# still alive after switch_root, answering SIGUSR1 with its counters
+	grep -Eq '^lazyrootd: stats: opens 1, reads [1-9][0-9]*, closes 0, http requests [1-9][0-9]*, retries 0, bytes fetched [1-9][0-9]*, bytes written [1-9][0-9]*, errors 0$' "$log"
 }
 
 @test "only what boot touches crosses the wire, by range requests" {
@@ -62,15 +54,15 @@ url() { echo "https://10.0.2.2:$1/img/"; }
 }
 
 @test "an fsid the server lacks: one line naming it and the 404, and the VM stops" {
-	boot missing 120 erofs.fsid=nosuch erofs.url="$(url "$PORT")"
+	boot missing 120 erofs.fsid=nosuch erofs.url="$(vm_url "$PORT")"
 	[ "$qemu_status" -ne 124 ]
-	[ "$(grep -c "^lazyroot: cannot mount EROFS fsid=nosuch: https://10.0.2.2:$PORT/img/nosuch: HTTP 404" "$log")" -eq 1 ]
+	[ "$(grep -c "^lazyroot: cannot mount EROFS fsid=nosuch: $(vm_url "$PORT")nosuch: HTTP 404" "$log")" -eq 1 ]
 	! grep -q '^LAZYROOT-TEST' "$log"
 }
 
 @test "a server certificate from another CA is refused with a TLS error" {
 	tests/lib/https-server start "$W/srv-wrong" "$W/www" --wrong-ca
-	boot wrongca 120 erofs.fsid=rootfs-test erofs.url="$(url "$(cat "$W/srv-wrong/port")")"
+	boot wrongca 120 erofs.fsid=rootfs-test erofs.url="$(vm_url "$(cat "$W/srv-wrong/port")")"
 	[ "$qemu_status" -ne 124 ]
 	grep -q '^lazyroot: cannot mount EROFS fsid=rootfs-test: .*: TLS: .*certificate' "$log"
 	! grep -q '^LAZYROOT-TEST' "$log"
@@ -84,9 +76,8 @@ url() { echo "https://10.0.2.2:$1/img/"; }
 	cp "$W/srv/ca.pem" "$W/srv/ca.key" "$W/srv-slow/"
 	LIMIT_RATE=256k tests/lib/https-server start "$W/srv-slow" "$W/www"
 	log="$W/stall.log"
-	tests/lib/qemu-run --kernel "$KERNEL" --initrd "$W/initrd.img" \
-		--log "$log" --timeout 180 \
-		--append "console=ttyS0 panic=-1 erofs.fsid=rootfs-test erofs.url=$(url "$(cat "$W/srv-slow/port")") erofs.timeout=10 lazyroot.test=readbig" &
+	vm_boot stall 180 erofs.fsid=rootfs-test erofs.timeout=10 \
+		erofs.url="$(vm_url "$(cat "$W/srv-slow/port")")" lazyroot.test=readbig &
 	qemu=$!
 	# Wait (bounded) until the guest is reading, then take the server away.
 	for _ in $(seq 600); do

@@ -1,0 +1,37 @@
+# shellcheck shell=bash
+# Shared set-up for VM scenarios (tests/vm, tests/demo, tests/bench):
+# the test kernel, a test root image published by nginx on 127.0.0.1 and
+# an initramfs that trusts the server's CA. Source it from the repo root.
+
+# vm_env_setup DIR BIG_MIB [with-curl]: fills DIR; sets KERNEL, PORT, IMAGE
+vm_env_setup() {
+	local dir=$1 big=$2 curl_ca=
+	W=$dir
+	mkdir -p "$W/www/img"
+	KERNEL=$(tests/lib/build-kernel)
+	tests/lib/https-server start "$W/srv" "$W/www"
+	PORT=$(cat "$W/srv/port")
+	[ "${3:-}" != with-curl ] || curl_ca="$W/srv/ca.pem"
+	tests/lib/make-test-rootfs "$W/rootfs" "$big" $curl_ca
+	IMAGE="$W/www/img/rootfs-test"
+	rm -f "$IMAGE"
+	mkfs.erofs "$IMAGE" "$W/rootfs" > "$W/mkfs.log" 2>&1 ||
+		{ cat "$W/mkfs.log" >&2; return 1; }
+	initrd/lazyroot-mkinitrd --output "$W/initrd.img" --ca "$W/srv/ca.pem" > /dev/null
+	export W KERNEL PORT IMAGE
+}
+
+# vm_url PORT: the image URL as the guest sees the host's loopback
+vm_url() { echo "https://10.0.2.2:$1/img/"; }
+
+# vm_boot NAME TIMEOUT KERNEL-ARGS...: console to $W/NAME.log (with the
+# serial line's CRs dropped once QEMU is done); returns qemu-run's status
+vm_boot() {
+	local name=$1 timeout=$2 status=0
+	shift 2
+	tests/lib/qemu-run --kernel "$KERNEL" --initrd "$W/initrd.img" \
+		--log "$W/$name.log" --timeout "$timeout" \
+		--append "console=ttyS0 panic=-1 $*" || status=$?
+	sed -i 's/\r$//' "$W/$name.log"
+	return $status
+}
