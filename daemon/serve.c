@@ -15,24 +15,40 @@
 #define IO_ALIGN 4096ULL
 /* erofs asks for readahead windows; anything this large is not sane. */
 #define READ_MAX (64ULL << 20)
+/*
+ * A READ that starts where the previous fetch ended is a sequential reader:
+ * fetch twice as much each time, up to this, so a large file costs a few
+ * large requests instead of one per kernel readahead window.
+ */
+#define SEQ_WINDOW_MAX (2ULL << 20)
+
+struct pending;
 
 struct object {
 	uint32_t id;
 	int fd;			/* the kernel's anon fd for this blob */
 	uint64_t size;
-	unsigned int inflight;	/* READs still to complete on fd */
+	unsigned int inflight;	/* fetches that will still use fd */
 	int closed;		/* CLOSE seen: close fd when idle */
+	uint64_t seq_end;	/* end of the last fetch started */
+	uint64_t seq_window;	/* current sequential window, 0: none */
+	struct pending *fetches; /* READ fetches under way */
 	char name[URL_NAME_MAX + 1];
 	char url[CONFIG_URL_MAX + URL_NAME_MAX + 2];
 	struct object *next;
 };
 
+/* One fetch, and the kernel requests it answers. */
 struct pending {
 	struct fetch_request req;
 	struct server *server;
 	struct object *obj;
-	uint32_t msg_id;
-	uint64_t want_off, want_len;	/* what the kernel asked */
+	uint32_t msg_id;		/* the OPEN or first READ */
+	int ahead;			/* read-ahead: no READ of its own */
+	uint64_t want_off, want_len;	/* what that READ asked */
+	uint32_t *more_ids;		/* READs inside this fetch's range */
+	size_t n_more;
+	struct pending *next;		/* in obj->fetches */
 };
 
 struct server {
@@ -274,6 +290,18 @@ static int write_all(int fd, const unsigned char *buf, uint64_t len,
 	return 0;
 }
 
+static void unlink_fetch(struct object *obj, struct pending *p)
+{
+	struct pending **pp;
+
+	for (pp = &obj->fetches; *pp; pp = &(*pp)->next) {
+		if (*pp == p) {
+			*pp = p->next;
+			return;
+		}
+	}
+}
+
 static void read_done(struct fetch_request *req, int err, const char *why)
 {
 	struct pending *p = req->ctx;
@@ -281,13 +309,18 @@ static void read_done(struct fetch_request *req, int err, const char *why)
 	struct object *obj = p->obj;
 	/* What to write: the fetched bytes, zero-padded to a page. */
 	uint64_t wlen = (req->len + IO_ALIGN - 1) & ~(IO_ALIGN - 1);
+	size_t i;
 
+	unlink_fetch(obj, p);
 	if (err) {
 		s->stats.errors++;
 		log_err("blob %s: cannot read bytes %llu-%llu from %s: %s",
 			obj->name, (unsigned long long)p->want_off,
 			(unsigned long long)(p->want_off + p->want_len - 1),
 			obj->url, why);
+		/* A failed window must not make the next READ look sequential. */
+		obj->seq_window = 0;
+		obj->seq_end = 0;
 	} else if (!obj->closed) {
 		int ret = write_all(obj->fd, req->buf, wlen, req->off);
 
@@ -304,19 +337,118 @@ static void read_done(struct fetch_request *req, int err, const char *why)
 	 * Complete even on failure: the kernel then finds no data and fails
 	 * the reader with EIO instead of leaving it blocked.
 	 */
-	if (!obj->closed)
-		complete_read(obj, p->msg_id);
+	if (!obj->closed) {
+		if (!p->ahead)
+			complete_read(obj, p->msg_id);
+		for (i = 0; i < p->n_more; i++)
+			complete_read(obj, p->more_ids[i]);
+	}
+	free(p->more_ids);
 	free(req->buf);
 	object_release(s, obj);
 	free(p);
 }
 
+/*
+ * Starts fetching [off, end) (page-aligned; clipped to the blob) for READ
+ * @m, or as read-ahead when @m is NULL. Returns 0 or -errno.
+ */
+static int start_fetch(struct server *s, struct object *obj, uint64_t off,
+		       uint64_t end, const struct cf_msg *m)
+{
+	uint64_t limit = (obj->size + IO_ALIGN - 1) & ~(IO_ALIGN - 1);
+	uint64_t buflen;
+	struct pending *p;
+	int ret;
+
+	if (end > limit)
+		end = limit;
+	obj->seq_end = end;
+	buflen = end - off;
+	if (end > obj->size)
+		end = obj->size;
+
+	p = calloc(1, sizeof(*p));
+	if (p)
+		p->req.buf = aligned_alloc(IO_ALIGN, buflen);
+	if (!p || !p->req.buf) {
+		free(p);
+		s->stats.errors++;
+		log_err("blob %s: out of memory for %llu bytes", obj->name,
+			(unsigned long long)buflen);
+		return -ENOMEM;
+	}
+	memset(p->req.buf + (end - off), 0, buflen - (end - off));
+	p->server = s;
+	p->obj = obj;
+	p->ahead = !m;
+	p->msg_id = m ? m->id : 0;
+	p->want_off = m ? m->read.off : off;
+	p->want_len = m ? m->read.len : end - off;
+	p->req.kind = FETCH_RANGE;
+	p->req.url = obj->url;
+	p->req.off = off;
+	p->req.len = end - off;
+	p->req.blob_size = obj->size;
+	p->req.done = read_done;
+	p->req.ctx = p;
+	log_debug("blob %s: fetching %llu+%llu for %s", obj->name,
+		  (unsigned long long)off, (unsigned long long)(end - off),
+		  m ? "a READ" : "read-ahead");
+	ret = fetch_submit(s->engine, &p->req);
+	if (ret) {
+		s->stats.errors++;
+		log_err("blob %s: cannot start a request: %s", obj->name,
+			strerror(-ret));
+		free(p->req.buf);
+		free(p);
+		return ret;
+	}
+	obj->inflight++;
+	p->next = obj->fetches;
+	obj->fetches = p;
+	return 0;
+}
+
+/*
+ * A sequential reader at full window that has entered the last window
+ * fetched gets the next window started now, so it finds it cached or on
+ * its way instead of waiting for a fresh request.
+ */
+static void read_ahead(struct server *s, struct object *obj, uint64_t off)
+{
+	if (obj->seq_window < SEQ_WINDOW_MAX || obj->seq_end >= obj->size ||
+	    off + obj->seq_window < obj->seq_end)
+		return;
+	start_fetch(s, obj, obj->seq_end, obj->seq_end + obj->seq_window,
+		    NULL);
+}
+
+/* A READ wholly inside a fetch under way waits for that fetch. */
+static int join_fetch(struct object *obj, const struct cf_msg *m)
+{
+	uint64_t end = m->read.off + m->read.len;
+	struct pending *p;
+	uint32_t *ids;
+
+	for (p = obj->fetches; p; p = p->next) {
+		if (m->read.off < p->req.off ||
+		    end > ((p->req.off + p->req.len + IO_ALIGN - 1) & ~(IO_ALIGN - 1)))
+			continue;
+		ids = realloc(p->more_ids, (p->n_more + 1) * sizeof(*ids));
+		if (!ids)
+			return 0; /* fetch it separately */
+		ids[p->n_more++] = m->id;
+		p->more_ids = ids;
+		return 1;
+	}
+	return 0;
+}
+
 static void handle_read(struct server *s, const struct cf_msg *m)
 {
 	struct object *obj = find_object(s, m->object_id);
-	struct pending *p;
-	uint64_t off, end, buflen;
-	int ret;
+	uint64_t off, end;
 
 	s->stats.reads++;
 	if (!obj || obj->closed) {
@@ -334,51 +466,31 @@ static void handle_read(struct server *s, const struct cf_msg *m)
 		complete_read(obj, m->id);
 		return;
 	}
+	if (join_fetch(obj, m)) {
+		log_debug("READ %u: blob %s bytes %llu+%llu joins a fetch under way",
+			  m->id, obj->name, (unsigned long long)m->read.off,
+			  (unsigned long long)m->read.len);
+		read_ahead(s, obj, m->read.off);
+		return;
+	}
 	/* Fetch whole pages, but never past the end of the blob. */
 	off = m->read.off & ~(IO_ALIGN - 1);
 	end = (m->read.off + m->read.len + IO_ALIGN - 1) & ~(IO_ALIGN - 1);
-	buflen = end - off;
-	if (end > obj->size)
-		end = obj->size;
-
-	p = calloc(1, sizeof(*p));
-	if (p)
-		p->req.buf = aligned_alloc(IO_ALIGN, buflen);
-	if (!p || !p->req.buf) {
-		free(p);
-		s->stats.errors++;
-		log_err("READ %u on blob %s: out of memory for %llu bytes",
-			m->id, obj->name, (unsigned long long)buflen);
+	if (obj->seq_end && off == obj->seq_end) {
+		obj->seq_window = obj->seq_window ? 2 * obj->seq_window :
+						    2 * (end - off);
+		if (obj->seq_window > SEQ_WINDOW_MAX)
+			obj->seq_window = SEQ_WINDOW_MAX;
+		if (end - off < obj->seq_window)
+			end = off + obj->seq_window;
+	} else {
+		obj->seq_window = 0;
+	}
+	if (start_fetch(s, obj, off, end, m) < 0) {
 		complete_read(obj, m->id);
 		return;
 	}
-	memset(p->req.buf + (end - off), 0, buflen - (end - off));
-	p->server = s;
-	p->obj = obj;
-	p->msg_id = m->id;
-	p->want_off = m->read.off;
-	p->want_len = m->read.len;
-	p->req.kind = FETCH_RANGE;
-	p->req.url = obj->url;
-	p->req.off = off;
-	p->req.len = end - off;
-	p->req.blob_size = obj->size;
-	p->req.done = read_done;
-	p->req.ctx = p;
-	log_debug("READ %u: blob %s bytes %llu+%llu", m->id, obj->name,
-		  (unsigned long long)m->read.off,
-		  (unsigned long long)m->read.len);
-	obj->inflight++;
-	ret = fetch_submit(s->engine, &p->req);
-	if (ret) {
-		s->stats.errors++;
-		log_err("READ %u on blob %s: cannot start a request: %s", m->id,
-			obj->name, strerror(-ret));
-		complete_read(obj, m->id);
-		free(p->req.buf);
-		free(p);
-		object_release(s, obj);
-	}
+	read_ahead(s, obj, m->read.off);
 }
 
 static void handle_close(struct server *s, const struct cf_msg *m)

@@ -4,9 +4,10 @@
 #
 # Kernel command line (parsed by lr_parse_flags and lr_parse_cmdline from $CMDLINE):
 #   erofs.fsid=ID            required; fsid of the EROFS image (cachefiles cookie key); no ','
-#   erofs.url=URL            required; http:// or https:// base URL (lazyrootd reads it too, with
+#   erofs.url=URL            required; https:// base URL (lazyrootd reads it too, with
 #                            erofs.ca= and erofs.timeout=)
-#   erofs.cachesize=N[KMGT]  size of the sparse RAM-backed cache image; default 4G, 16M..1T
+#   erofs.cachesize=N[KMGT]  size of the sparse RAM-backed cache image; default 4G or half
+#                            the RAM if less; 16M..1T
 #   init=PATH                init program of the root image; default /sbin/init
 #   ip=                      absent, dhcp, on, any: DHCP on the first ethernet interface
 #                            <dev>:dhcp: DHCP on <dev>
@@ -370,13 +371,31 @@ lr_parse_size() {
 	fi
 }
 
-# lr_check_url URL: erofs.url must be http(s)://HOST[...].
+# lr_default_cachesize: 4G, or half the RAM (in MiB) when that is less: the
+# cache image lives in /run, a tmpfs that holds at most half the RAM, and
+# an ext2 larger than what can back it fails with I/O errors when full.
+# Reads /proc/meminfo, or $LR_MEMINFO in tests.
+lr_default_cachesize() {
+	local kb mb
+	kb=$(sed -n 's/^MemTotal: *\([0-9]*\) kB$/\1/p' "${LR_MEMINFO:-/proc/meminfo}")
+	LR_CACHESIZE=4294967296 LR_CACHESIZE_ARG=4G
+	case $kb in
+	'' | *[!0-9]*) return 0 ;;
+	esac
+	mb=$((kb / 2048))
+	if [ "$mb" -lt 4096 ]; then
+		LR_CACHESIZE=$((mb * 1048576)) LR_CACHESIZE_ARG=${mb}M
+	fi
+}
+
+# lr_check_url URL: erofs.url must be https://HOST[...]: the root image
+# must come from an authenticated server.
 lr_check_url() {
 	local rest
 	case $1 in
-	https://* | http://*) ;;
+	https://*) ;;
 	*)
-		LR_ERR="erofs.url=$1: must start with https:// or http://"
+		LR_ERR="erofs.url=$1: must start with https:// (the root image must come from an authenticated server)"
 		return 1
 		;;
 	esac
@@ -458,7 +477,7 @@ lr_parse_cmdline() {
 		lr_parse_size "$v" || return 1
 		LR_CACHESIZE=$LR_SIZE LR_CACHESIZE_ARG=$v
 	else
-		LR_CACHESIZE=4294967296 LR_CACHESIZE_ARG=4G
+		lr_default_cachesize
 	fi
 
 	LR_NET_TIMEOUT=30
@@ -527,6 +546,36 @@ lr_resolve_in_root() {
 		fi
 	done
 	printf '%s\n' "${cur:-/}"
+}
+
+# lr_erofs_mount_error FSID MOUNT_OUTPUT ERROR_FILE: set LR_ERR to why the EROFS mount failed.
+# lazyrootd writes ERROR_FILE when it fails the kernel's OPEN request (e.g. HTTP 404). Without
+# it, the errno tells: a kernel without CONFIG_EROFS_FS_ONDEMAND ignores fsid= and looks for a
+# block device (or file) "none" (ENOENT); with it but no cache bound to /dev/cachefiles, fscache
+# has nowhere to read from (ENOBUFS).
+lr_erofs_mount_error() {
+	local why="" line=""
+	case $2 in
+	*"failed: "*) why=${2##*failed: } ;;
+	*) why=$2 ;;
+	esac
+	why=$(printf '%s' "$why" | tr '\n' ' ')
+	if [ -e "$3" ]; then
+		IFS= read -r line <"$3" || :
+		LR_ERR="cannot mount EROFS fsid=$1: ${line:-lazyrootd failed the request (empty $3)}"
+	else
+		case $why in
+		*"No such file or directory"*)
+			LR_ERR="cannot mount EROFS fsid=$1: the kernel's EROFS lacks on-demand fscache (CONFIG_EROFS_FS_ONDEMAND); see docs/kernel.md"
+			;;
+		*"No buffer space available"*)
+			LR_ERR="cannot mount EROFS fsid=$1: no cache is bound to /dev/cachefiles (lazyrootd is not serving)"
+			;;
+		*)
+			LR_ERR="cannot mount EROFS fsid=$1: ${why:-mount failed} (lazyrootd reported no error)"
+			;;
+		esac
+	fi
 }
 
 # lr_inode_ratio BYTES: bytes-per-inode for mke2fs: one inode per 256K, but 4096..65536

@@ -1,0 +1,113 @@
+#!/usr/bin/env bats
+# lr_cache_setup for real, with busybox's truncate/mke2fs/losetup/mount as in the initramfs:
+# the cache filesystem it makes must be mountable, small in RAM, 4K-block, and offer what
+# cachefiles needs (user xattrs, O_TMPFILE). Needs root and loop devices; runs in a private
+# mount namespace and detaches its loop device afterwards.
+
+bats_require_minimum_version 1.5.0
+
+setup() {
+	[ "$(id -u)" -eq 0 ] || skip "needs root (loop devices, mounts)"
+	[ -e /dev/loop-control ] || skip "no loop devices here"
+	command -v unshare >/dev/null || skip "needs unshare"
+	TOP=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
+	BB=$BATS_TEST_TMPDIR/bb
+	mkdir -p "$BB"
+	for a in truncate mke2fs losetup mount umount; do
+		ln -s /bin/busybox "$BB/$a"
+	done
+	export TOP BB RUNDIR=$BATS_TEST_TMPDIR/run
+}
+
+teardown() {
+	[ -n "${RUNDIR:-}" ] && [ -e "$RUNDIR/cache.img" ] || return 0
+	# the namespace's mount is gone with it; the loop device is global
+	for dev in $(losetup -j "$RUNDIR/cache.img" -O NAME -n 2>/dev/null); do
+		losetup -d "$dev" || :
+	done
+}
+
+# in_ns SIZE SCRIPT: lr_cache_setup with erofs.cachesize=SIZE in a private mount namespace,
+# then SCRIPT (sh) with $dir = the mounted cache directory
+in_ns() {
+	unshare -m sh -c '
+		set -e
+		mount --make-rprivate /
+		PATH=$BB:$PATH
+		. "$TOP/initrd/lazyroot-lib.sh"
+		LR_RUN=$RUNDIR
+		mkdir -p "$LR_RUN"
+		lr_parse_size "$1"
+		LR_CACHESIZE=$LR_SIZE LR_CACHESIZE_ARG=$1
+		lr_cache_setup || { echo "FAILED: $LR_ERR"; exit 1; }
+		dir=$LR_RUN/cache
+		eval "$2"
+		dev=$(awk -v d="$dir" "\$2 == d { print \$1 }" /proc/mounts)
+		umount "$dir"
+		losetup -d "$dev"
+	' sh "$@"
+}
+
+@test "lr_cache_setup makes and mounts an ext2 cache on a loop device" {
+	run --separate-stderr in_ns 64M '
+		awk -v d="$dir" "\$2 == d { print \$1, \$3 }" /proc/mounts
+		stat -f -c "bsize=%S" "$dir"
+		touch "$dir/probe" && echo writable'
+	[ "$status" -eq 0 ]
+	case ${lines[0]} in /dev/loop*" ext4" | /dev/loop*" ext2") ;; *)
+		echo "mount: ${lines[0]}"
+		return 1
+		;;
+	esac
+	[ "${lines[1]}" = bsize=4096 ]
+	[ "${lines[2]}" = writable ]
+	case $stderr in "lazyroot: cache: 64M sparse ext2 image on /dev/loop"*", mounted on $RUNDIR/cache") ;; *)
+		echo "info: $stderr"
+		return 1
+		;;
+	esac
+	[ "$(stat -c %s "$RUNDIR/cache.img")" -eq 67108864 ]
+}
+
+@test "the 4G default costs a few MiB of RAM, not the inode tables of a 4G ext2" {
+	run --separate-stderr in_ns 4G 'du -k "$LR_RUN/cache.img" | cut -f1'
+	[ "$status" -eq 0 ]
+	[ "$(stat -c %s "$RUNDIR/cache.img")" -eq 4294967296 ]
+	[ "${lines[0]}" -le 16384 ] || { echo "image uses ${lines[0]} KiB"; return 1; }
+}
+
+@test "the cache filesystem has user xattrs and O_TMPFILE, as cachefiles needs" {
+	command -v python3 >/dev/null || skip "needs python3 for the probes"
+	run --separate-stderr in_ns 32M '
+		python3 -c "
+import os, sys
+d = sys.argv[1]
+os.setxattr(d, \"user.CacheFiles.cache\", b\"x\")
+print(\"xattr\", os.getxattr(d, \"user.CacheFiles.cache\").decode())
+fd = os.open(d, os.O_TMPFILE | os.O_RDWR, 0o600)
+os.pwrite(fd, b\"data\", 1 << 20)
+print(\"tmpfile ok\")
+" "$dir"
+		# cachefiles makes a fan-out of directories per volume
+		i=0
+		while [ $i -lt 300 ]; do mkdir "$dir/d$i"; i=$((i + 1)); done
+		echo dirs ok'
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "xattr x" ]
+	[ "${lines[1]}" = "tmpfile ok" ]
+	[ "${lines[2]}" = "dirs ok" ]
+}
+
+@test "lr_cache_setup reports a failing step in one line" {
+	# a directory where the image should go: truncate fails
+	run unshare -m sh -c '
+		PATH=$BB:$PATH
+		. "$TOP/initrd/lazyroot-lib.sh"
+		LR_RUN=$RUNDIR
+		mkdir -p "$LR_RUN/cache.img"
+		LR_CACHESIZE=16777216 LR_CACHESIZE_ARG=16M
+		lr_cache_setup || { echo "$LR_ERR"; exit 1; }'
+	[ "$status" -eq 1 ]
+	[ "${#lines[@]}" -eq 1 ]
+	case $output in "cannot create the cache image $RUNDIR/cache.img (16M): "*) ;; *) return 1 ;; esac
+}
