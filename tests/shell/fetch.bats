@@ -51,6 +51,22 @@ fetch() { build/fetch-range "$ST/ca.pem" "${TIMEOUT:-10}" "$@"; }
 	[ "$conns" -lt "$requests" ]
 }
 
+@test "a slow range does not hold up the others" {
+	export ST3="$BATS_FILE_TMPDIR/slow"
+	mkdir -p "$ST3"
+	cp "$ST/ca.pem" "$ST/ca.key" "$ST3/"
+	LIMIT_RATE=100k tests/lib/https-server start "$ST3" "$WWW"
+	# 500 kB at 100 kB/s takes seconds; the 4 KiB ranges asked after it must
+	# complete first, on other connections.
+	run --separate-stderr env FETCH_RANGE_TRACE=1 build/fetch-range "$ST/ca.pem" 30 \
+		"https://127.0.0.1:$(cat "$ST3/port")/blob" 0 500000 600000 4096 700000 4096
+	tests/lib/https-server stop "$ST3"
+	[ "$status" -eq 0 ]
+	order=$(echo "$stderr" | sed -n 's/^done //p' | tr '\n' ' ')
+	echo "completion order: $order"
+	[ "$order" = "2 3 1 " ] || [ "$order" = "3 2 1 " ]
+}
+
 @test "a missing blob fails at once with its URL and 404" {
 	run --separate-stderr fetch "$URL/nosuch"
 	[ "$status" -eq 1 ]

@@ -4,7 +4,8 @@
  *   fetch-range CA_PEM TIMEOUT_S URL            prints the blob size
  *   fetch-range CA_PEM TIMEOUT_S URL OFF LEN... writes each range to stdout
  * Ranges are fetched concurrently, written in order. Exit 1 on any error,
- * after the engine's reason on stderr.
+ * after the engine's reason on stderr. With FETCH_RANGE_TRACE set, prints
+ * "done N" to stderr as range N (from 1) completes.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,7 +17,7 @@
 
 struct job {
 	struct fetch_request req;
-	int done, err;
+	int index, done, err;
 };
 
 static void on_done(struct fetch_request *req, int err, const char *why)
@@ -25,6 +26,8 @@ static void on_done(struct fetch_request *req, int err, const char *why)
 
 	j->done = 1;
 	j->err = err;
+	if (j->index && getenv("FETCH_RANGE_TRACE"))
+		fprintf(stderr, "done %d\n", j->index);
 	if (err)
 		fprintf(stderr, "fetch-range: %s: %s\n", req->url, why);
 }
@@ -97,6 +100,7 @@ int main(int argc, char **argv)
 	for (i = 1; i <= n; i++) {
 		struct fetch_request *r = &jobs[i].req;
 
+		jobs[i].index = i;
 		r->kind = FETCH_RANGE;
 		r->url = argv[3];
 		r->off = strtoull(argv[4 + 2 * (i - 1)], NULL, 10);
