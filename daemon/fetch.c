@@ -368,6 +368,7 @@ int fetch_submit(struct fetch_engine *e, struct fetch_request *req)
 static int classify(struct fetch_attempt *a, CURLcode rc)
 {
 	struct fetch_request *r = a->req;
+	const char *msg = a->errbuf[0] ? a->errbuf : curl_easy_strerror(rc);
 
 	if (a->err)
 		return a->err; /* a callback rejected the response */
@@ -388,20 +389,17 @@ static int classify(struct fetch_attempt *a, CURLcode rc)
 	case CURLE_SSL_CACERT_BADFILE:
 	case CURLE_SSL_CERTPROBLEM:
 	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-		snprintf(a->why, sizeof(a->why), "TLS: %s",
-			 a->errbuf[0] ? a->errbuf : curl_easy_strerror(rc));
+		snprintf(a->why, sizeof(a->why), "TLS: %s", msg);
 		return -EACCES;
 	case CURLE_UNSUPPORTED_PROTOCOL:
 	case CURLE_URL_MALFORMAT:
 	case CURLE_TOO_MANY_REDIRECTS:
 	case CURLE_OUT_OF_MEMORY:
-		snprintf(a->why, sizeof(a->why), "%s",
-			 a->errbuf[0] ? a->errbuf : curl_easy_strerror(rc));
+		snprintf(a->why, sizeof(a->why), "%s", msg);
 		return -EPROTO;
 	default:
 		/* Connection trouble, time-outs, resets: try again. */
-		snprintf(a->why, sizeof(a->why), "%s",
-			 a->errbuf[0] ? a->errbuf : curl_easy_strerror(rc));
+		snprintf(a->why, sizeof(a->why), "%s", msg);
 		return -EAGAIN;
 	}
 }
