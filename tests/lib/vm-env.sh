@@ -14,9 +14,9 @@ vm_env_setup() {
 	[ "${3:-}" != with-curl ] || curl_ca="$W/srv/ca.pem"
 	tests/lib/make-test-rootfs "$W/rootfs" "$big" $curl_ca
 	IMAGE="$W/www/img/rootfs-test"
-	rm -f "$IMAGE"
-	mkfs.erofs "$IMAGE" "$W/rootfs" > "$W/mkfs.log" 2>&1 ||
-		{ cat "$W/mkfs.log" >&2; return 1; }
+	rm -f "$IMAGE" "$IMAGE.sha256"
+	images/lazyroot-mkimage --fsid rootfs-test "$W/rootfs" "$W/www/img" \
+		> /dev/null 2> "$W/mkimage.log" || { cat "$W/mkimage.log" >&2; return 1; }
 	initrd/lazyroot-mkinitrd --output "$W/initrd.img" --ca "$W/srv/ca.pem" > /dev/null
 	export W KERNEL PORT IMAGE
 }
