@@ -17,12 +17,29 @@ DAEMON_HDRS := $(wildcard daemon/*.h)
 UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-.PHONY: all clean check check-unit check-shell check-vm deps demo bench
+.PHONY: all clean check check-unit check-fuzz check-shell check-vm deps demo bench fuzz static
 
 all: daemon/lazyrootd
 
 daemon/lazyrootd: $(DAEMON_SRCS) daemon/main.c $(DAEMON_HDRS)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(CURL_CFLAGS) -o $@ $(DAEMON_SRCS) daemon/main.c $(CURL_LIBS)
+
+# A fully static daemon for initramfs use: musl, with libcurl (on mbedtls)
+# and libzstd built from Debian sources by scripts/build-static (cached in
+# ${LAZYROOT_CACHE:-~/.cache/lazyroot}/static). Also a stripped copy.
+MUSL_CC ?= musl-gcc
+
+static: build/static/lazyrootd build/static/lazyrootd-stripped
+
+build/static/lazyrootd: $(DAEMON_SRCS) daemon/main.c $(DAEMON_HDRS) scripts/build-static
+	@mkdir -p $(@D)
+	@libs=$$(scripts/build-static) && \
+	echo "$(MUSL_CC) -static ... -o $@" && \
+	$(MUSL_CC) -static $(BASE_CFLAGS) $(CFLAGS) -o $@ $(DAEMON_SRCS) daemon/main.c \
+		$$libs -Wl,--gc-sections
+
+build/static/lazyrootd-stripped: build/static/lazyrootd
+	strip -o $@ $<
 
 # Unit tests, built plainly and under ASan/UBSan.
 build/unit/%: tests/unit/%.c tests/unit/check.h $(DAEMON_SRCS) $(DAEMON_HDRS)
@@ -37,6 +54,21 @@ build/unit-san/%: tests/unit/%.c tests/unit/check.h $(DAEMON_SRCS) $(DAEMON_HDRS
 build/fetch-range: tests/tools/fetch-range.c $(DAEMON_SRCS) $(DAEMON_HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(BASE_CFLAGS) -O1 -g $(SAN) $(CURL_CFLAGS) -Idaemon -o $@ $< $(DAEMON_SRCS) $(CURL_LIBS)
+
+# libFuzzer targets for the parsers of hostile input; `make check` runs
+# each briefly, `make fuzz` for longer (FUZZ_SECONDS each).
+FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_SECONDS ?= 300
+build/fuzz/%: tests/fuzz/%.c $(DAEMON_SRCS) $(DAEMON_HDRS)
+	@mkdir -p $(@D)
+	clang $(BASE_CFLAGS) -Wno-missing-prototypes -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+		-Idaemon -o $@ $< daemon/cachefiles.c daemon/config.c daemon/http.c daemon/url.c daemon/log.c
+
+check-fuzz: $(addprefix build/fuzz/,$(FUZZ_TARGETS))
+	@tests/run-fuzz 20 $^
+
+fuzz: $(addprefix build/fuzz/,$(FUZZ_TARGETS))
+	@tests/run-fuzz $(FUZZ_SECONDS) $^
 
 deps:
 	@scripts/install-deps
