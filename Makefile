@@ -17,7 +17,7 @@ DAEMON_HDRS := $(wildcard daemon/*.h)
 UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-.PHONY: all clean check check-unit check-fuzz check-shell check-vm deps demo bench fuzz static
+.PHONY: all clean install check check-unit check-fuzz check-shell check-vm deps demo bench fuzz static
 
 all: daemon/lazyrootd
 
@@ -91,6 +91,28 @@ demo: deps all
 
 bench: deps all
 	@tests/bench
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+DRACUTDIR ?= $(PREFIX)/lib/dracut/modules.d
+LIBDIR := $(PREFIX)/lib/lazyroot
+
+# Installs the daemon, the tools, their man pages and the dracut module.
+install: all
+	install -D -m 0755 daemon/lazyrootd $(DESTDIR)$(PREFIX)/sbin/lazyrootd
+	install -D -m 0755 initrd/lazyroot-mkinitrd $(DESTDIR)$(LIBDIR)/initrd/lazyroot-mkinitrd
+	install -m 0755 initrd/init initrd/udhcpc.script $(DESTDIR)$(LIBDIR)/initrd/
+	install -m 0644 initrd/lazyroot-lib.sh $(DESTDIR)$(LIBDIR)/initrd/
+	install -d $(DESTDIR)$(PREFIX)/bin
+	printf '#!/bin/sh\nLAZYROOT_DAEMON=$${LAZYROOT_DAEMON:-$(PREFIX)/sbin/lazyrootd} exec $(LIBDIR)/initrd/lazyroot-mkinitrd "$$@"\n' \
+		> $(DESTDIR)$(PREFIX)/bin/lazyroot-mkinitrd
+	chmod 0755 $(DESTDIR)$(PREFIX)/bin/lazyroot-mkinitrd
+	install -m 0755 images/lazyroot-mkimage $(DESTDIR)$(PREFIX)/bin/lazyroot-mkimage
+	install -D -m 0644 -t $(DESTDIR)$(PREFIX)/share/man/man8 man/*.8
+	if [ -d dracut-module/90lazyroot ]; then \
+		install -d $(DESTDIR)$(DRACUTDIR)/90lazyroot && \
+		cp -R dracut-module/90lazyroot/. $(DESTDIR)$(DRACUTDIR)/90lazyroot/; \
+	fi
 
 clean:
 	rm -rf build daemon/lazyrootd
