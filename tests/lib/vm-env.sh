@@ -35,3 +35,25 @@ vm_boot() {
 	sed -i 's/\r$//' "$W/$name.log"
 	return $status
 }
+
+# vm_boot_ipxe NAME TIMEOUT KERNEL-ARGS...: network-boots like a PXE client:
+# QEMU's DHCP hands out boot.ipxe over TFTP, iPXE loads kernel and initrd
+# from there; console to $W/NAME.log
+vm_boot_ipxe() {
+	local name=$1 timeout=$2 status=0 tftp="$W/tftp-$1"
+	shift 2
+	mkdir -p "$tftp"
+	cp "$KERNEL" "$tftp/vmlinuz"
+	cp "$W/initrd.img" "$tftp/lazyroot-initrd.img"
+	cat > "$tftp/boot.ipxe" <<-EOF
+		#!ipxe
+		dhcp
+		kernel vmlinuz console=ttyS0 panic=-1 $*
+		initrd lazyroot-initrd.img
+		boot
+	EOF
+	tests/lib/qemu-run --log "$W/$name.log" --timeout "$timeout" \
+		--netdev-extra "tftp=$tftp,bootfile=boot.ipxe" || status=$?
+	sed -i 's/\r$//' "$W/$name.log"
+	return $status
+}
