@@ -17,29 +17,12 @@ DAEMON_HDRS := $(wildcard daemon/*.h)
 UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-.PHONY: all clean install check check-unit check-fuzz check-shell check-vm deps demo bench fuzz static
+.PHONY: all clean install check check-unit check-fuzz check-shell check-vm deps demo bench fuzz
 
 all: daemon/lazyrootd
 
 daemon/lazyrootd: $(DAEMON_SRCS) daemon/main.c $(DAEMON_HDRS)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(CURL_CFLAGS) -o $@ $(DAEMON_SRCS) daemon/main.c $(CURL_LIBS)
-
-# A fully static daemon for initramfs use: musl, with libcurl (on mbedtls)
-# and libzstd built from Debian sources by scripts/build-static (cached in
-# ${LAZYROOT_CACHE:-~/.cache/lazyroot}/static). Also a stripped copy.
-MUSL_CC ?= musl-gcc
-
-static: build/static/lazyrootd build/static/lazyrootd-stripped
-
-build/static/lazyrootd: $(DAEMON_SRCS) daemon/main.c $(DAEMON_HDRS) scripts/build-static
-	@mkdir -p $(@D)
-	@libs=$$(scripts/build-static) && \
-	echo "$(MUSL_CC) -static ... -o $@" && \
-	$(MUSL_CC) -static $(BASE_CFLAGS) $(CFLAGS) -o $@ $(DAEMON_SRCS) daemon/main.c \
-		$$libs -Wl,--gc-sections
-
-build/static/lazyrootd-stripped: build/static/lazyrootd
-	strip -o $@ $<
 
 # Unit tests, built plainly and under ASan/UBSan.
 build/unit/%: tests/unit/%.c tests/unit/check.h $(DAEMON_SRCS) $(DAEMON_HDRS)
@@ -70,13 +53,17 @@ check-fuzz: $(addprefix build/fuzz/,$(FUZZ_TARGETS))
 fuzz: $(addprefix build/fuzz/,$(FUZZ_TARGETS))
 	@tests/run-fuzz $(FUZZ_SECONDS) $^
 
+build/serve-harness: tests/tools/serve-harness.c tests/unit/check.h $(DAEMON_SRCS) $(DAEMON_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) -O1 -g $(SAN) $(CURL_CFLAGS) -Idaemon -Itests/unit -o $@ $< $(DAEMON_SRCS) $(CURL_LIBS)
+
 deps:
 	@scripts/install-deps
 
 check-unit: $(addprefix build/unit/,$(UNIT_TESTS)) $(addprefix build/unit-san/,$(UNIT_TESTS))
 	@tests/run-unit $^
 
-check-shell: build/fetch-range
+check-shell: build/fetch-range build/serve-harness
 	@tests/run-bats tests/shell
 
 check-vm: all
@@ -94,10 +81,9 @@ bench: deps all
 
 PREFIX ?= /usr/local
 DESTDIR ?=
-DRACUTDIR ?= $(PREFIX)/lib/dracut/modules.d
 LIBDIR := $(PREFIX)/lib/lazyroot
 
-# Installs the daemon, the tools, their man pages and the dracut module.
+# Installs the daemon, the tools and their man pages.
 install: all
 	install -D -m 0755 daemon/lazyrootd $(DESTDIR)$(PREFIX)/sbin/lazyrootd
 	install -D -m 0755 initrd/lazyroot-mkinitrd $(DESTDIR)$(LIBDIR)/initrd/lazyroot-mkinitrd
@@ -109,10 +95,6 @@ install: all
 	chmod 0755 $(DESTDIR)$(PREFIX)/bin/lazyroot-mkinitrd
 	install -m 0755 images/lazyroot-mkimage $(DESTDIR)$(PREFIX)/bin/lazyroot-mkimage
 	install -D -m 0644 -t $(DESTDIR)$(PREFIX)/share/man/man8 man/*.8
-	if [ -d dracut-module/90lazyroot ]; then \
-		install -d $(DESTDIR)$(DRACUTDIR)/90lazyroot && \
-		cp -R dracut-module/90lazyroot/. $(DESTDIR)$(DRACUTDIR)/90lazyroot/; \
-	fi
 
 clean:
 	rm -rf build daemon/lazyrootd

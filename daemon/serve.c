@@ -87,6 +87,11 @@ void server_free(struct server *s)
 	free(s);
 }
 
+const struct serve_stats *server_stats(const struct server *s)
+{
+	return &s->stats;
+}
+
 void server_log_stats(const struct server *s)
 {
 	const struct fetch_stats *f = fetch_engine_stats(s->engine);

@@ -26,5 +26,6 @@ void server_drain_device(struct server *s);
 
 /* Writes the stats line to the log. */
 void server_log_stats(const struct server *s);
+const struct serve_stats *server_stats(const struct server *s);
 
 #endif
