@@ -13,12 +13,16 @@ static int log_fd = 2;
 static int log_to_kmsg;
 static int log_verbose;
 
-void log_open(int verbose)
+void log_set_verbose(int verbose)
+{
+	log_verbose = verbose;
+}
+
+void log_open(void)
 {
 	struct stat st;
 	int fd;
 
-	log_verbose = verbose;
 	/*
 	 * With stderr closed or sent to /dev/null (a service without a
 	 * terminal) the kernel log is the one place an operator of a

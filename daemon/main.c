@@ -182,10 +182,11 @@ int main(int argc, char **argv)
 	ssize_t ca_len;
 	int ret, devfd;
 
+	log_open();
 	ret = load_config(&cfg, argc, argv);
 	if (ret <= 0)
 		return ret ? 2 : 0;
-	log_open(cfg.verbose);
+	log_set_verbose(cfg.verbose);
 
 	ca_len = load_ca(&cfg, &ca, &ca_used);
 	if (ca_len < 0)

@@ -70,7 +70,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: fetch-range CA TIMEOUT URL [OFF LEN]...\n");
 		return 2;
 	}
-	log_open(0);
+	log_open();
 	ca = read_all(argv[1], &ca_len);
 	o.ca_pem = ca;
 	o.ca_pem_len = ca_len;

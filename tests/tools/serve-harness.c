@@ -141,7 +141,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: serve-harness CA BASE_URL BLOB\n");
 		return 2;
 	}
-	log_open(1);
+	log_open();
+	log_set_verbose(1);
 	f = fopen(argv[1], "rb");
 	ca = malloc(1 << 20);
 	ca_len = (long)fread(ca, 1, 1 << 20, f);
