@@ -38,6 +38,34 @@ void log_open(void)
 	}
 }
 
+void log_detach(void)
+{
+	int fd;
+
+	/*
+	 * In the background, the starter's stderr (a pipe to a shell, a
+	 * service's journal stream) may go away at switch_root: from here on
+	 * only a terminal keeps the daemon's lines, else the kernel log does.
+	 * Holding the pipe open would also keep the starter waiting for EOF.
+	 */
+	if (!log_to_kmsg && !isatty(2)) {
+		fd = open("/dev/kmsg", O_WRONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			log_fd = fd;
+			log_to_kmsg = 1;
+		}
+	}
+	fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	dup2(fd, 0);
+	dup2(fd, 1);
+	if (log_to_kmsg)
+		dup2(fd, 2);
+	if (fd > 2)
+		close(fd);
+}
+
 void log_msg(enum log_level level, const char *fmt, ...)
 {
 	char line[1024];

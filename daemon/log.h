@@ -13,6 +13,8 @@ enum log_level {
 /* Chooses the destination; call once at start, before chroot or switch_root. */
 void log_open(void);
 void log_set_verbose(int verbose);
+/* After forking into the background: stop depending on the starter's fds. */
+void log_detach(void);
 void log_msg(enum log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 

@@ -221,6 +221,7 @@ int main(int argc, char **argv)
 		if (pid > 0)
 			_exit(0); /* ready: the caller may mount now */
 		setsid();
+		log_detach();
 	}
 	protect_self();
 	log_info("serving %s (CA %s, cache %s, timeout %us, %u connections)",
