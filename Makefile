@@ -82,6 +82,8 @@ bench: deps all
 PREFIX ?= /usr/local
 DESTDIR ?=
 LIBDIR := $(PREFIX)/lib/lazyroot
+# dracut reads modules only from its own directory, whatever PREFIX is.
+DRACUTMODULESDIR ?= $(or $(shell $(PKG_CONFIG) --variable=dracutmodulesdir dracut 2>/dev/null),/usr/lib/dracut/modules.d)
 
 # Installs the daemon, the tools and their man pages.
 install: all
@@ -95,6 +97,10 @@ install: all
 	chmod 0755 $(DESTDIR)$(PREFIX)/bin/lazyroot-mkinitrd
 	install -m 0755 images/lazyroot-mkimage $(DESTDIR)$(PREFIX)/bin/lazyroot-mkimage
 	install -D -m 0644 -t $(DESTDIR)$(PREFIX)/share/man/man8 man/*.8
+	install -d $(DESTDIR)$(DRACUTMODULESDIR)/90lazyroot
+	install -m 0755 dracut-module/90lazyroot/*.sh $(DESTDIR)$(DRACUTMODULESDIR)/90lazyroot/
+	sed -i 's|^lazyroot_installed_daemon=.*|lazyroot_installed_daemon=$(PREFIX)/sbin/lazyrootd|' \
+		$(DESTDIR)$(DRACUTMODULESDIR)/90lazyroot/module-setup.sh
 
 clean:
 	rm -rf build daemon/lazyrootd

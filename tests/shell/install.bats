@@ -4,8 +4,8 @@
 bats_require_minimum_version 1.5.0
 
 setup_file() {
-	export P="$BATS_FILE_TMPDIR/prefix"
-	make -s install PREFIX="$P" > /dev/null
+	export P="$BATS_FILE_TMPDIR/prefix" D="$BATS_FILE_TMPDIR/dracut-modules"
+	make -s install PREFIX="$P" DRACUTMODULESDIR="$D" > /dev/null
 }
 
 @test "make install puts the daemon, tools and man pages under PREFIX" {
@@ -27,6 +27,37 @@ setup_file() {
 	cmp x/sbin/lazyrootd "$P/sbin/lazyrootd"
 	cmp x/init "$P/lib/lazyroot/initrd/init"
 	cmp x/etc/lazyroot/ca.pem ca.pem
+}
+
+@test "make install puts the dracut module, whole, where DRACUTMODULESDIR says" {
+	m=$D/90lazyroot
+	for f in module-setup.sh parse-lazyroot.sh lazyrootroot.sh lazyroot-failed.sh \
+		lazyroot-generator.sh; do
+		[ -x "$m/$f" ]
+		[ ! -L "$m/$f" ]
+	done
+	# the library is a copy, not a link back into the source tree
+	[ ! -L "$m/lazyroot-lib.sh" ]
+	cmp "$m/lazyroot-lib.sh" initrd/lazyroot-lib.sh
+	grep -qx "lazyroot_installed_daemon=$P/sbin/lazyrootd" "$m/module-setup.sh"
+}
+
+@test "dracut with the installed module packs the installed daemon" {
+	command -v dracut >/dev/null || skip "dracut not installed (scripts/install-deps)"
+	base=$BATS_TEST_TMPDIR/base
+	mkdir -p "$base/modules.d"
+	for f in /usr/lib/dracut/*; do
+		[ "${f##*/}" = modules.d ] || ln -s "$f" "$base/"
+	done
+	ln -s /usr/lib/dracut/modules.d/* "$D/90lazyroot" "$base/modules.d/"
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-subj /CN=t -keyout "$BATS_TEST_TMPDIR/k" -out "$BATS_TEST_TMPDIR/ca.pem" 2>/dev/null
+	mkdir "$BATS_TEST_TMPDIR/conf.d"
+	echo "lazyroot_ca=$BATS_TEST_TMPDIR/ca.pem" > "$BATS_TEST_TMPDIR/conf.d/ca.conf"
+	dracutbasedir=$base dracut --force --quiet --no-hostonly --no-kernel \
+		--kver "$(uname -r)" --conf /dev/null --confdir "$BATS_TEST_TMPDIR/conf.d" \
+		--modules "bash base lazyroot" --omit systemd --no-compress --nostrip "$BATS_TEST_TMPDIR/i.img"
+	cmp "$P/sbin/lazyrootd" <(lsinitrd -f usr/sbin/lazyrootd "$BATS_TEST_TMPDIR/i.img")
 }
 
 @test "the man pages render without warnings" {

@@ -1,0 +1,1 @@
+../../initrd/lazyroot-lib.sh

@@ -1,0 +1,91 @@
+#!/usr/bin/env bats
+# The dracut module's scripts without dracut: the cmdline hook sourced with dracut's
+# getarg/warn/info/die stubbed (getarg from lazyroot-lib.sh, which reads $CMDLINE), and lint.
+
+bats_require_minimum_version 1.5.0
+
+setup() {
+	M=$BATS_TEST_DIRNAME/../../dracut-module/90lazyroot
+	export M LR_LIBDIR=$M
+	export hookdir=$BATS_TEST_TMPDIR/hooks
+	mkdir -p "$hookdir/initqueue/finished"
+}
+
+# parse CMDLINE: source the cmdline hook as dracut's init does; prints what it set,
+# "die: MSG" / "warn: MSG" for those calls.
+parse() {
+	CMDLINE=$1 bash -c '
+		. "$M/lazyroot-lib.sh"
+		warn() { echo "warn: $*"; }
+		info() { :; }
+		die() { echo "die: $*"; exit 1; }
+		hook() { . "$M/parse-lazyroot.sh"; }
+		hook
+		echo "root=$root rootok=${rootok-} netroot=${netroot-}"'
+}
+
+@test "erofs.fsid= and erofs.url=: netroot=lazyroot:FSID, rootok, an initqueue finished check" {
+	run parse "console=ttyS0 erofs.fsid=rootfs-v1 erofs.url=https://boot.example/img/"
+	[ "$status" -eq 0 ]
+	[ "$output" = "root=erofs rootok=1 netroot=lazyroot:rootfs-v1" ]
+	grep -q /run/lazyroot/failed "$hookdir/initqueue/finished/lazyroot.sh"
+}
+
+@test "root=erofs is the explicit form" {
+	run parse "root=erofs erofs.fsid=a erofs.url=https://h/"
+	[ "$output" = "root=erofs rootok=1 netroot=lazyroot:a" ]
+}
+
+@test "no erofs.fsid=: the hook leaves the boot alone" {
+	run parse "console=ttyS0 ip=dhcp"
+	[ "$status" -eq 0 ]
+	[ "$output" = "root= rootok= netroot=" ]
+	[ ! -e "$hookdir/initqueue/finished/lazyroot.sh" ]
+}
+
+@test "another root= wins over erofs.fsid=, with a warning" {
+	run parse "root=/dev/vda1 erofs.fsid=a erofs.url=https://h/"
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "warn: lazyroot: root=/dev/vda1 takes precedence: ignoring erofs.fsid=a" ]
+	[ "${lines[1]}" = "root=/dev/vda1 rootok= netroot=" ]
+}
+
+@test "bad or missing values die with one line naming them" {
+	run parse "root=erofs erofs.url=https://h/"
+	[ "$output" = "die: lazyroot: root=erofs needs erofs.fsid= (the fsid of the EROFS image)" ]
+	run parse "erofs.fsid=a"
+	[ "$output" = "die: lazyroot: missing erofs.url= on the kernel command line (https://HOST/PATH of the image)" ]
+	run parse "erofs.fsid=a erofs.url=http://h/"
+	[ "$status" -eq 1 ]
+	[[ $output == "die: lazyroot: erofs.url=http://h/: must start with https://"* ]]
+	run parse "erofs.fsid=a,b erofs.url=https://h/"
+	[[ $output == "die: lazyroot: erofs.fsid=a,b: must not contain ','"* ]]
+}
+
+@test "the generator writes sysroot.mount only for an erofs root" {
+	gen() {
+		CMDLINE=$1 bash -c '. "$M/lazyroot-lib.sh"; . "$M/lazyroot-generator.sh"' gen \
+			"$BATS_TEST_TMPDIR/n" "$BATS_TEST_TMPDIR/$2" "$BATS_TEST_TMPDIR/l"
+	}
+	gen "erofs.fsid=a erofs.url=https://h/" yes
+	grep -qx 'Options=lowerdir=/run/lazyroot/lower,upperdir=/run/lazyroot/rw/upper,workdir=/run/lazyroot/rw/work' \
+		"$BATS_TEST_TMPDIR/yes/sysroot.mount"
+	[ -L "$BATS_TEST_TMPDIR/yes/initrd-root-fs.target.requires/sysroot.mount" ]
+	gen "root=/dev/vda1 erofs.fsid=a" no
+	gen "console=ttyS0" no
+	[ ! -e "$BATS_TEST_TMPDIR/no" ]
+}
+
+@test "scripts: sh syntax (dash, busybox), shebangs, shellcheck" {
+	for f in parse-lazyroot.sh lazyrootroot.sh lazyroot-failed.sh lazyroot-generator.sh; do
+		busybox sh -n "$M/$f" || { echo "busybox sh: $f"; return 1; }
+		! command -v dash >/dev/null || dash -n "$M/$f" || { echo "dash: $f"; return 1; }
+		[ "$(head -n 1 "$M/$f")" = '#!/bin/sh' ] || { echo "$f shebang"; return 1; }
+	done
+	bash -n "$M/module-setup.sh"
+	command -v shellcheck >/dev/null || skip "shellcheck not installed"
+	cd "$M"
+	run shellcheck -x -S warning parse-lazyroot.sh lazyrootroot.sh lazyroot-failed.sh \
+		lazyroot-generator.sh module-setup.sh
+	[ "$status" -eq 0 ] || { echo "$output"; return 1; }
+}

@@ -1,0 +1,142 @@
+#!/usr/bin/env bats
+# The dracut module with real dracut: dracut builds initramfs images with
+# dracut-module/90lazyroot (from a private copy of dracut's module tree, so the
+# system's is left alone), once with dracut's shell-based init and once with
+# systemd in the initramfs. The test kernel boots each in QEMU, the network
+# module runs DHCP, /sbin/lazyrootroot mounts the EROFS root served by nginx on
+# the host's loopback (10.0.2.2 in the guest), and the root's own init checks
+# its files, reads a file boot never touched and reports on lazyrootd.
+
+bats_require_minimum_version 1.5.0
+
+# build_image NAME MODULES OMIT: a dracut initramfs in $W/NAME.img
+build_image() {
+	dracutbasedir=$W/dracut-base dracut --force --no-hostonly --no-kernel \
+		--kver "$(uname -r)" --conf /dev/null --confdir "$W/dracut-conf.d" \
+		--modules "$2" ${3:+--omit "$3"} --no-compress \
+		"$W/$1.img" >"$W/dracut-$1.log" 2>&1 || {
+		tail -n 30 "$W/dracut-$1.log" >&3
+		return 1
+	}
+}
+
+setup_file() {
+	command -v dracut >/dev/null || return 0 # each test skips
+	make -s daemon/lazyrootd >&2
+	. tests/lib/vm-env.sh
+	vm_env_setup "$BATS_FILE_TMPDIR" 8
+
+	# dracut's files, with our module beside its own ones
+	base=$W/dracut-base
+	mkdir -p "$base/modules.d" "$W/dracut-conf.d"
+	for f in /usr/lib/dracut/*; do
+		[ "${f##*/}" = modules.d ] || ln -s "$f" "$base/"
+	done
+	ln -s /usr/lib/dracut/modules.d/* "$base/modules.d/"
+	cp -RL dracut-module/90lazyroot "$base/modules.d/"
+	cat >"$W/dracut-conf.d/lazyroot.conf" <<-EOF
+		lazyroot_daemon=$PWD/daemon/lazyrootd
+		lazyroot_ca=$W/srv/ca.pem
+	EOF
+	# --no-kernel: the test kernel has everything built in. --kver only names
+	# paths dracut looks at. No network module named: lazyroot asks for one.
+	build_image shell "bash base lazyroot" systemd
+	build_image systemd "bash systemd systemd-initrd dracut-systemd base lazyroot"
+	export W
+}
+
+teardown_file() {
+	if [ -n "${W:-}" ]; then
+		tests/lib/https-server stop "$W/srv"
+	fi
+}
+
+setup() {
+	command -v dracut >/dev/null || skip "dracut not installed (scripts/install-deps)"
+	. tests/lib/vm-env.sh
+}
+
+# boot IMAGE NAME KERNEL-ARGS...: boots $W/IMAGE.img; sets log and qemu_status
+boot() {
+	local img=$1
+	log="$W/$2.log"
+	shift 2
+	qemu_status=0
+	tests/lib/qemu-run --kernel "$KERNEL" --initrd "$W/$img.img" \
+		--log "$log" --timeout 300 \
+		--append "console=ttyS0 panic=-1 rd.shell=0 rd.emergency=reboot $*" ||
+		qemu_status=$?
+	sed -i 's/\r$//' "$log"
+	# Shown by bats only when the test fails.
+	grep -v '^\[' "$log" | tail -n 40
+}
+
+# booted_ok: the root came up from the image and lazyrootd served it afterwards
+booted_ok() {
+	[ "$qemu_status" -eq 0 ]
+	grep -q '^LAZYROOT-TEST: root is up: overlay' "$log"
+	grep -q '^LAZYROOT-TEST: sha256 ok (10 files)' "$log"
+	grep -q '^LAZYROOT-TEST: root is writable' "$log"
+	# /data/big was never read before switch_root
+	grep -q '^LAZYROOT-TEST: read big rc=0 ' "$log"
+	# started as @lazyrootd: systemd spares it at switch-root and shutdown
+	grep -q '^LAZYROOT-TEST: lazyrootd alive as @lazyrootd$' "$log"
+	grep -Eq 'lazyrootd: stats: opens 1, .*errors 0$' "$log"
+	grep -q '^LAZYROOT-TEST: done' "$log"
+}
+
+@test "dracut: the images hold the daemon, the CA, the handler and the hooks" {
+	for img in shell systemd; do
+		run lsinitrd "$W/$img.img"
+		[ "$status" -eq 0 ]
+		for f in usr/sbin/lazyrootd etc/lazyroot/ca.pem sbin/lazyrootroot \
+			lib/lazyroot/lazyroot-lib.sh lib/dracut/hooks/cmdline/90-parse-lazyroot.sh \
+			lib/dracut/hooks/mount/90-lazyroot-failed.sh bin/bash sbin/dhclient; do
+			# merged /usr: /sbin, /lib and /bin may be links into usr/
+			grep -Eq " (usr/)?$f( |$)" <<<"$output" || { echo "$img: missing $f"; return 1; }
+		done
+		cmp "$W/srv/ca.pem" <(lsinitrd -f etc/lazyroot/ca.pem "$W/$img.img")
+	done
+	lsinitrd "$W/systemd.img" | grep -q 'system-generators/dracut-lazyroot-generator'
+	! lsinitrd "$W/shell.img" | grep -q 'system-generators/dracut-lazyroot-generator'
+}
+
+@test "dracut, shell init: boots the EROFS root over HTTPS; lazyrootd keeps serving" {
+	boot shell shell-good erofs.fsid=rootfs-test erofs.url="$(vm_url "$PORT")" lazyroot.test=readbig
+	booted_ok
+}
+
+@test "dracut, systemd init: boots the EROFS root over HTTPS; lazyrootd keeps serving" {
+	boot systemd systemd-good root=erofs erofs.fsid=rootfs-test erofs.url="$(vm_url "$PORT")" \
+		lazyroot.test=readbig
+	booted_ok
+}
+
+@test "dracut: ip=dhcp is honored like no ip= at all" {
+	boot shell shell-ip ip=dhcp erofs.fsid=rootfs-test erofs.url="$(vm_url "$PORT")"
+	[ "$qemu_status" -eq 0 ]
+	grep -q '^LAZYROOT-TEST: sha256 ok (10 files)' "$log"
+}
+
+@test "dracut, shell init: an fsid the server lacks gives one line naming fsid, URL and 404; stops" {
+	boot shell shell-missing erofs.fsid=nosuch erofs.url="$(vm_url "$PORT")"
+	# rd.emergency=reboot finds no reboot command in an image without systemd
+	# or busybox: dracut's init exits and the kernel panics (qemu-run: 1)
+	[ "$qemu_status" -eq 1 ]
+	line="lazyroot: cannot mount EROFS fsid=nosuch: $(vm_url "$PORT")nosuch: HTTP 404"
+	# once on the console, not counting the kernel log's copy ('[' lines)
+	[ "$(grep -v '^\[' "$log" | grep -cF "$line")" -eq 1 ]
+	grep -q 'FATAL: lazyroot: cannot boot erofs.fsid=nosuch' "$log"
+	! grep -q '^LAZYROOT-TEST' "$log"
+}
+
+@test "dracut, systemd init: an fsid the server lacks gives one line naming fsid, URL and 404; halts" {
+	boot systemd systemd-missing erofs.fsid=nosuch erofs.url="$(vm_url "$PORT")"
+	# dracut's die halts a systemd initramfs (qemu-run: 3)
+	[ "$qemu_status" -eq 3 ]
+	line="lazyroot: cannot mount EROFS fsid=nosuch: $(vm_url "$PORT")nosuch: HTTP 404"
+	# the console shows the journal through the kernel log: once there
+	[ "$(grep -cF "$line" "$log")" -eq 1 ]
+	grep -q 'FATAL: lazyroot: cannot boot erofs.fsid=nosuch' "$log"
+	! grep -q '^LAZYROOT-TEST' "$log"
+}
