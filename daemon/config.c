@@ -8,6 +8,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "url.h"
 
 #define DEFAULT_TIMEOUT_S 60
 #define DEFAULT_CONNECTIONS 4
@@ -55,7 +56,7 @@ static void usage(void)
 	       "Serves an EROFS image from an HTTPS server to the kernel's\n"
 	       "cachefiles on-demand mode.\n\n"
 	       "  --cache-dir DIR    cache directory (not on tmpfs)\n"
-	       "  --url URL          base URL (default: erofs.url= on the kernel command line)\n"
+	       "  --url URL[,URL...] base URL, or mirrors tried in order (default: erofs.url=)\n"
 	       "  --ca FILE          PEM CA bundle (default: erofs.ca=, then /etc/lazyroot/ca.pem,\n"
 	       "                     then /etc/ssl/certs/ca-certificates.crt)\n"
 	       "  --timeout SEC      give up on a block after SEC seconds of retries (erofs.timeout=, 60)\n"
@@ -245,30 +246,57 @@ static int bad_url_char(unsigned char c)
 	       c == '>' || c == '?' || c == '#';
 }
 
+/* One mirror of erofs.url=: https://HOST[:PORT][/PATH], nothing odd in it. */
+static int check_one_url(const struct config *cfg, const char *url, size_t len)
+{
+	char where[CONFIG_URL_MAX + 16] = "";
+	size_t i;
+
+	/* In a list, say which entry is wrong. */
+	if (len != strlen(cfg->url))
+		snprintf(where, sizeof(where), " (entry %.*s)", (int)len, url);
+	if (len < 8 || strncasecmp(url, "https://", 8)) {
+		log_err("erofs.url=%s: only https:// URLs are supported (the root filesystem must be authenticated)%s",
+			cfg->url, where);
+		return -EINVAL;
+	}
+	for (i = 0; i < len; i++) {
+		if (bad_url_char((unsigned char)url[i])) {
+			log_err("erofs.url=%s: invalid character at offset %zu",
+				cfg->url, (size_t)(url + i - cfg->url));
+			return -EINVAL;
+		}
+	}
+	if (len == 8 || url[8] == '/' || url[8] == ':') {
+		log_err("erofs.url=%s: no host name%s", cfg->url, where);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int config_validate(const struct config *cfg)
 {
-	const char *p, *host;
+	const char *p, *pos = cfg->url, *item;
+	size_t len;
+	unsigned int n = 0;
 
 	if (!*cfg->url) {
 		log_err("no image URL: give erofs.url= on the kernel command line or --url");
 		return -EINVAL;
 	}
-	if (strncasecmp(cfg->url, "https://", 8)) {
-		log_err("erofs.url=%s: only https:// URLs are supported (the root filesystem must be authenticated)",
-			cfg->url);
-		return -EINVAL;
-	}
-	for (p = cfg->url; *p; p++) {
-		if (bad_url_char((unsigned char)*p)) {
-			log_err("erofs.url=%s: invalid character at offset %zu",
-				cfg->url, (size_t)(p - cfg->url));
+	while (url_list_next(&pos, &item, &len)) {
+		if (++n > URL_MIRRORS_MAX) {
+			log_err("erofs.url=%s: more than %d mirrors", cfg->url,
+				URL_MIRRORS_MAX);
 			return -EINVAL;
 		}
-	}
-	host = cfg->url + 8;
-	if (!*host || *host == '/' || *host == ':') {
-		log_err("erofs.url=%s: no host name", cfg->url);
-		return -EINVAL;
+		if (!len) {
+			log_err("erofs.url=%s: empty entry in the mirror list",
+				cfg->url);
+			return -EINVAL;
+		}
+		if (check_one_url(cfg, item, len))
+			return -EINVAL;
 	}
 	if (!*cfg->cache_dir || cfg->cache_dir[0] != '/') {
 		log_err("--cache-dir must name an absolute directory");

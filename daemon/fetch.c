@@ -9,9 +9,11 @@
 
 #include <curl/curl.h>
 
+#include "config.h"
 #include "fetch.h"
 #include "http.h"
 #include "log.h"
+#include "url.h"
 
 #define BACKOFF_FIRST_MS 200
 #define BACKOFF_MAX_MS 5000
@@ -26,19 +28,34 @@ struct fetch_attempt {
 	int64_t deadline_ms;
 	int64_t retry_at_ms;
 	unsigned int attempts;
-	int no_retry;		/* one attempt only: the server seems down */
+	int no_retry;		/* one round only: the servers seem down */
+	/*
+	 * Mirrors: the request's URL is <mirror 0><suffix>; each round tries
+	 * every mirror once, from the one that last worked, before backing off.
+	 */
+	const char *suffix;	/* NULL: the URL is not under the mirrors */
+	unsigned int mirror;	/* of this attempt */
+	unsigned int round_left; /* attempts left in this round */
+	int transient;		/* a failure in this round may go away */
+	int err0;		/* mirror 0's last error */
+	char url[CONFIG_URL_MAX + URL_NAME_MAX + 2];
+	char reason[URL_MIRRORS_MAX][256];	/* per mirror, last round */
 	/* Per attempt: */
 	uint64_t got;
 	int checked;		/* headers were validated */
 	int err;		/* set by a callback that aborted the body */
 	char content_range[128];
-	char why[320];
+	char why[1024];
 	char errbuf[CURL_ERROR_SIZE];
 };
 
 struct fetch_engine {
 	CURLM *multi;
 	struct curl_slist *resolve;
+	char *mirror[URL_MIRRORS_MAX];	/* base URLs, no trailing '/' */
+	unsigned int nmirrors;
+	unsigned int current;		/* the mirror that last answered */
+	int mirrors_failing;		/* a whole round failed since then */
 	struct curl_blob ca;
 	unsigned int timeout_s;
 	int verbose;
@@ -70,6 +87,7 @@ static int pin_host(struct fetch_engine *e, const char *url)
 	CURLU *u = curl_url();
 	char *host = NULL, *port = NULL, entry[1024];
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res, *ai;
+	struct curl_slist *list;
 	struct in6_addr a6;
 	size_t n;
 	int ret = -EINVAL, rc;
@@ -107,11 +125,12 @@ static int pin_host(struct fetch_engine *e, const char *url)
 				      entry[n - 1] == ':' ? "" : ",", addr);
 	}
 	freeaddrinfo(res);
-	e->resolve = curl_slist_append(NULL, entry);
-	if (!e->resolve) {
+	list = curl_slist_append(e->resolve, entry);
+	if (!list) {
 		ret = -ENOMEM;
 		goto out;
 	}
+	e->resolve = list;
 	log_info("%s resolves to %s (kept for the daemon's lifetime)", host,
 		 entry + strlen(host) + strlen(port) + 2);
 	ret = 0;
@@ -120,6 +139,31 @@ out:
 	curl_free(port);
 	curl_url_cleanup(u);
 	return ret;
+}
+
+/* Splits the comma-separated base URLs; resolves each host once. */
+static int add_mirrors(struct fetch_engine *e, const char *list)
+{
+	const char *pos = list, *item;
+	size_t len;
+	int ret;
+
+	while (url_list_next(&pos, &item, &len)) {
+		if (e->nmirrors == URL_MIRRORS_MAX || !len) {
+			log_err("%s: not a list of 1..%d URLs", list,
+				URL_MIRRORS_MAX);
+			return -EINVAL;
+		}
+		while (len && item[len - 1] == '/')
+			len--;
+		e->mirror[e->nmirrors] = strndup(item, len);
+		if (!e->mirror[e->nmirrors])
+			return -ENOMEM;
+		ret = pin_host(e, e->mirror[e->nmirrors++]);
+		if (ret)
+			return ret;
+	}
+	return e->nmirrors ? 0 : -EINVAL;
 }
 
 int fetch_engine_new(struct fetch_engine **out, const struct fetch_options *o)
@@ -152,15 +196,14 @@ int fetch_engine_new(struct fetch_engine **out, const struct fetch_options *o)
 	}
 	curl_easy_cleanup(probe);
 
-	ret = pin_host(e, o->base_url);
+	ret = add_mirrors(e, o->base_url);
 	if (ret) {
-		free(e);
+		fetch_engine_free(e);
 		return ret;
 	}
 	e->multi = curl_multi_init();
 	if (!e->multi) {
-		curl_slist_free_all(e->resolve);
-		free(e);
+		fetch_engine_free(e);
 		return -ENOMEM;
 	}
 	curl_multi_setopt(e->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
@@ -174,12 +217,21 @@ int fetch_engine_new(struct fetch_engine **out, const struct fetch_options *o)
 
 void fetch_engine_free(struct fetch_engine *e)
 {
+	unsigned int i;
+
 	if (!e)
 		return;
 	curl_multi_cleanup(e->multi);
 	curl_slist_free_all(e->resolve);
+	for (i = 0; i < e->nmirrors; i++)
+		free(e->mirror[i]);
 	free(e);
 	curl_global_cleanup();
+}
+
+const char *fetch_engine_base(const struct fetch_engine *e)
+{
+	return e->mirror[0];
 }
 
 const struct fetch_stats *fetch_engine_stats(const struct fetch_engine *e)
@@ -283,7 +335,6 @@ static int setup_easy(struct fetch_engine *e, struct fetch_attempt *a)
 		if (rc == CURLE_OK)                            \
 			rc = curl_easy_setopt(c, opt, val);    \
 	} while (0)
-	SET(CURLOPT_URL, r->url);
 	SET(CURLOPT_PRIVATE, a);
 	SET(CURLOPT_NOSIGNAL, 1L);
 	SET(CURLOPT_PROTOCOLS_STR, "https");
@@ -332,6 +383,12 @@ static int start_attempt(struct fetch_engine *e, struct fetch_attempt *a)
 	a->errbuf[0] = '\0';
 	a->why[0] = '\0';
 	a->attempts++;
+	if (a->suffix)
+		snprintf(a->url, sizeof(a->url), "%s%s",
+			 e->mirror[a->mirror], a->suffix);
+	else
+		snprintf(a->url, sizeof(a->url), "%s", a->req->url);
+	curl_easy_setopt(a->easy, CURLOPT_URL, a->url);
 	curl_easy_setopt(a->easy, CURLOPT_TIMEOUT_MS, (long)left);
 	curl_easy_setopt(a->easy, CURLOPT_CONNECTTIMEOUT_MS,
 			 (long)(left < CONNECT_TIMEOUT_MS ? left : CONNECT_TIMEOUT_MS));
@@ -344,6 +401,7 @@ static int start_attempt(struct fetch_engine *e, struct fetch_attempt *a)
 int fetch_submit(struct fetch_engine *e, struct fetch_request *req)
 {
 	struct fetch_attempt *a = calloc(1, sizeof(*a));
+	size_t len0;
 	int ret;
 
 	if (!a)
@@ -352,6 +410,15 @@ int fetch_submit(struct fetch_engine *e, struct fetch_request *req)
 	a->req = req;
 	a->deadline_ms = now_ms() + (int64_t)e->timeout_s * 1000;
 	a->no_retry = e->unreachable;
+	a->round_left = 1;
+	len0 = strlen(e->mirror[0]);
+	if (e->nmirrors > 1 && !strncmp(req->url, e->mirror[0], len0) &&
+	    (req->url[len0] == '/' || !req->url[len0]) &&
+	    strlen(req->url) - len0 + strlen(e->mirror[0]) < sizeof(a->url)) {
+		a->suffix = req->url + len0;
+		a->mirror = e->current;
+		a->round_left = e->nmirrors;
+	}
 	ret = setup_easy(e, a);
 	if (!ret)
 		ret = start_attempt(e, a);
@@ -404,13 +471,31 @@ static int classify(struct fetch_attempt *a, CURLcode rc)
 	}
 }
 
+/*
+ * The reason for a request all mirrors failed: mirror 0's (callers name its
+ * URL), then each other mirror's with its URL.
+ */
+static void mirrors_why(struct fetch_engine *e, struct fetch_attempt *a)
+{
+	size_t n = (size_t)snprintf(a->why, sizeof(a->why), "%s", a->reason[0]);
+	unsigned int i;
+
+	for (i = 1; i < e->nmirrors && n < sizeof(a->why); i++)
+		n += (size_t)snprintf(a->why + n, sizeof(a->why) - n,
+				      "; mirror %s%s: %s", e->mirror[i],
+				      a->suffix, a->reason[i]);
+}
+
 static void finish(struct fetch_engine *e, struct fetch_attempt *a, int err)
 {
 	struct fetch_request *r = a->req;
-	char why[400];
+	char why[1400];
 
 	if (err == -EAGAIN) {
-		if (!e->unreachable)
+		if (!e->unreachable && a->suffix)
+			log_err("%s: no mirror reachable for %us; failing new requests after one round until one answers again",
+				r->url, e->timeout_s);
+		else if (!e->unreachable)
 			log_err("%s: server unreachable for %us; failing new requests after one attempt until it answers again",
 				r->url, e->timeout_s);
 		e->unreachable = 1;
@@ -421,6 +506,8 @@ static void finish(struct fetch_engine *e, struct fetch_attempt *a, int err)
 	}
 	if (err) {
 		e->stats.failures++;
+		if (a->suffix)
+			mirrors_why(e, a);
 		if (a->attempts > 1)
 			snprintf(why, sizeof(why), "%s (gave up after %u attempts)",
 				 a->why, a->attempts);
@@ -446,6 +533,49 @@ static void on_finished(struct fetch_engine *e, struct fetch_attempt *a,
 
 	curl_multi_remove_handle(e->multi, a->easy);
 	err = classify(a, rc);
+	if (a->suffix) {
+		if (!err) {
+			if (a->mirror != e->current || e->mirrors_failing) {
+				log_info("mirror %s answers: using it from now on",
+					 e->mirror[a->mirror]);
+				e->current = a->mirror;
+			}
+			e->mirrors_failing = 0;
+			finish(e, a, 0);
+			return;
+		}
+		snprintf(a->reason[a->mirror], sizeof(a->reason[0]), "%.*s",
+			 (int)sizeof(a->reason[0]) - 1, a->why);
+		if (a->mirror == 0)
+			a->err0 = err;
+		a->transient |= err == -EAGAIN;
+		if (a->mirror == e->current) {
+			e->current = (a->mirror + 1) % e->nmirrors;
+			/* Once per outage, not once per round. */
+			if (!e->mirrors_failing)
+				log_warn("mirror %s failed (%s): trying %s",
+					 a->url, a->why, e->mirror[e->current]);
+		}
+		if (--a->round_left) {
+			/* The next mirror at once: no back-off between them. */
+			a->mirror = (a->mirror + 1) % e->nmirrors;
+			e->stats.retries++;
+			if (start_attempt(e, a)) {
+				snprintf(a->why, sizeof(a->why),
+					 "cannot start a request (out of memory)");
+				finish(e, a, -ENOMEM);
+			}
+			return;
+		}
+		/* A round over all mirrors failed. */
+		e->mirrors_failing = 1;
+		err = a->transient ? -EAGAIN : a->err0;
+		a->transient = 0;
+		a->round_left = e->nmirrors;
+		a->mirror = e->current;
+		if (err == -EAGAIN)
+			mirrors_why(e, a);
+	}
 	if (err != -EAGAIN || (a->no_retry && e->unreachable)) {
 		finish(e, a, err);
 		return;

@@ -36,7 +36,12 @@ struct fetch_request {
 };
 
 struct fetch_options {
-	const char *base_url;		/* host names in it are resolved once */
+	/*
+	 * Base URL, or several comma-separated (mirrors, tried in order):
+	 * requests for URLs under the first are also tried on the others.
+	 * Host names in them are resolved once, at start.
+	 */
+	const char *base_url;
 	const unsigned char *ca_pem;	/* CA bundle, kept in memory */
 	size_t ca_pem_len;
 	unsigned int timeout_s;		/* per request, over all attempts */
@@ -68,5 +73,8 @@ int fetch_engine_wait(struct fetch_engine *e, int fd, int max_ms);
 void fetch_engine_run(struct fetch_engine *e);
 
 const struct fetch_stats *fetch_engine_stats(const struct fetch_engine *e);
+
+/* The first base URL, without a trailing '/'. */
+const char *fetch_engine_base(const struct fetch_engine *e);
 
 #endif

@@ -222,7 +222,7 @@ static void handle_open(struct server *s, const struct cf_msg *m)
 	}
 	obj->id = m->object_id;
 	obj->fd = m->open.fd;
-	ret = url_join(obj->url, sizeof(obj->url), s->cfg->url,
+	ret = url_join(obj->url, sizeof(obj->url), fetch_engine_base(s->engine),
 		       m->open.cookie_key, m->open.cookie_key_len);
 	if (ret) {
 		log_err("OPEN %u: blob name from the kernel is not a plain file name (fsid or device tag); refused",

@@ -39,3 +39,16 @@ int url_join(char *out, size_t size, const char *base, const char *name,
 		return -ENAMETOOLONG;
 	return 0;
 }
+
+int url_list_next(const char **pos, const char **item, size_t *len)
+{
+	const char *p = *pos, *comma;
+
+	if (!p)
+		return 0;
+	comma = strchr(p, ',');
+	*item = p;
+	*len = comma ? (size_t)(comma - p) : strlen(p);
+	*pos = comma ? comma + 1 : NULL;
+	return 1;
+}

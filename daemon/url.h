@@ -1,11 +1,15 @@
 /* SPDX-License-Identifier: MIT */
-/* Blob URLs: <base>/<name>, where name comes from the kernel. */
+/*
+ * Blob URLs: <base>/<name>, where name comes from the kernel; the base is
+ * one URL or a comma-separated list of mirrors, tried in order.
+ */
 #ifndef LAZYROOT_URL_H
 #define LAZYROOT_URL_H
 
 #include <stddef.h>
 
 #define URL_NAME_MAX 255
+#define URL_MIRRORS_MAX 8
 
 /*
  * Checks that @name (not NUL-terminated, from the kernel) is a plain file
@@ -20,5 +24,12 @@ int url_check_name(const char *name, size_t len);
  */
 int url_join(char *out, size_t size, const char *base, const char *name,
 	     size_t len);
+
+/*
+ * Steps through a comma-separated list: sets @item and @len to the entry at
+ * *@pos and moves *@pos past it. Returns 1 for an entry (possibly empty),
+ * 0 at the end of the list.
+ */
+int url_list_next(const char **pos, const char **item, size_t *len);
 
 #endif

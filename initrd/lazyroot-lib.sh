@@ -388,24 +388,43 @@ lr_default_cachesize() {
 	fi
 }
 
-# lr_check_url URL: erofs.url must be https://HOST[...]: the root image
-# must come from an authenticated server.
+# lr_check_url URLS: erofs.url is one https://HOST[...] URL or a comma-separated list of them
+# (mirrors, tried in order by lazyrootd): the root image must come from an authenticated server.
 lr_check_url() {
-	local rest
-	case $1 in
-	https://*) ;;
-	*)
-		LR_ERR="erofs.url=$1: must start with https:// (the root image must come from an authenticated server)"
+	local rest list=$1 u n=0 in=
+	case $list in
+	'' | ,* | *, | *,,*)
+		LR_ERR="erofs.url=$list: empty entry in the mirror list"
 		return 1
 		;;
 	esac
-	rest=${1#*://}
-	case ${rest%%/*} in
-	'' | :* | @*)
-		LR_ERR="erofs.url=$1: no host after the scheme"
+	while [ -n "$list" ]; do
+		u=${list%%,*}
+		case $list in
+		*,*) list=${list#*,} ;;
+		*) list= ;;
+		esac
+		n=$((n + 1))
+		[ "$u" = "$1" ] || in=" (entry $u)"
+		case $u in
+		https://*) ;;
+		*)
+			LR_ERR="erofs.url=$1: must start with https:// (the root image must come from an authenticated server)$in"
+			return 1
+			;;
+		esac
+		rest=${u#*://}
+		case ${rest%%/*} in
+		'' | :* | @*)
+			LR_ERR="erofs.url=$1: no host after the scheme$in"
+			return 1
+			;;
+		esac
+	done
+	if [ "$n" -gt 8 ]; then
+		LR_ERR="erofs.url=$1: more than 8 mirrors"
 		return 1
-		;;
-	esac
+	fi
 }
 
 # lr_check_fsid FSID: the fsid goes into the mount options, so no ',' (or blanks or quotes).

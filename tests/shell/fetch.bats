@@ -146,3 +146,55 @@ fetch() { build/fetch-range "$ST/ca.pem" "${TIMEOUT:-10}" "$@"; }
 	echo "$stderr" | grep -q "gave up after [0-9]* attempts"
 	[ "$elapsed" -le 6 ]
 }
+
+# Mirrors: erofs.url= may list several base URLs, tried in order.
+# 127.0.0.1:1 refuses connections; $URL/nosuch answers 404.
+
+@test "mirrors: a good first mirror is the only one asked" {
+	fetch "$URL/blob,https://127.0.0.1:1/blob" 0 4096 \
+		> "$BATS_TEST_TMPDIR/got" 2> "$BATS_TEST_TMPDIR/err"
+	cmp "$BATS_TEST_TMPDIR/got" <(head -c 4096 "$WWW/blob")
+	[ ! -s "$BATS_TEST_TMPDIR/err" ]
+}
+
+@test "mirrors: a dead first mirror is skipped once, the next serves every range" {
+	fetch "https://127.0.0.1:1/blob,$URL/blob" 0 4096 4096 65536 999000 1000 \
+		> "$BATS_TEST_TMPDIR/got" 2> "$BATS_TEST_TMPDIR/err"
+	head -c 69632 "$WWW/blob" > "$BATS_TEST_TMPDIR/want"
+	tail -c 1000 "$WWW/blob" >> "$BATS_TEST_TMPDIR/want"
+	cmp "$BATS_TEST_TMPDIR/got" "$BATS_TEST_TMPDIR/want"
+	cat "$BATS_TEST_TMPDIR/err"
+	# one switch, announced once; no back-off retries
+	[ "$(grep -c 'mirror https://127.0.0.1:1/blob failed (' "$BATS_TEST_TMPDIR/err")" -eq 1 ]
+	grep -q "trying $URL/blob\$" "$BATS_TEST_TMPDIR/err"
+	! grep -q 'retrying' "$BATS_TEST_TMPDIR/err"
+}
+
+@test "mirrors: a 404 on the first mirror falls through to the next" {
+	run fetch "$URL/nosuch,$URL/blob"
+	[ "$status" -eq 0 ]
+	[ "${lines[-1]}" = 1000000 ]
+}
+
+@test "mirrors: when every mirror refuses, one line gives each one's reason" {
+	run --separate-stderr fetch "$URL/nosuch,$URL/gone"
+	[ "$status" -eq 1 ]
+	echo "$stderr"
+	[ "${stderr_lines[-1]}" = "fetch-range: $URL/nosuch: HTTP 404; mirror $URL/gone: HTTP 404 (gave up after 2 attempts)" ]
+}
+
+@test "mirrors: unreachable and missing: retried until the time limit, then both reasons" {
+	TIMEOUT=3 run --separate-stderr fetch "$URL/nosuch,https://127.0.0.1:1/blob"
+	[ "$status" -eq 1 ]
+	echo "$stderr"
+	[[ ${stderr_lines[-1]} == "fetch-range: $URL/nosuch: HTTP 404; mirror https://127.0.0.1:1/blob: Failed to connect"*" (gave up after "*" attempts)" ]]
+	# each mirror's failure is announced once, not every round; the outage once
+	[ "$(grep -c 'failed (' <<<"$stderr")" -eq 2 ]
+	[ "$(grep -c 'no mirror reachable for 3s' <<<"$stderr")" -eq 1 ]
+}
+
+@test "mirrors: a list that is not 1..8 URLs is refused" {
+	run --separate-stderr fetch "$URL/blob,,$URL/blob"
+	[ "$status" -eq 1 ]
+	[[ $stderr == *"not a list of 1..8 URLs"* ]]
+}

@@ -246,6 +246,21 @@ setup() {
 	lr_check_url 'https://[fd00::1]:8443/img/'
 }
 
+@test "lr_check_url takes a list of up to 8 mirrors, each checked" {
+	lr_check_url https://a/img/,https://10.0.2.2:8443/img
+	lr_check_url https://a/,https://b/,https://c/,https://d/,https://e/,https://f/,https://g/,https://h/
+	fails lr_check_url https://a/,https://b/,https://c/,https://d/,https://e/,https://f/,https://g/,https://h/,https://i/
+	[ "$LR_ERR" = "erofs.url=https://a/,https://b/,https://c/,https://d/,https://e/,https://f/,https://g/,https://h/,https://i/: more than 8 mirrors" ]
+	fails lr_check_url https://a/,http://b/
+	[ "$LR_ERR" = "erofs.url=https://a/,http://b/: must start with https:// (the root image must come from an authenticated server) (entry http://b/)" ]
+	for u in https://a/, ,https://a/ https://a/,,https://b/; do
+		fails lr_check_url "$u"
+		[ "$LR_ERR" = "erofs.url=$u: empty entry in the mirror list" ]
+	done
+	fails lr_check_url https://a/,https:///x
+	[ "$LR_ERR" = "erofs.url=https://a/,https:///x: no host after the scheme (entry https:///x)" ]
+}
+
 @test "lr_check_url refuses other schemes and missing hosts, naming the value" {
 	for u in ftp://h/x file:///img 10.0.2.2/img HTTPS://h/x https:/h/x 'https//h' \
 		' https://h/' https:// https:///img http://:80/img http://boot.example/; do

@@ -3,6 +3,7 @@
  * Test driver for the daemon's fetch engine against a real server:
  *   fetch-range CA_PEM TIMEOUT_S URL            prints the blob size
  *   fetch-range CA_PEM TIMEOUT_S URL OFF LEN... writes each range to stdout
+ * URL may be a comma-separated list of mirrors of the blob.
  * Ranges are fetched concurrently, written in order. Exit 1 on any error,
  * after the engine's reason on stderr. With FETCH_RANGE_TRACE set, prints
  * "done N" to stderr as range N (from 1) completes.
@@ -64,6 +65,7 @@ int main(int argc, char **argv)
 	struct job *jobs = NULL;
 	unsigned char *ca;
 	size_t ca_len;
+	const char *url;
 	int i, n, ret = 1;
 
 	if (argc < 4 || (argc > 4 && (argc - 4) % 2)) {
@@ -81,10 +83,11 @@ int main(int argc, char **argv)
 	jobs = calloc((size_t)n + 1, sizeof(*jobs));
 	if (!jobs || fetch_engine_new(&e, &o))
 		goto out;
+	url = strchr(argv[3], ',') ? fetch_engine_base(e) : argv[3];
 
 	/* The probe first: ranges need the blob size. */
 	jobs[0].req.kind = FETCH_PROBE;
-	jobs[0].req.url = argv[3];
+	jobs[0].req.url = url;
 	jobs[0].req.done = on_done;
 	jobs[0].req.ctx = &jobs[0];
 	if (fetch_submit(e, &jobs[0].req))
@@ -102,7 +105,7 @@ int main(int argc, char **argv)
 
 		jobs[i].index = i;
 		r->kind = FETCH_RANGE;
-		r->url = argv[3];
+		r->url = url;
 		r->off = strtoull(argv[4 + 2 * (i - 1)], NULL, 10);
 		r->len = strtoull(argv[5 + 2 * (i - 1)], NULL, 10);
 		r->blob_size = jobs[0].req.size;

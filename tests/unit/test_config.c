@@ -93,6 +93,15 @@ static void test_validate(void)
 	CHECK(validate_url("https://a/b c") == -EINVAL);
 	CHECK(validate_url("https://a/?q=1") == -EINVAL);
 	CHECK(validate_url("https://a/\x7f") == -EINVAL);
+	/* mirrors: a comma-separated list of 1..8, each checked */
+	CHECK(validate_url("https://a/img/,https://b:8443/img") == 0);
+	CHECK(validate_url("https://a/,https://b/,https://c/,https://d/,https://e/,https://f/,https://g/,https://h/") == 0);
+	CHECK(validate_url("https://a/,https://b/,https://c/,https://d/,https://e/,https://f/,https://g/,https://h/,https://i/") == -EINVAL);
+	CHECK(validate_url("https://a/,http://b/") == -EINVAL);
+	CHECK(validate_url("https://a/,") == -EINVAL);
+	CHECK(validate_url(",https://a/") == -EINVAL);
+	CHECK(validate_url("https://a/,,https://b/") == -EINVAL);
+	CHECK(validate_url("https://a/,https://") == -EINVAL);
 
 	config_init(&c);
 	strcpy(c.url, "https://a/");

@@ -43,5 +43,22 @@ int main(void)
 	      -ENAMETOOLONG);
 	CHECK(join(out, 12, "https://h/", "abc") == -ENAMETOOLONG);
 	CHECK(join(out, 14, "https://h/", "abc") == 0);
+
+	/* mirror lists */
+	{
+		const char *pos = "https://a/,https://bb/,", *item;
+		size_t len;
+
+		CHECK(url_list_next(&pos, &item, &len) == 1);
+		CHECK(len == 10 && !strncmp(item, "https://a/", len));
+		CHECK(url_list_next(&pos, &item, &len) == 1);
+		CHECK(len == 11 && !strncmp(item, "https://bb/", len));
+		CHECK(url_list_next(&pos, &item, &len) == 1);
+		CHECK(len == 0);
+		CHECK(url_list_next(&pos, &item, &len) == 0);
+		pos = "x";
+		CHECK(url_list_next(&pos, &item, &len) == 1 && len == 1);
+		CHECK(url_list_next(&pos, &item, &len) == 0);
+	}
 	return check_report("test_url");
 }

@@ -107,9 +107,11 @@ booted_ok() {
 }
 
 @test "dracut, systemd init: boots the EROFS root over HTTPS; lazyrootd keeps serving" {
-	boot systemd systemd-good root=erofs erofs.fsid=rootfs-test erofs.url="$(vm_url "$PORT")" \
-		lazyroot.test=readbig
+	# with a mirror list whose first entry is down (the host refuses port 1)
+	boot systemd systemd-good root=erofs erofs.fsid=rootfs-test \
+		erofs.url="https://10.0.2.2:1/img/,$(vm_url "$PORT")" lazyroot.test=readbig
 	booted_ok
+	grep -q 'lazyrootd: mirror https://10.0.2.2:1/img/rootfs-test failed (' "$log"
 }
 
 @test "dracut: ip=dhcp is honored like no ip= at all" {

@@ -53,6 +53,17 @@ boot() {
 		"$W/srv/access.log" | grep -q .
 }
 
+@test "mirrors: with the first mirror down, the next one serves the whole boot" {
+	dead="https://10.0.2.2:1/img/" # the host refuses port 1
+	boot mirrors 120 erofs.fsid=rootfs-test erofs.url="$dead,$(vm_url "$PORT")" lazyroot.test=readbig
+	[ "$qemu_status" -eq 0 ]
+	grep -q '^LAZYROOT-TEST: sha256 ok (10 files)' "$log"
+	grep -q '^LAZYROOT-TEST: read big rc=0 ' "$log"
+	# the switch is told once; later reads go straight to the good mirror
+	[ "$(grep -c "lazyrootd: mirror ${dead}rootfs-test failed (" "$log")" -eq 1 ]
+	grep -Eq 'lazyrootd: stats: opens 1, .*errors 0$' "$log"
+}
+
 @test "an fsid the server lacks: one line naming it and the 404, and the VM stops" {
 	boot missing 120 erofs.fsid=nosuch erofs.url="$(vm_url "$PORT")"
 	[ "$qemu_status" -ne 124 ]
