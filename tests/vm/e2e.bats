@@ -37,6 +37,8 @@ boot() {
 	grep -q '^LAZYROOT-TEST: root is writable' "$log"
 	grep -q '^LAZYROOT-TEST: done' "$log"
 	! grep -q 'sha256 FAILED' "$log"
+	# named for systemd's shutdown to spare it: it is the root's storage
+	grep -q '^LAZYROOT-TEST: lazyrootd alive as @lazyrootd$' "$log"
 	# still alive after switch_root, answering SIGUSR1 with its counters
 	grep -Eq '^lazyrootd: stats: opens 1, reads [1-9][0-9]*, closes 0, http requests [1-9][0-9]*, retries 0, bytes fetched [1-9][0-9]*, bytes written [1-9][0-9]*, errors 0$' "$log"
 }
