@@ -40,8 +40,9 @@ setup_file() {
 	EOF
 	# --no-kernel: the test kernel has everything built in. --kver only names
 	# paths dracut looks at. No network module named: lazyroot asks for one.
-	build_image shell "bash base lazyroot" systemd
-	build_image systemd "bash systemd systemd-initrd dracut-systemd base lazyroot"
+	# rootfs-block too: an initramfs with lazyroot must still boot a local root
+	build_image shell "bash base rootfs-block lazyroot" systemd
+	build_image systemd "bash systemd systemd-initrd dracut-systemd base rootfs-block lazyroot"
 	export W
 }
 
@@ -56,13 +57,14 @@ setup() {
 	. tests/lib/vm-env.sh
 }
 
-# boot IMAGE NAME KERNEL-ARGS...: boots $W/IMAGE.img; sets log and qemu_status
+# boot IMAGE NAME KERNEL-ARGS...: boots $W/IMAGE.img ($DISK, if set, as
+# /dev/vda); sets log and qemu_status
 boot() {
 	local img=$1
 	log="$W/$2.log"
 	shift 2
 	qemu_status=0
-	tests/lib/qemu-run --kernel "$KERNEL" --initrd "$W/$img.img" \
+	tests/lib/qemu-run --kernel "$KERNEL" --initrd "$W/$img.img" ${DISK:+--disk "$DISK"} \
 		--log "$log" --timeout 300 \
 		--append "console=ttyS0 panic=-1 rd.shell=0 rd.emergency=reboot $*" ||
 		qemu_status=$?
@@ -141,4 +143,20 @@ booted_ok() {
 	[ "$(grep -cF "$line" "$log")" -eq 1 ]
 	grep -q 'FATAL: lazyroot: cannot boot erofs.fsid=nosuch' "$log"
 	! grep -q '^LAZYROOT-TEST' "$log"
+}
+
+@test "dracut, both inits: without erofs.fsid= the module stays out of the way of a local root" {
+	# the same test root, as an ext4 file system on a local disk
+	DISK=$W/local-root.img
+	truncate -s 64M "$DISK"
+	mke2fs -q -F -t ext4 -d "$W/rootfs" "$DISK"
+	for img in shell systemd; do
+		boot $img $img-local root=/dev/vda rw
+		[ "$qemu_status" -eq 0 ]
+		grep -q '^LAZYROOT-TEST: root is up: ext4' "$log"
+		grep -q '^LAZYROOT-TEST: sha256 ok (10 files)' "$log"
+		grep -q '^LAZYROOT-TEST: lazyrootd not running$' "$log"
+		# no network brought up for it, no daemon started
+		! grep -Eq 'dhcp|DHCP|lazyroot: starting|lazyrootd: serving' "$log"
+	done
 }
