@@ -38,7 +38,7 @@ struct fetch_attempt {
 	unsigned int round_left; /* attempts left in this round */
 	int transient;		/* a failure in this round may go away */
 	int err0;		/* mirror 0's last error */
-	char url[CONFIG_URL_MAX + URL_NAME_MAX + 2];
+	char url[CONFIG_URL_MAX + URL_NAME_MAX + 2];	/* with mirrors */
 	char reason[URL_MIRRORS_MAX][256];	/* per mirror, last round */
 	/* Per attempt: */
 	uint64_t got;
@@ -54,6 +54,7 @@ struct fetch_engine {
 	struct curl_slist *resolve;
 	char *mirror[URL_MIRRORS_MAX];	/* base URLs, no trailing '/' */
 	unsigned int nmirrors;
+	size_t mirror_len_max;
 	unsigned int current;		/* the mirror that last answered */
 	int mirrors_failing;		/* a whole round failed since then */
 	struct curl_blob ca;
@@ -159,6 +160,8 @@ static int add_mirrors(struct fetch_engine *e, const char *list)
 		e->mirror[e->nmirrors] = strndup(item, len);
 		if (!e->mirror[e->nmirrors])
 			return -ENOMEM;
+		if (len > e->mirror_len_max)
+			e->mirror_len_max = len;
 		ret = pin_host(e, e->mirror[e->nmirrors++]);
 		if (ret)
 			return ret;
@@ -383,12 +386,10 @@ static int start_attempt(struct fetch_engine *e, struct fetch_attempt *a)
 	a->errbuf[0] = '\0';
 	a->why[0] = '\0';
 	a->attempts++;
-	if (a->suffix)
+	if (a->suffix) /* fits: checked by fetch_submit() */
 		snprintf(a->url, sizeof(a->url), "%s%s",
 			 e->mirror[a->mirror], a->suffix);
-	else
-		snprintf(a->url, sizeof(a->url), "%s", a->req->url);
-	curl_easy_setopt(a->easy, CURLOPT_URL, a->url);
+	curl_easy_setopt(a->easy, CURLOPT_URL, a->suffix ? a->url : a->req->url);
 	curl_easy_setopt(a->easy, CURLOPT_TIMEOUT_MS, (long)left);
 	curl_easy_setopt(a->easy, CURLOPT_CONNECTTIMEOUT_MS,
 			 (long)(left < CONNECT_TIMEOUT_MS ? left : CONNECT_TIMEOUT_MS));
@@ -414,7 +415,7 @@ int fetch_submit(struct fetch_engine *e, struct fetch_request *req)
 	len0 = strlen(e->mirror[0]);
 	if (e->nmirrors > 1 && !strncmp(req->url, e->mirror[0], len0) &&
 	    (req->url[len0] == '/' || !req->url[len0]) &&
-	    strlen(req->url) - len0 + strlen(e->mirror[0]) < sizeof(a->url)) {
+	    e->mirror_len_max + strlen(req->url + len0) < sizeof(a->url)) {
 		a->suffix = req->url + len0;
 		a->mirror = e->current;
 		a->round_left = e->nmirrors;
@@ -506,8 +507,6 @@ static void finish(struct fetch_engine *e, struct fetch_attempt *a, int err)
 	}
 	if (err) {
 		e->stats.failures++;
-		if (a->suffix)
-			mirrors_why(e, a);
 		if (a->attempts > 1)
 			snprintf(why, sizeof(why), "%s (gave up after %u attempts)",
 				 a->why, a->attempts);
@@ -573,8 +572,7 @@ static void on_finished(struct fetch_engine *e, struct fetch_attempt *a,
 		a->transient = 0;
 		a->round_left = e->nmirrors;
 		a->mirror = e->current;
-		if (err == -EAGAIN)
-			mirrors_why(e, a);
+		mirrors_why(e, a);
 	}
 	if (err != -EAGAIN || (a->no_retry && e->unreachable)) {
 		finish(e, a, err);
