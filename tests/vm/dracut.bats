@@ -116,6 +116,19 @@ booted_ok() {
 	grep -q 'lazyrootd: mirror https://10.0.2.2:1/img/rootfs-test failed (' "$log"
 }
 
+@test "dracut, systemd init, PXE: iPXE loads kernel and the dracut initramfs over TFTP" {
+	# vm_boot_ipxe boots $W/initrd.img; gzip it, as an operator would
+	gzip -1 -c "$W/systemd.img" > "$W/initrd.img"
+	run vm_boot_ipxe systemd-ipxe 600 erofs.fsid=rootfs-test erofs.url="$(vm_url "$PORT")" \
+		lazyroot.test=readbig
+	log="$W/systemd-ipxe.log"
+	qemu_status=$status
+	grep -v '^\[' "$log" | tail -n 30
+	# the command line came from boot.ipxe: only iPXE could have passed it
+	grep -q "Command line: console=ttyS0 panic=-1 erofs.fsid=rootfs-test erofs.url=$(vm_url "$PORT") lazyroot.test=readbig\$" "$log"
+	booted_ok
+}
+
 @test "dracut: ip=dhcp is honored like no ip= at all" {
 	boot shell shell-ip ip=dhcp erofs.fsid=rootfs-test erofs.url="$(vm_url "$PORT")"
 	[ "$qemu_status" -eq 0 ]
