@@ -11,7 +11,7 @@ BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -DLAZYROOT_VERSION='"$(VERSION)"' $(WARN)
 CURL_CFLAGS = $(shell $(PKG_CONFIG) --cflags libcurl)
 CURL_LIBS = $(shell $(PKG_CONFIG) --libs libcurl)
 
-DAEMON_SRCS := daemon/cachefiles.c daemon/config.c daemon/fetch.c \
+DAEMON_SRCS := daemon/cachefiles.c daemon/config.c daemon/fetch.c daemon/store.c \
 	daemon/http.c daemon/log.c daemon/serve.c daemon/url.c
 DAEMON_HDRS := $(wildcard daemon/*.h)
 UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))

@@ -62,6 +62,7 @@ static void usage(void)
 	       "  --timeout SEC      give up on a block after SEC seconds of retries (erofs.timeout=, 60)\n"
 	       "  --connections N    parallel HTTPS connections (4)\n"
 	       "  --tag TAG          cachefiles tag (lazyroot)\n"
+	       "  --store-dir DIR    keep fetched pages in DIR across boots (a local disk)\n"
 	       "  --error-file FILE  write why the last OPEN failed to FILE\n"
 	       "  --cmdline FILE     read the kernel command line from FILE (/proc/cmdline)\n"
 	       "  --foreground       do not fork once ready\n"
@@ -71,7 +72,7 @@ static void usage(void)
 int config_parse_args(struct config *cfg, int argc, char **argv)
 {
 	enum { OPT_CACHE_DIR = 256, OPT_URL, OPT_CA, OPT_TIMEOUT, OPT_CONNS,
-	       OPT_TAG, OPT_ERROR_FILE, OPT_CMDLINE, OPT_FOREGROUND,
+	       OPT_TAG, OPT_STORE_DIR, OPT_ERROR_FILE, OPT_CMDLINE, OPT_FOREGROUND,
 	       OPT_VERBOSE, OPT_HELP, OPT_VERSION };
 	static const struct option opts[] = {
 		{ "cache-dir", required_argument, NULL, OPT_CACHE_DIR },
@@ -80,6 +81,7 @@ int config_parse_args(struct config *cfg, int argc, char **argv)
 		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 		{ "connections", required_argument, NULL, OPT_CONNS },
 		{ "tag", required_argument, NULL, OPT_TAG },
+		{ "store-dir", required_argument, NULL, OPT_STORE_DIR },
 		{ "error-file", required_argument, NULL, OPT_ERROR_FILE },
 		{ "cmdline", required_argument, NULL, OPT_CMDLINE },
 		{ "foreground", no_argument, NULL, OPT_FOREGROUND },
@@ -123,6 +125,10 @@ int config_parse_args(struct config *cfg, int argc, char **argv)
 		case OPT_TAG:
 			ret = set_string(cfg->tag, sizeof(cfg->tag), "--tag",
 					 optarg);
+			break;
+		case OPT_STORE_DIR:
+			ret = set_string(cfg->store_dir, sizeof(cfg->store_dir),
+					 "--store-dir", optarg);
 			break;
 		case OPT_ERROR_FILE:
 			ret = set_string(cfg->error_file,
@@ -300,6 +306,10 @@ int config_validate(const struct config *cfg)
 	}
 	if (!*cfg->cache_dir || cfg->cache_dir[0] != '/') {
 		log_err("--cache-dir must name an absolute directory");
+		return -EINVAL;
+	}
+	if (cfg->store_dir[0] && cfg->store_dir[0] != '/') {
+		log_err("--store-dir must name an absolute directory");
 		return -EINVAL;
 	}
 	if (cfg->ca_file[0] && cfg->ca_file[0] != '/') {

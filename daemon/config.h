@@ -14,6 +14,7 @@ struct config {
 	char ca_file[CONFIG_PATH_MAX];	/* PEM bundle; empty: use defaults */
 	char cache_dir[CONFIG_PATH_MAX];
 	char tag[CONFIG_TAG_MAX + 1];
+	char store_dir[CONFIG_PATH_MAX];	/* empty: no store across boots */
 	char error_file[CONFIG_PATH_MAX];
 	char cmdline_file[CONFIG_PATH_MAX];
 	unsigned int timeout_s;		/* per kernel request, all retries */

@@ -9,6 +9,7 @@
 #include "cachefiles.h"
 #include "log.h"
 #include "serve.h"
+#include "store.h"
 #include "url.h"
 
 /* Direct I/O into the cache file wants page-aligned offsets and buffers. */
@@ -35,6 +36,7 @@ struct object {
 	struct pending *fetches; /* READ fetches under way */
 	char name[URL_NAME_MAX + 1];
 	char url[CONFIG_URL_MAX + URL_NAME_MAX + 2];
+	struct store *store;	/* pages kept across boots, or NULL */
 	struct object *next;
 };
 
@@ -48,6 +50,8 @@ struct pending {
 	uint64_t want_off, want_len;	/* what that READ asked */
 	uint32_t *more_ids;		/* READs inside this fetch's range */
 	size_t n_more;
+	/* OPEN with a store: the blob's NAME.sha256 names its content. */
+	char id_url[CONFIG_URL_MAX + URL_NAME_MAX + 10];
 	struct pending *next;		/* in obj->fetches */
 };
 
@@ -96,9 +100,10 @@ void server_log_stats(const struct server *s)
 {
 	const struct fetch_stats *f = fetch_engine_stats(s->engine);
 
-	log_info("stats: opens %llu, reads %llu, closes %llu, http requests %llu, retries %llu, bytes fetched %llu, bytes written %llu, errors %llu",
+	log_info("stats: opens %llu, reads %llu, closes %llu, http requests %llu, retries %llu, bytes fetched %llu, bytes written %llu (from disk %llu), errors %llu",
 		 s->stats.opens, s->stats.reads, s->stats.closes, f->attempts,
-		 f->retries, f->bytes, s->stats.bytes_written, s->stats.errors);
+		 f->retries, f->bytes, s->stats.bytes_written,
+		 s->stats.bytes_from_disk, s->stats.errors);
 }
 
 static struct object *find_object(struct server *s, uint32_t id)
@@ -122,6 +127,7 @@ static void drop_object(struct server *s, struct object *obj)
 		}
 	}
 	close(obj->fd);
+	store_close(obj->store);
 	free(obj);
 }
 
@@ -152,6 +158,81 @@ static void record_error(struct server *s, const char *line)
 	close(fd);
 }
 
+/* The OPEN is answered with the blob's size; the store, if any, is ready. */
+static void open_ready(struct pending *p)
+{
+	struct object *obj = p->obj;
+
+	log_info("blob %s: %llu bytes at %s", obj->name,
+		 (unsigned long long)obj->size, obj->url);
+	if (obj->store) {
+		uint64_t total, have = store_pages(obj->store, &total);
+
+		log_info("blob %s: %llu of %llu pages kept on disk from earlier boots",
+			 obj->name, (unsigned long long)have,
+			 (unsigned long long)total);
+	}
+	answer_open(p->server, p->msg_id, (int64_t)obj->size);
+	free(p->req.buf);
+	free(p);
+}
+
+/* Without NAME.sha256 the content cannot be told apart: keep nothing. */
+static void open_without_store(struct pending *p, const char *why)
+{
+	log_warn("blob %s: %s: %s; its pages are not kept across boots",
+		 p->obj->name, p->id_url, why);
+	open_ready(p);
+}
+
+static void id_done(struct fetch_request *req, int err, const char *why)
+{
+	struct pending *p = req->ctx;
+	struct object *obj = p->obj;
+	char hex[65];
+	int i, ret;
+
+	if (err) {
+		open_without_store(p, why);
+		return;
+	}
+	if (req->kind == FETCH_PROBE) {
+		/* sha256sum format: 64 hex digits, two spaces, the name */
+		if (req->size < 64 || req->size > 4096) {
+			open_without_store(p, "not a sha256sum line");
+			return;
+		}
+		req->kind = FETCH_RANGE;
+		req->off = 0;
+		req->len = req->size;
+		req->blob_size = req->size;
+		req->buf = malloc(req->size);
+		if (!req->buf || fetch_submit(p->server->engine, req)) {
+			open_without_store(p, "cannot start a request");
+			return;
+		}
+		return;
+	}
+	for (i = 0; i < 64; i++) {
+		unsigned char c = req->buf[i];
+
+		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+			open_without_store(p, "not a sha256sum line");
+			return;
+		}
+		hex[i] = (char)c;
+	}
+	hex[64] = '\0';
+	ret = store_open(&obj->store, p->server->cfg->store_dir, obj->name,
+			 obj->size, hex);
+	if (ret) {
+		log_warn("blob %s: cannot open its store in %s: %s; its pages are not kept across boots",
+			 obj->name, p->server->cfg->store_dir, strerror(-ret));
+		obj->store = NULL;
+	}
+	open_ready(p);
+}
+
 static void open_done(struct fetch_request *req, int err, const char *why)
 {
 	struct pending *p = req->ctx;
@@ -166,13 +247,23 @@ static void open_done(struct fetch_request *req, int err, const char *why)
 		record_error(s, line);
 		answer_open(s, p->msg_id, err);
 		drop_object(s, obj);
-	} else {
-		obj->size = req->size;
-		log_info("blob %s: %llu bytes at %s", obj->name,
-			 (unsigned long long)obj->size, obj->url);
-		answer_open(s, p->msg_id, (int64_t)obj->size);
+		free(p);
+		return;
 	}
-	free(p);
+	obj->size = req->size;
+	if (!s->cfg->store_dir[0]) {
+		open_ready(p);
+		return;
+	}
+	/* Learn what the blob is before trusting pages kept from earlier boots. */
+	snprintf(p->id_url, sizeof(p->id_url), "%s.sha256", obj->url);
+	memset(req, 0, sizeof(*req));
+	req->kind = FETCH_PROBE;
+	req->url = p->id_url;
+	req->done = id_done;
+	req->ctx = p;
+	if (fetch_submit(s->engine, req))
+		open_without_store(p, "cannot start a request");
 }
 
 /* Closes a stray anon fd only if it really is one the kernel gave us. */
@@ -307,6 +398,24 @@ static void unlink_fetch(struct object *obj, struct pending *p)
 	}
 }
 
+/* Fetched bytes, already handed to the kernel, go to the disk store too. */
+static void keep_on_disk(struct object *obj, const struct fetch_request *req)
+{
+	int ret;
+
+	if (!obj->store)
+		return;
+	ret = store_put(obj->store, req->buf, req->off, req->len);
+	if (ret) {
+		log_warn("blob %s: cannot keep bytes %llu-%llu on disk: %s; no longer keeping its pages",
+			 obj->name, (unsigned long long)req->off,
+			 (unsigned long long)(req->off + req->len - 1),
+			 strerror(-ret));
+		store_close(obj->store);
+		obj->store = NULL;
+	}
+}
+
 static void read_done(struct fetch_request *req, int err, const char *why)
 {
 	struct pending *p = req->ctx;
@@ -336,6 +445,7 @@ static void read_done(struct fetch_request *req, int err, const char *why)
 				(unsigned long long)req->off, strerror(-ret));
 		} else {
 			s->stats.bytes_written += wlen;
+			keep_on_disk(obj, req);
 		}
 	}
 	/*
@@ -450,6 +560,42 @@ static int join_fetch(struct object *obj, const struct cf_msg *m)
 	return 0;
 }
 
+/* Answers a READ from pages kept from earlier boots; 0 if they are not all there. */
+static int read_from_store(struct server *s, struct object *obj,
+			   const struct cf_msg *m)
+{
+	uint64_t off = m->read.off & ~(IO_ALIGN - 1);
+	uint64_t end = (m->read.off + m->read.len + IO_ALIGN - 1) & ~(IO_ALIGN - 1);
+	uint64_t limit = (obj->size + IO_ALIGN - 1) & ~(IO_ALIGN - 1);
+	unsigned char *buf;
+	int ret;
+
+	if (end > limit) /* as start_fetch(): never past the blob's last page */
+		end = limit;
+	if (!store_has(obj->store, off, end - off))
+		return 0;
+	buf = aligned_alloc(IO_ALIGN, end - off);
+	if (!buf)
+		return 0;
+	ret = store_read(obj->store, buf, off, end - off);
+	if (!ret)
+		ret = write_all(obj->fd, buf, end - off, off);
+	free(buf);
+	if (ret) {
+		log_warn("blob %s: bytes %llu-%llu from the disk store: %s; fetching them",
+			 obj->name, (unsigned long long)off,
+			 (unsigned long long)(end - 1), strerror(-ret));
+		return 0;
+	}
+	s->stats.bytes_written += end - off;
+	s->stats.bytes_from_disk += end - off;
+	log_debug("READ %u: blob %s bytes %llu+%llu from the disk store", m->id,
+		  obj->name, (unsigned long long)off,
+		  (unsigned long long)(end - off));
+	complete_read(obj, m->id);
+	return 1;
+}
+
 static void handle_read(struct server *s, const struct cf_msg *m)
 {
 	struct object *obj = find_object(s, m->object_id);
@@ -471,6 +617,8 @@ static void handle_read(struct server *s, const struct cf_msg *m)
 		complete_read(obj, m->id);
 		return;
 	}
+	if (obj->store && read_from_store(s, obj, m))
+		return;
 	if (join_fetch(obj, m)) {
 		log_debug("READ %u: blob %s bytes %llu+%llu joins a fetch under way",
 			  m->id, obj->name, (unsigned long long)m->read.off,

@@ -14,6 +14,7 @@ struct server;
 struct serve_stats {
 	unsigned long long opens, reads, closes;
 	unsigned long long bytes_written;
+	unsigned long long bytes_from_disk;	/* of those, from the store */
 	unsigned long long errors;
 };
 

@@ -8,6 +8,8 @@
 #                            erofs.ca= and erofs.timeout=)
 #   erofs.cachesize=N[KMGT]  size of the sparse RAM-backed cache image; default 4G or half
 #                            the RAM if less; 16M..1T
+#   erofs.cache=/dev/DEV     keep fetched pages on this block device across boots instead
+#                            (blank, or made by lazyroot before: label lazyroot-cache)
 #   init=PATH                init program of the root image; default /sbin/init
 #   ip=                      absent, dhcp, on, any: DHCP on the first ethernet interface
 #                            <dev>:dhcp: DHCP on <dev>
@@ -427,6 +429,23 @@ lr_check_url() {
 	fi
 }
 
+# lr_check_cachedev DEV: erofs.cache= names a block device by its /dev path.
+lr_check_cachedev() {
+	case $1 in
+	/dev/?*) ;;
+	*)
+		LR_ERR="erofs.cache=$1: expected a block device path such as /dev/vdb"
+		return 1
+		;;
+	esac
+	case $1 in
+	*[!A-Za-z0-9/._:-]* | */../* | */..)
+		LR_ERR="erofs.cache=$1: expected a block device path such as /dev/vdb"
+		return 1
+		;;
+	esac
+}
+
 # lr_check_fsid FSID: the fsid goes into the mount options, so no ',' (or blanks or quotes).
 lr_check_fsid() {
 	case $1 in
@@ -497,6 +516,12 @@ lr_parse_cmdline() {
 		LR_CACHESIZE=$LR_SIZE LR_CACHESIZE_ARG=$v
 	else
 		lr_default_cachesize
+	fi
+
+	LR_CACHEDEV=
+	if v=$(getarg erofs.cache); then
+		lr_check_cachedev "$v" || return 1
+		LR_CACHEDEV=$v
 	fi
 
 	LR_NET_TIMEOUT=30
@@ -708,10 +733,74 @@ lr_net_static() {
 	info "$dev: $IP_ADDR/$IP_PREFIX${IP_GW:+ gateway $IP_GW}${IP_DNS:+ dns $IP_DNS} (static)"
 }
 
-# lr_cache_setup: the cache directory for cachefiles, which refuses tmpfs: an ext2 image
-# file of LR_CACHESIZE bytes (sparse, in RAM under /run) on a loop device.
+# lr_disk_label DEV: prints the volume label of an ext2/3/4 file system on DEV and returns 0;
+# returns 1 when DEV holds no ext file system (its superblock magic is 0xEF53 at byte 1080).
+lr_disk_label() {
+	[ "$(dd if="$1" bs=1 skip=1080 count=2 2>/dev/null | od -An -tx1 | tr -d ' \n')" = 53ef ] ||
+		return 1
+	dd if="$1" bs=1 skip=1144 count=16 2>/dev/null | tr -d '\000'
+}
+
+# lr_disk_blank DEV: the first MiB of DEV is all zeros (no partition table, no file system).
+lr_disk_blank() {
+	[ "$(dd if="$1" bs=65536 count=16 2>/dev/null | tr -d '\000' | wc -c)" -eq 0 ]
+}
+
+# lr_cache_disk_setup: the cache on the block device LR_CACHEDEV (erofs.cache=), kept across
+# boots in $LR_RUN/cache/store (lazyrootd --store-dir): an ext file system labelled
+# lazyroot-cache is mounted as it is; a blank device (its first MiB zeros) gets one; anything
+# else is refused, never formatted.
+lr_cache_disk_setup() {
+	local dev=$LR_CACHEDEV dir="$LR_RUN/cache" out label i=0
+	mkdir -p "$dir"
+	# Block devices may show up a little after the network.
+	while [ ! -b "$dev" ] && [ "$i" -lt "${LR_CACHEDEV_WAIT:-20}" ]; do
+		sleep 0.5
+		i=$((i + 1))
+	done
+	if [ ! -b "$dev" ]; then
+		LR_ERR="erofs.cache=$dev: no such block device"
+		return 1
+	fi
+	if label=$(lr_disk_label "$dev"); then
+		if [ "$label" != lazyroot-cache ]; then
+			LR_ERR="erofs.cache=$dev: holds an ext file system labelled '$label', not a lazyroot cache (label lazyroot-cache): refusing to use it"
+			return 1
+		fi
+	elif lr_disk_blank "$dev"; then
+		info "cache: formatting the blank $dev"
+		if ! out=$(mke2fs -F -b 4096 -m 0 -L lazyroot-cache "$dev" 2>&1); then
+			LR_ERR="erofs.cache=$dev: mke2fs failed: $(printf '%s\n' "$out" | tail -n 1)"
+			return 1
+		fi
+	else
+		LR_ERR="erofs.cache=$dev: holds data but no lazyroot cache (an ext file system labelled lazyroot-cache): refusing to format it; zero its first MiB to let lazyroot use it"
+		return 1
+	fi
+	if ! out=$(mount -t ext4 "$dev" "$dir" 2>&1) && ! out=$(mount -t ext2 "$dev" "$dir" 2>&1); then
+		LR_ERR="erofs.cache=$dev: cannot mount it on $dir: $out"
+		return 1
+	fi
+	# cachefiles' own objects never outlive a boot; lazyrootd's store does.
+	rm -rf "$dir/cache" "$dir/graveyard"
+	if ! out=$(mkdir -p "$dir/store" 2>&1); then
+		LR_ERR="erofs.cache=$dev: cannot create $dir/store: $out"
+		return 1
+	fi
+	LR_STORE_DIR=$dir/store
+	info "cache: $dev (pages kept across boots), mounted on $dir"
+}
+
+# lr_cache_setup: the cache directory for cachefiles, which refuses tmpfs: the erofs.cache=
+# device, or an ext2 image file of LR_CACHESIZE bytes (sparse, in RAM under /run) on a loop
+# device. Sets LR_STORE_DIR for lazyrootd --store-dir (empty without erofs.cache=).
 lr_cache_setup() {
 	local img="$LR_RUN/cache.img" dir="$LR_RUN/cache" dev out
+	LR_STORE_DIR=
+	if [ -n "${LR_CACHEDEV:-}" ]; then
+		lr_cache_disk_setup
+		return
+	fi
 	mkdir -p "$dir"
 	if ! out=$(truncate -s "$LR_CACHESIZE" "$img" 2>&1); then
 		LR_ERR="cannot create the cache image $img ($LR_CACHESIZE_ARG): $out"

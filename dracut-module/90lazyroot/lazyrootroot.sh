@@ -9,7 +9,8 @@
 # OPEN that lazyrootd refused, its error file), the same line in /run/lazyroot/failed; then
 # dracut's die (systemd) or the mount hook lazyroot-failed.sh (shell init) stops the boot.
 # Command line: erofs.url= (lazyrootd reads it, with erofs.ca= and erofs.timeout=),
-# erofs.cachesize=SIZE (16M..1T; default 4G or half the RAM if less), rd.lazyroot.debug.
+# erofs.cachesize=SIZE (16M..1T; default 4G or half the RAM if less), erofs.cache=/dev/DEV
+# (pages kept on that disk across boots), rd.lazyroot.debug.
 
 PATH=/usr/sbin:/usr/bin:/sbin:/bin
 # lazyroot-lib.sh first: dracut-lib.sh then replaces its getarg, info, warn and die.
@@ -55,11 +56,17 @@ if v=$(getarg erofs.cachesize=) && [ -n "$v" ]; then
 else
     lr_default_cachesize
 fi
+if v=$(getarg erofs.cache=) && [ -n "$v" ]; then
+    lr_check_cachedev "$v" || fail "$LR_ERR"
+    # shellcheck disable=SC2034 # read by lr_cache_setup
+    LR_CACHEDEV=$v
+fi
 lr_cache_setup || fail "$LR_ERR"
 
 # The parent exits 0 once bound to /dev/cachefiles, or non-zero after one error line.
 info "lazyroot: starting lazyrootd (erofs.url=$url, via $1)"
-set -- --cache-dir "$RUN/cache" --error-file "$RUN/error" ${LR_DEBUG:+--verbose}
+set -- --cache-dir "$RUN/cache" --error-file "$RUN/error" \
+    ${LR_STORE_DIR:+--store-dir "$LR_STORE_DIR"} ${LR_DEBUG:+--verbose}
 if command -v bash >/dev/null; then
     bash -c 'exec -a "$0" "$@"' @lazyrootd /usr/sbin/lazyrootd "$@" </dev/null
 else

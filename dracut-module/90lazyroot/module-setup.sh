@@ -84,7 +84,7 @@ install() {
     inst_simple "$lib" /lib/lazyroot/lazyroot-lib.sh || return 1
 
     # bash for `exec -a @lazyrootd` (systemd spares '@' processes at switch-root)
-    inst_multiple bash mke2fs losetup truncate mount umount tail tr sed cat mkdir
+    inst_multiple bash mke2fs losetup truncate mount umount tail tr sed cat mkdir dd od wc rm sleep
     inst_multiple -o modprobe
 
     inst_hook cmdline 90 "$moddir/parse-lazyroot.sh"

@@ -25,11 +25,12 @@ vm_env_setup() {
 vm_url() { echo "https://10.0.2.2:$1/img/"; }
 
 # vm_boot NAME TIMEOUT KERNEL-ARGS...: console to $W/NAME.log (with the
-# serial line's CRs dropped once QEMU is done); returns qemu-run's status
+# serial line's CRs dropped once QEMU is done); $VM_DISK, if set, is the
+# guest's /dev/vda; returns qemu-run's status
 vm_boot() {
 	local name=$1 timeout=$2 status=0
 	shift 2
-	tests/lib/qemu-run --kernel "$KERNEL" --initrd "$W/initrd.img" \
+	tests/lib/qemu-run --kernel "$KERNEL" --initrd "$W/initrd.img" ${VM_DISK:+--disk "$VM_DISK"} \
 		--log "$W/$name.log" --timeout "$timeout" \
 		--append "console=ttyS0 panic=-1 $*" || status=$?
 	sed -i 's/\r$//' "$W/$name.log"

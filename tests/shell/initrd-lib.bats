@@ -335,6 +335,40 @@ setup() {
 	[ "$LR_NET_TIMEOUT" = 5 ]
 }
 
+@test "lr_parse_cmdline: erofs.cache= names a block device, and is not erofs.cachesize=" {
+	CMDLINE='erofs.fsid=r erofs.url=https://h/ erofs.cachesize=512M'
+	lr_parse_cmdline
+	[ -z "$LR_CACHEDEV" ]
+	CMDLINE='erofs.fsid=r erofs.url=https://h/ erofs.cache=/dev/vdb'
+	lr_parse_cmdline
+	[ "$LR_CACHEDEV" = /dev/vdb ]
+	CMDLINE='erofs.fsid=r erofs.url=https://h/ erofs.cache=/dev/disk/by-label/lazyroot-cache'
+	lr_parse_cmdline
+	[ "$LR_CACHEDEV" = /dev/disk/by-label/lazyroot-cache ]
+	for v in vdb /tmp/x /dev/ '/dev/a b' /dev/../etc/x '/dev/$(x)'; do
+		CMDLINE="erofs.fsid=r erofs.url=https://h/ erofs.cache=\"$v\""
+		fails lr_parse_cmdline
+		[ "$LR_ERR" = "erofs.cache=$v: expected a block device path such as /dev/vdb" ]
+	done
+}
+
+@test "lr_disk_label and lr_disk_blank tell a lazyroot cache, another file system and data apart" {
+	d=$BATS_TEST_TMPDIR/disk
+	truncate -s 16M "$d"
+	lr_disk_blank "$d"
+	! lr_disk_label "$d"
+	mke2fs -q -F -L lazyroot-cache "$d"
+	[ "$(lr_disk_label "$d")" = lazyroot-cache ]
+	! lr_disk_blank "$d"
+	mke2fs -q -F -t ext4 -L data "$d"
+	[ "$(lr_disk_label "$d")" = data ]
+	dd if=/dev/zero of="$d" bs=1M count=1 conv=notrunc 2>/dev/null
+	lr_disk_blank "$d"
+	printf x | dd of="$d" bs=1 seek=1048575 conv=notrunc 2>/dev/null
+	! lr_disk_blank "$d"
+	! lr_disk_label "$d"
+}
+
 @test "lr_parse_cmdline: missing or empty erofs.fsid is named" {
 	CMDLINE='erofs.url=https://h/'
 	fails lr_parse_cmdline

@@ -173,3 +173,19 @@ booted_ok() {
 		! grep -Eq 'dhcp|DHCP|lazyroot: starting|lazyrootd: serving' "$log"
 	done
 }
+
+@test "dracut, systemd init: erofs.cache= keeps the pages on a local disk for the next boot" {
+	DISK=$W/cache.disk
+	truncate -s 256M "$DISK"
+	for n in 1 2; do
+		boot systemd systemd-cache$n erofs.fsid=rootfs-test erofs.url="$(vm_url "$PORT")" \
+			erofs.cache=/dev/vda lazyroot.test=readbig
+		booted_ok
+	done
+	grep -q 'lazyrootd: blob rootfs-test: 0 of [0-9]* pages kept on disk from earlier boots' \
+		"$W/systemd-cache1.log"
+	grep -Eq 'lazyrootd: blob rootfs-test: ([0-9]+) of \1 pages kept on disk from earlier boots' \
+		"$W/systemd-cache2.log"
+	grep -Eq 'lazyrootd: stats: .*bytes fetched [0-9]{1,3}, bytes written ([0-9]+) \(from disk \1\), errors 0$' \
+		"$W/systemd-cache2.log"
+}

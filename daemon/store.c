@@ -1,0 +1,231 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store.h"
+
+struct store {
+	int data_fd, map_fd;
+	uint64_t size, pages;
+	unsigned char *map;	/* in memory, written through */
+};
+
+static int full_pread(int fd, void *buf, size_t len, off_t off)
+{
+	unsigned char *p = buf;
+
+	while (len) {
+		ssize_t n = pread(fd, p, len, off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -EIO;
+		p += n;
+		len -= (size_t)n;
+		off += n;
+	}
+	return 0;
+}
+
+static int full_pwrite(int fd, const void *buf, size_t len, off_t off)
+{
+	const unsigned char *p = buf;
+
+	while (len) {
+		ssize_t n = pwrite(fd, p, len, off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		p += n;
+		len -= (size_t)n;
+		off += n;
+	}
+	return 0;
+}
+
+static int sync_dir(int dfd)
+{
+	return fsync(dfd) ? -errno : 0;
+}
+
+/* Empties the copy: no id first, so a crash part-way leaves no trusted page. */
+static int store_reset(struct store *st, int dfd, const char *name,
+		       const char *id)
+{
+	char path[320], tmp[330];
+	size_t mapbytes = (size_t)((st->pages + 7) / 8);
+	int fd, ret;
+
+	snprintf(path, sizeof(path), "%s.id", name);
+	if (unlinkat(dfd, path, 0) && errno != ENOENT)
+		return -errno;
+	ret = sync_dir(dfd);
+	if (ret)
+		return ret;
+	if (ftruncate(st->data_fd, 0) || ftruncate(st->data_fd, (off_t)st->size) ||
+	    ftruncate(st->map_fd, 0) || ftruncate(st->map_fd, (off_t)mapbytes) ||
+	    fsync(st->data_fd) || fsync(st->map_fd))
+		return -errno;
+	memset(st->map, 0, mapbytes);
+
+	snprintf(tmp, sizeof(tmp), "%s.id.new", name);
+	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	ret = full_pwrite(fd, id, strlen(id), 0);
+	if (!ret && fsync(fd))
+		ret = -errno;
+	close(fd);
+	if (!ret && renameat(dfd, tmp, dfd, path))
+		ret = -errno;
+	return ret ? ret : sync_dir(dfd);
+}
+
+int store_open(struct store **out, const char *dir, const char *name,
+	       uint64_t size, const char *sha256_hex)
+{
+	char path[320], id[160], have[161];
+	struct store *st;
+	size_t mapbytes;
+	struct stat sb;
+	ssize_t n;
+	int dfd, fd, ret = 0;
+
+	if (strlen(name) > 255 || strlen(sha256_hex) != 64 || !size)
+		return -EINVAL;
+	st = calloc(1, sizeof(*st));
+	if (!st)
+		return -ENOMEM;
+	st->size = size;
+	st->pages = (size + STORE_PAGE - 1) / STORE_PAGE;
+	mapbytes = (size_t)((st->pages + 7) / 8);
+	st->map = calloc(1, mapbytes);
+	st->data_fd = st->map_fd = -1;
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (!st->map || dfd < 0) {
+		ret = st->map ? -errno : -ENOMEM;
+		goto fail;
+	}
+	snprintf(path, sizeof(path), "%s.data", name);
+	st->data_fd = openat(dfd, path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	snprintf(path, sizeof(path), "%s.map", name);
+	st->map_fd = openat(dfd, path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (st->data_fd < 0 || st->map_fd < 0) {
+		ret = -errno;
+		goto fail;
+	}
+
+	snprintf(id, sizeof(id), "lazyroot-store 1\nsize %llu\nsha256 %s\n",
+		 (unsigned long long)size, sha256_hex);
+	snprintf(path, sizeof(path), "%s.id", name);
+	fd = openat(dfd, path, O_RDONLY | O_CLOEXEC);
+	n = fd < 0 ? -1 : read(fd, have, sizeof(have) - 1);
+	if (fd >= 0)
+		close(fd);
+	have[n < 0 ? 0 : n] = '\0';
+	/* Trust the map only for the same content and files of the right sizes. */
+	if (strcmp(have, id) || fstat(st->map_fd, &sb) || (size_t)sb.st_size != mapbytes ||
+	    full_pread(st->map_fd, st->map, mapbytes, 0) ||
+	    fstat(st->data_fd, &sb) || (uint64_t)sb.st_size != size)
+		ret = store_reset(st, dfd, name, id);
+	if (ret)
+		goto fail;
+	close(dfd);
+	*out = st;
+	return 0;
+fail:
+	if (dfd >= 0)
+		close(dfd);
+	store_close(st);
+	return ret;
+}
+
+void store_close(struct store *st)
+{
+	if (!st)
+		return;
+	if (st->data_fd >= 0)
+		close(st->data_fd);
+	if (st->map_fd >= 0)
+		close(st->map_fd);
+	free(st->map);
+	free(st);
+}
+
+static int page_set(const struct store *st, uint64_t pg)
+{
+	return st->map[pg / 8] & (1u << (pg % 8));
+}
+
+int store_has(const struct store *st, uint64_t off, uint64_t len)
+{
+	uint64_t pg, end;
+
+	if (off % STORE_PAGE || off >= st->size || !len)
+		return 0;
+	end = (off + len + STORE_PAGE - 1) / STORE_PAGE;
+	if (end > st->pages)
+		return 0;
+	for (pg = off / STORE_PAGE; pg < end; pg++)
+		if (!page_set(st, pg))
+			return 0;
+	return 1;
+}
+
+int store_read(struct store *st, unsigned char *buf, uint64_t off,
+	       uint64_t len)
+{
+	uint64_t n = len;
+
+	if (!store_has(st, off, len))
+		return -ENODATA;
+	if (off + n > st->size)
+		n = st->size - off;
+	memset(buf + n, 0, len - n);
+	return full_pread(st->data_fd, buf, n, (off_t)off);
+}
+
+int store_put(struct store *st, const unsigned char *buf, uint64_t off,
+	      uint64_t len)
+{
+	uint64_t pg, first, last, end = off + len;
+	int ret;
+
+	if (off % STORE_PAGE || !len || end < off || end > st->size ||
+	    (end % STORE_PAGE && end != st->size))
+		return -EINVAL;
+	ret = full_pwrite(st->data_fd, buf, len, (off_t)off);
+	if (ret)
+		return ret;
+	/* The data is on disk before any bit says so. */
+	if (fdatasync(st->data_fd))
+		return -errno;
+	first = off / STORE_PAGE;
+	last = (end + STORE_PAGE - 1) / STORE_PAGE;
+	for (pg = first; pg < last; pg++)
+		st->map[pg / 8] |= (unsigned char)(1u << (pg % 8));
+	return full_pwrite(st->map_fd, st->map + first / 8,
+			   (size_t)((last - 1) / 8 - first / 8 + 1),
+			   (off_t)(first / 8));
+}
+
+uint64_t store_pages(const struct store *st, uint64_t *total)
+{
+	uint64_t pg, n = 0;
+
+	for (pg = 0; pg < st->pages; pg++)
+		n += page_set(st, pg) ? 1 : 0;
+	if (total)
+		*total = st->pages;
+	return n;
+}
