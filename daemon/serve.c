@@ -9,6 +9,7 @@
 #include "cachefiles.h"
 #include "log.h"
 #include "serve.h"
+#include "io.h"
 #include "store.h"
 #include "url.h"
 
@@ -366,26 +367,6 @@ static void complete_read(struct object *obj, uint32_t msg_id)
 			strerror(-ret));
 }
 
-static int write_all(int fd, const unsigned char *buf, uint64_t len,
-		     uint64_t off)
-{
-	while (len) {
-		ssize_t n = pwrite(fd, buf, len, (off_t)off);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			return -EIO;
-		buf += n;
-		len -= (uint64_t)n;
-		off += (uint64_t)n;
-	}
-	return 0;
-}
-
 static void unlink_fetch(struct object *obj, struct pending *p)
 {
 	struct pending **pp;
@@ -436,7 +417,7 @@ static void read_done(struct fetch_request *req, int err, const char *why)
 		obj->seq_window = 0;
 		obj->seq_end = 0;
 	} else if (!obj->closed) {
-		int ret = write_all(obj->fd, req->buf, wlen, req->off);
+		int ret = io_pwrite_all(obj->fd, req->buf, wlen, req->off);
 
 		if (ret) {
 			s->stats.errors++;
@@ -579,7 +560,7 @@ static int read_from_store(struct server *s, struct object *obj,
 		return 0;
 	ret = store_read(obj->store, buf, off, end - off);
 	if (!ret)
-		ret = write_all(obj->fd, buf, end - off, off);
+		ret = io_pwrite_all(obj->fd, buf, end - off, off);
 	free(buf);
 	if (ret) {
 		log_warn("blob %s: bytes %llu-%llu from the disk store: %s; fetching them",

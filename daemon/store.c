@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "io.h"
 #include "store.h"
 
 struct store {
@@ -14,44 +15,6 @@ struct store {
 	uint64_t size, pages;
 	unsigned char *map;	/* in memory, written through */
 };
-
-static int full_pread(int fd, void *buf, size_t len, off_t off)
-{
-	unsigned char *p = buf;
-
-	while (len) {
-		ssize_t n = pread(fd, p, len, off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -EIO;
-		p += n;
-		len -= (size_t)n;
-		off += n;
-	}
-	return 0;
-}
-
-static int full_pwrite(int fd, const void *buf, size_t len, off_t off)
-{
-	const unsigned char *p = buf;
-
-	while (len) {
-		ssize_t n = pwrite(fd, p, len, off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		p += n;
-		len -= (size_t)n;
-		off += n;
-	}
-	return 0;
-}
 
 static int sync_dir(int dfd)
 {
@@ -82,7 +45,7 @@ static int store_reset(struct store *st, int dfd, const char *name,
 	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
-	ret = full_pwrite(fd, id, strlen(id), 0);
+	ret = io_pwrite_all(fd, id, strlen(id), 0);
 	if (!ret && fsync(fd))
 		ret = -errno;
 	close(fd);
@@ -135,7 +98,7 @@ int store_open(struct store **out, const char *dir, const char *name,
 	have[n < 0 ? 0 : n] = '\0';
 	/* Trust the map only for the same content and files of the right sizes. */
 	if (strcmp(have, id) || fstat(st->map_fd, &sb) || (size_t)sb.st_size != mapbytes ||
-	    full_pread(st->map_fd, st->map, mapbytes, 0) ||
+	    io_pread_all(st->map_fd, st->map, mapbytes, 0) ||
 	    fstat(st->data_fd, &sb) || (uint64_t)sb.st_size != size)
 		ret = store_reset(st, dfd, name, id);
 	if (ret)
@@ -192,7 +155,7 @@ int store_read(struct store *st, unsigned char *buf, uint64_t off,
 	if (off + n > st->size)
 		n = st->size - off;
 	memset(buf + n, 0, len - n);
-	return full_pread(st->data_fd, buf, n, (off_t)off);
+	return io_pread_all(st->data_fd, buf, n, off);
 }
 
 int store_put(struct store *st, const unsigned char *buf, uint64_t off,
@@ -204,7 +167,7 @@ int store_put(struct store *st, const unsigned char *buf, uint64_t off,
 	if (off % STORE_PAGE || !len || end < off || end > st->size ||
 	    (end % STORE_PAGE && end != st->size))
 		return -EINVAL;
-	ret = full_pwrite(st->data_fd, buf, len, (off_t)off);
+	ret = io_pwrite_all(st->data_fd, buf, len, off);
 	if (ret)
 		return ret;
 	/* The data is on disk before any bit says so. */
@@ -214,9 +177,9 @@ int store_put(struct store *st, const unsigned char *buf, uint64_t off,
 	last = (end + STORE_PAGE - 1) / STORE_PAGE;
 	for (pg = first; pg < last; pg++)
 		st->map[pg / 8] |= (unsigned char)(1u << (pg % 8));
-	return full_pwrite(st->map_fd, st->map + first / 8,
+	return io_pwrite_all(st->map_fd, st->map + first / 8,
 			   (size_t)((last - 1) / 8 - first / 8 + 1),
-			   (off_t)(first / 8));
+			   first / 8);
 }
 
 uint64_t store_pages(const struct store *st, uint64_t *total)

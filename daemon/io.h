@@ -1,0 +1,13 @@
+/* SPDX-License-Identifier: MIT */
+/* Whole-buffer positioned I/O: short transfers and EINTR are retried. */
+#ifndef LAZYROOT_IO_H
+#define LAZYROOT_IO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Return 0, or -errno (-EIO when the file ends or takes nothing). */
+int io_pread_all(int fd, void *buf, size_t len, uint64_t off);
+int io_pwrite_all(int fd, const void *buf, size_t len, uint64_t off);
+
+#endif
