@@ -10,33 +10,41 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes 
 BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -DLAZYROOT_VERSION='"$(VERSION)"' $(WARN)
 CURL_CFLAGS = $(shell $(PKG_CONFIG) --cflags libcurl)
 CURL_LIBS = $(shell $(PKG_CONFIG) --libs libcurl)
+ZSTD_CFLAGS = $(shell $(PKG_CONFIG) --cflags libzstd)
+ZSTD_LIBS = $(shell $(PKG_CONFIG) --libs libzstd)
 
 DAEMON_SRCS := daemon/cachefiles.c daemon/config.c daemon/fetch.c daemon/store.c \
-	daemon/http.c daemon/io.c daemon/log.c daemon/serve.c daemon/url.c
+	daemon/http.c daemon/io.c daemon/log.c daemon/serve.c daemon/url.c \
+	daemon/sha256.c daemon/manifest.c daemon/verified.c
 DAEMON_HDRS := $(wildcard daemon/*.h)
 UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 .PHONY: all clean install check check-unit check-fuzz check-shell check-vm deps demo bench fuzz
 
-all: daemon/lazyrootd
+all: daemon/lazyrootd build/lazyroot-pack
 
 daemon/lazyrootd: $(DAEMON_SRCS) daemon/main.c $(DAEMON_HDRS)
-	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(CURL_CFLAGS) -o $@ $(DAEMON_SRCS) daemon/main.c $(CURL_LIBS)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(CURL_CFLAGS) $(ZSTD_CFLAGS) -o $@ $(DAEMON_SRCS) daemon/main.c $(CURL_LIBS) $(ZSTD_LIBS)
+
+# Publishes an image as a verified image (lazyroot-mkimage --verified).
+build/lazyroot-pack: images/lazyroot-pack.c daemon/manifest.c daemon/sha256.c daemon/manifest.h daemon/sha256.h
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(ZSTD_CFLAGS) -Idaemon -o $@ $< daemon/manifest.c daemon/sha256.c $(ZSTD_LIBS)
 
 # Unit tests, built plainly and under ASan/UBSan.
 build/unit/%: tests/unit/%.c tests/unit/check.h $(DAEMON_SRCS) $(DAEMON_HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(CURL_CFLAGS) -Idaemon -o $@ $< $(DAEMON_SRCS) $(CURL_LIBS)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(CURL_CFLAGS) $(ZSTD_CFLAGS) -Idaemon -o $@ $< $(DAEMON_SRCS) $(CURL_LIBS) $(ZSTD_LIBS)
 
 build/unit-san/%: tests/unit/%.c tests/unit/check.h $(DAEMON_SRCS) $(DAEMON_HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(BASE_CFLAGS) -O1 -g $(SAN) $(CURL_CFLAGS) -Idaemon -o $@ $< $(DAEMON_SRCS) $(CURL_LIBS)
+	$(CC) $(BASE_CFLAGS) -O1 -g $(SAN) $(CURL_CFLAGS) $(ZSTD_CFLAGS) -Idaemon -o $@ $< $(DAEMON_SRCS) $(CURL_LIBS) $(ZSTD_LIBS)
 
 # Drives the fetch engine against a real server in tests/shell.
 build/fetch-range: tests/tools/fetch-range.c $(DAEMON_SRCS) $(DAEMON_HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(BASE_CFLAGS) -O1 -g $(SAN) $(CURL_CFLAGS) -Idaemon -o $@ $< $(DAEMON_SRCS) $(CURL_LIBS)
+	$(CC) $(BASE_CFLAGS) -O1 -g $(SAN) $(CURL_CFLAGS) $(ZSTD_CFLAGS) -Idaemon -o $@ $< $(DAEMON_SRCS) $(CURL_LIBS) $(ZSTD_LIBS)
 
 # libFuzzer targets for the parsers of hostile input; `make check` runs
 # each briefly, `make fuzz` for longer (FUZZ_SECONDS each).
@@ -53,9 +61,18 @@ check-fuzz: $(addprefix build/fuzz/,$(FUZZ_TARGETS))
 fuzz: $(addprefix build/fuzz/,$(FUZZ_TARGETS))
 	@tests/run-fuzz $(FUZZ_SECONDS) $^
 
+# make bench: decompress + verify cost per MiB of a verified image.
+build/verify-bench: tests/tools/verify-bench.c $(DAEMON_SRCS) $(DAEMON_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) -O2 $(CURL_CFLAGS) $(ZSTD_CFLAGS) -Idaemon -o $@ $< $(DAEMON_SRCS) $(CURL_LIBS) $(ZSTD_LIBS)
+
+build/serve-verified: tests/tools/serve-verified.c tests/unit/check.h $(DAEMON_SRCS) $(DAEMON_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) -O1 -g $(SAN) $(CURL_CFLAGS) $(ZSTD_CFLAGS) -Idaemon -Itests/unit -o $@ $< $(DAEMON_SRCS) $(CURL_LIBS) $(ZSTD_LIBS)
+
 build/serve-harness: tests/tools/serve-harness.c tests/unit/check.h $(DAEMON_SRCS) $(DAEMON_HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(BASE_CFLAGS) -O1 -g $(SAN) $(CURL_CFLAGS) -Idaemon -Itests/unit -o $@ $< $(DAEMON_SRCS) $(CURL_LIBS)
+	$(CC) $(BASE_CFLAGS) -O1 -g $(SAN) $(CURL_CFLAGS) $(ZSTD_CFLAGS) -Idaemon -Itests/unit -o $@ $< $(DAEMON_SRCS) $(CURL_LIBS) $(ZSTD_LIBS)
 
 deps:
 	@scripts/install-deps
@@ -63,7 +80,7 @@ deps:
 check-unit: $(addprefix build/unit/,$(UNIT_TESTS)) $(addprefix build/unit-san/,$(UNIT_TESTS))
 	@tests/run-unit $^
 
-check-shell: build/fetch-range build/serve-harness
+check-shell: build/fetch-range build/serve-harness build/serve-verified build/lazyroot-pack
 	@tests/run-bats tests/shell
 
 check-vm: all
@@ -76,7 +93,7 @@ check: deps
 demo: deps all
 	@tests/demo
 
-bench: deps all
+bench: deps all build/verify-bench
 	@tests/bench
 
 PREFIX ?= /usr/local
@@ -95,7 +112,10 @@ install: all
 	printf '#!/bin/sh\nLAZYROOT_DAEMON=$${LAZYROOT_DAEMON:-$(PREFIX)/sbin/lazyrootd} exec $(LIBDIR)/initrd/lazyroot-mkinitrd "$$@"\n' \
 		> $(DESTDIR)$(PREFIX)/bin/lazyroot-mkinitrd
 	chmod 0755 $(DESTDIR)$(PREFIX)/bin/lazyroot-mkinitrd
+	install -D -m 0755 build/lazyroot-pack $(DESTDIR)$(LIBDIR)/lazyroot-pack
 	install -m 0755 images/lazyroot-mkimage $(DESTDIR)$(PREFIX)/bin/lazyroot-mkimage
+	sed -i 's|^installed_pack=.*|installed_pack=$(LIBDIR)/lazyroot-pack|' \
+		$(DESTDIR)$(PREFIX)/bin/lazyroot-mkimage
 	install -D -m 0644 -t $(DESTDIR)$(PREFIX)/share/man/man8 man/*.8
 	install -d $(DESTDIR)$(DRACUTMODULESDIR)/90lazyroot
 	install -m 0755 dracut-module/90lazyroot/*.sh $(DESTDIR)$(DRACUTMODULESDIR)/90lazyroot/

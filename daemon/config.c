@@ -63,6 +63,9 @@ static void usage(void)
 	       "  --connections N    parallel HTTPS connections (4)\n"
 	       "  --tag TAG          cachefiles tag (lazyroot)\n"
 	       "  --store-dir DIR    keep fetched pages in DIR across boots (a local disk)\n"
+	       "  --digest sha256:HEX  serve the verified image whose manifest\n"
+	       "                     <url>/<fsid>.manifest has this sha256 (erofs.digest=)\n"
+	       "  --fsid NAME        the image's fsid (erofs.fsid=); needed with --digest\n"
 	       "  --error-file FILE  write why the last OPEN failed to FILE\n"
 	       "  --cmdline FILE     read the kernel command line from FILE (/proc/cmdline)\n"
 	       "  --foreground       do not fork once ready\n"
@@ -73,7 +76,7 @@ int config_parse_args(struct config *cfg, int argc, char **argv)
 {
 	enum { OPT_CACHE_DIR = 256, OPT_URL, OPT_CA, OPT_TIMEOUT, OPT_CONNS,
 	       OPT_TAG, OPT_STORE_DIR, OPT_ERROR_FILE, OPT_CMDLINE, OPT_FOREGROUND,
-	       OPT_VERBOSE, OPT_HELP, OPT_VERSION };
+	       OPT_VERBOSE, OPT_HELP, OPT_VERSION, OPT_DIGEST, OPT_FSID };
 	static const struct option opts[] = {
 		{ "cache-dir", required_argument, NULL, OPT_CACHE_DIR },
 		{ "url", required_argument, NULL, OPT_URL },
@@ -82,6 +85,8 @@ int config_parse_args(struct config *cfg, int argc, char **argv)
 		{ "connections", required_argument, NULL, OPT_CONNS },
 		{ "tag", required_argument, NULL, OPT_TAG },
 		{ "store-dir", required_argument, NULL, OPT_STORE_DIR },
+		{ "digest", required_argument, NULL, OPT_DIGEST },
+		{ "fsid", required_argument, NULL, OPT_FSID },
 		{ "error-file", required_argument, NULL, OPT_ERROR_FILE },
 		{ "cmdline", required_argument, NULL, OPT_CMDLINE },
 		{ "foreground", no_argument, NULL, OPT_FOREGROUND },
@@ -129,6 +134,14 @@ int config_parse_args(struct config *cfg, int argc, char **argv)
 		case OPT_STORE_DIR:
 			ret = set_string(cfg->store_dir, sizeof(cfg->store_dir),
 					 "--store-dir", optarg);
+			break;
+		case OPT_DIGEST:
+			ret = set_string(cfg->digest, sizeof(cfg->digest),
+					 "--digest", optarg);
+			break;
+		case OPT_FSID:
+			ret = set_string(cfg->fsid, sizeof(cfg->fsid), "--fsid",
+					 optarg);
 			break;
 		case OPT_ERROR_FILE:
 			ret = set_string(cfg->error_file,
@@ -231,7 +244,9 @@ int config_apply_cmdline(struct config *cfg, const char *cmdline)
 	int ret;
 
 	if (apply_one(cmdline, "erofs.url", cfg->url, sizeof(cfg->url)) ||
-	    apply_one(cmdline, "erofs.ca", cfg->ca_file, sizeof(cfg->ca_file)))
+	    apply_one(cmdline, "erofs.ca", cfg->ca_file, sizeof(cfg->ca_file)) ||
+	    apply_one(cmdline, "erofs.digest", cfg->digest, sizeof(cfg->digest)) ||
+	    apply_one(cmdline, "erofs.fsid", cfg->fsid, sizeof(cfg->fsid)))
 		return -EINVAL;
 	if (!cfg->timeout_s) {
 		ret = cmdline_get(cmdline, "erofs.timeout", v, sizeof(v));
@@ -280,6 +295,36 @@ static int check_one_url(const struct config *cfg, const char *url, size_t len)
 	return 0;
 }
 
+/* erofs.digest=sha256:HEX names a manifest, which erofs.fsid= locates. */
+static int check_digest(const struct config *cfg)
+{
+	const char *hex = cfg->digest + strlen(CONFIG_DIGEST_PREFIX);
+	size_t i;
+
+	if (strncmp(cfg->digest, CONFIG_DIGEST_PREFIX,
+		    strlen(CONFIG_DIGEST_PREFIX)) || strlen(hex) != 64)
+		goto bad;
+	for (i = 0; i < 64; i++)
+		if (!((hex[i] >= '0' && hex[i] <= '9') ||
+		      (hex[i] >= 'a' && hex[i] <= 'f')))
+			goto bad;
+	if (!cfg->fsid[0]) {
+		log_err("erofs.digest= needs erofs.fsid= (or --fsid): the manifest is <url>/<fsid>.manifest");
+		return -EINVAL;
+	}
+	if (url_check_name(cfg->fsid, strlen(cfg->fsid)) ||
+	    strlen(cfg->fsid) > CONFIG_FSID_MAX - 9) {
+		log_err("erofs.fsid=%s: not a plain file name of at most %d characters",
+			cfg->fsid, CONFIG_FSID_MAX - 9);
+		return -EINVAL;
+	}
+	return 0;
+bad:
+	log_err("erofs.digest=%s: expected sha256: and 64 lower-case hex digits",
+		cfg->digest);
+	return -EINVAL;
+}
+
 int config_validate(const struct config *cfg)
 {
 	const char *p, *pos = cfg->url, *item;
@@ -316,6 +361,8 @@ int config_validate(const struct config *cfg)
 		log_err("erofs.ca=%s: must be an absolute path", cfg->ca_file);
 		return -EINVAL;
 	}
+	if (cfg->digest[0] && check_digest(cfg))
+		return -EINVAL;
 	if (!*cfg->tag)
 		goto bad_tag;
 	for (p = cfg->tag; *p; p++) {

@@ -8,6 +8,8 @@
 #define CONFIG_URL_MAX 2048
 #define CONFIG_PATH_MAX 1024
 #define CONFIG_TAG_MAX 32
+#define CONFIG_FSID_MAX 255
+#define CONFIG_DIGEST_PREFIX "sha256:"
 
 struct config {
 	char url[CONFIG_URL_MAX];	/* base URL, blobs are <url>/<name> */
@@ -16,6 +18,12 @@ struct config {
 	char tag[CONFIG_TAG_MAX + 1];
 	char store_dir[CONFIG_PATH_MAX];	/* empty: no store across boots */
 	char error_file[CONFIG_PATH_MAX];
+	/*
+	 * A verified image: the manifest <url>/<fsid>.manifest must have this
+	 * sha256 ("sha256:" and 64 hex digits); empty: a plain image.
+	 */
+	char digest[80];
+	char fsid[CONFIG_FSID_MAX + 1];
 	char cmdline_file[CONFIG_PATH_MAX];
 	unsigned int timeout_s;		/* per kernel request, all retries */
 	unsigned int connections;	/* parallel HTTP connections */
@@ -40,7 +48,7 @@ int cmdline_get(const char *cmdline, const char *key, char *out, size_t size);
 
 /*
  * Fills what the flags left unset from erofs.url=, erofs.ca=,
- * erofs.timeout= on @cmdline. Returns 0, or -EINVAL after one error line.
+ * erofs.timeout=, erofs.fsid= and erofs.digest= on @cmdline. Returns 0, or -EINVAL after one error line.
  */
 int config_apply_cmdline(struct config *cfg, const char *cmdline);
 

@@ -237,6 +237,49 @@ const char *fetch_engine_base(const struct fetch_engine *e)
 	return e->mirror[0];
 }
 
+unsigned int fetch_engine_mirrors(const struct fetch_engine *e)
+{
+	return e->nmirrors;
+}
+
+const char *fetch_engine_mirror(const struct fetch_engine *e, unsigned int i)
+{
+	return i < e->nmirrors ? e->mirror[i] : "";
+}
+
+/* The first mirror from @i on (wrapping) that @skip allows; @i if none. */
+static unsigned int next_allowed(const struct fetch_engine *e, unsigned int i,
+				 uint32_t skip)
+{
+	unsigned int k;
+
+	for (k = 0; k < e->nmirrors; k++) {
+		unsigned int m = (i + k) % e->nmirrors;
+
+		if (!(skip & (1u << m)))
+			return m;
+	}
+	return i;
+}
+
+static unsigned int allowed_count(const struct fetch_engine *e, uint32_t skip)
+{
+	unsigned int i, n = 0;
+
+	for (i = 0; i < e->nmirrors; i++)
+		n += !(skip & (1u << i));
+	return n;
+}
+
+void fetch_engine_distrust(struct fetch_engine *e, unsigned int i)
+{
+	if (e->nmirrors < 2 || e->current != i)
+		return;
+	e->current = next_allowed(e, i + 1, 1u << i);
+	log_warn("mirror %s served bad data: trying %s first from now on",
+		 e->mirror[i], e->mirror[e->current]);
+}
+
 const struct fetch_stats *fetch_engine_stats(const struct fetch_engine *e)
 {
 	return &e->stats;
@@ -401,12 +444,18 @@ static int start_attempt(struct fetch_engine *e, struct fetch_attempt *a)
 
 int fetch_submit(struct fetch_engine *e, struct fetch_request *req)
 {
-	struct fetch_attempt *a = calloc(1, sizeof(*a));
+	struct fetch_attempt *a;
+	uint32_t all = e->nmirrors >= 32 ? ~0u : (1u << e->nmirrors) - 1;
+	unsigned int allowed, i;
 	size_t len0;
 	int ret;
 
+	if ((req->skip_mirrors & all) == all)
+		return -ENOENT; /* the caller tried every mirror already */
+	a = calloc(1, sizeof(*a));
 	if (!a)
 		return -ENOMEM;
+	allowed = allowed_count(e, req->skip_mirrors);
 	a->engine = e;
 	a->req = req;
 	a->deadline_ms = now_ms() + (int64_t)e->timeout_s * 1000;
@@ -417,9 +466,14 @@ int fetch_submit(struct fetch_engine *e, struct fetch_request *req)
 	    (req->url[len0] == '/' || !req->url[len0]) &&
 	    e->mirror_len_max + strlen(req->url + len0) < sizeof(a->url)) {
 		a->suffix = req->url + len0;
-		a->mirror = e->current;
-		a->round_left = e->nmirrors;
+		a->mirror = next_allowed(e, e->current, req->skip_mirrors);
+		a->round_left = allowed;
+		for (i = 0; i < e->nmirrors; i++)
+			if (req->skip_mirrors & (1u << i))
+				snprintf(a->reason[i], sizeof(a->reason[i]),
+					 "not asked again: its data failed verification");
 	}
+	req->mirror = a->mirror;
 	ret = setup_easy(e, a);
 	if (!ret)
 		ret = start_attempt(e, a);
@@ -534,6 +588,7 @@ static void on_finished(struct fetch_engine *e, struct fetch_attempt *a,
 	err = classify(a, rc);
 	if (a->suffix) {
 		if (!err) {
+			r->mirror = a->mirror;
 			if (a->mirror != e->current || e->mirrors_failing) {
 				log_info("mirror %s answers: using it from now on",
 					 e->mirror[a->mirror]);
@@ -557,7 +612,8 @@ static void on_finished(struct fetch_engine *e, struct fetch_attempt *a,
 		}
 		if (--a->round_left) {
 			/* The next mirror at once: no back-off between them. */
-			a->mirror = (a->mirror + 1) % e->nmirrors;
+			a->mirror = next_allowed(e, a->mirror + 1,
+						 r->skip_mirrors);
 			e->stats.retries++;
 			if (start_attempt(e, a)) {
 				snprintf(a->why, sizeof(a->why),
@@ -568,10 +624,11 @@ static void on_finished(struct fetch_engine *e, struct fetch_attempt *a,
 		}
 		/* A round over all mirrors failed. */
 		e->mirrors_failing = 1;
-		err = a->transient ? -EAGAIN : a->err0;
+		/* mirror 0's error names the failure, unless it was skipped */
+		err = a->transient ? -EAGAIN : a->err0 ? a->err0 : err;
 		a->transient = 0;
-		a->round_left = e->nmirrors;
-		a->mirror = e->current;
+		a->round_left = allowed_count(e, r->skip_mirrors);
+		a->mirror = next_allowed(e, e->current, r->skip_mirrors);
 		mirrors_why(e, a);
 	}
 	if (err != -EAGAIN || (a->no_retry && e->unreachable)) {

@@ -30,7 +30,13 @@ struct fetch_request {
 	 */
 	void (*done)(struct fetch_request *req, int err, const char *why);
 	void *ctx;
+	/*
+	 * Mirrors (bit i: mirror i) this request must not use, e.g. those that
+	 * served bytes failing verification. All set: the request fails.
+	 */
+	uint32_t skip_mirrors;
 	uint64_t size;			/* FETCH_PROBE result */
+	unsigned int mirror;		/* the mirror that answered */
 
 	struct fetch_attempt *priv;	/* the engine's */
 };
@@ -76,5 +82,15 @@ const struct fetch_stats *fetch_engine_stats(const struct fetch_engine *e);
 
 /* The first base URL, without a trailing '/'. */
 const char *fetch_engine_base(const struct fetch_engine *e);
+
+/* How many base URLs (mirrors) there are, and the i-th one. */
+unsigned int fetch_engine_mirrors(const struct fetch_engine *e);
+const char *fetch_engine_mirror(const struct fetch_engine *e, unsigned int i);
+
+/*
+ * Mirror @i served bytes that failed verification: later requests start at
+ * another mirror, as if @i had failed them.
+ */
+void fetch_engine_distrust(struct fetch_engine *e, unsigned int i);
 
 #endif

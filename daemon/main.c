@@ -18,7 +18,9 @@
 #include "config.h"
 #include "fetch.h"
 #include "log.h"
+#include "manifest.h"
 #include "serve.h"
+#include "verified.h"
 
 #define CA_MAX (4 << 20)
 #define CMDLINE_MAX 8192
@@ -177,6 +179,7 @@ int main(int argc, char **argv)
 	struct fetch_options fo = { 0 };
 	struct fetch_engine *engine = NULL;
 	struct server *server = NULL;
+	struct manifest *manifest = NULL;
 	unsigned char *ca = NULL;
 	const char *ca_used;
 	ssize_t ca_len;
@@ -199,11 +202,27 @@ int main(int argc, char **argv)
 	fo.verbose = cfg.verbose;
 	if (fetch_engine_new(&engine, &fo))
 		return 1;
+	if (cfg.digest[0]) {
+		char why[2048];
+
+		/* Before "ready": a wrong digest must stop the boot here. */
+		if (verified_load_manifest(engine, cfg.fsid,
+					   cfg.digest + strlen(CONFIG_DIGEST_PREFIX),
+					   &manifest, why, sizeof(why))) {
+			log_err("cannot load the manifest of fsid %s: %s",
+				cfg.fsid, why);
+			return 1;
+		}
+		log_info("manifest of fsid %s: %u blobs, %u chunks in %u packs, sha256 matches erofs.digest",
+			 cfg.fsid, manifest->nblobs, manifest->nchunks,
+			 manifest->npacks);
+	}
 
 	devfd = cf_dev_bind(cfg.cache_dir, cfg.tag);
 	if (devfd < 0)
 		return 1;
-	if (server_new(&server, &cfg, devfd, engine)) {
+	if (server_new(&server, &cfg, devfd, engine) ||
+	    (manifest && server_set_manifest(server, manifest))) {
 		log_err("out of memory");
 		return 1;
 	}
@@ -240,6 +259,7 @@ int main(int argc, char **argv)
 	server_log_stats(server);
 	log_info("exiting: the cache is withdrawn and pending reads fail");
 	server_free(server);
+	manifest_free(manifest);
 	close(devfd);
 	fetch_engine_free(engine);
 	free(ca);

@@ -12,6 +12,7 @@
 #include "io.h"
 #include "store.h"
 #include "url.h"
+#include "verified.h"
 
 /* Direct I/O into the cache file wants page-aligned offsets and buffers. */
 #define IO_ALIGN 4096ULL
@@ -23,6 +24,8 @@
  * large requests instead of one per kernel readahead window.
  */
 #define SEQ_WINDOW_MAX (2ULL << 20)
+/* Adjacent frames are fetched together, up to this many stored bytes. */
+#define PART_MAX (8ULL << 20)
 
 struct pending;
 
@@ -38,12 +41,24 @@ struct object {
 	char name[URL_NAME_MAX + 1];
 	char url[CONFIG_URL_MAX + URL_NAME_MAX + 2];
 	struct store *store;	/* pages kept across boots, or NULL */
+	const struct manifest_blob *blob; /* verified image, else NULL */
 	struct object *next;
+};
+
+/*
+ * One HTTP request of a READ fetch: the blob's bytes themselves, or (for a
+ * verified image) the stored frames of chunks refs[ref0, ref0 + nrefs).
+ */
+struct part {
+	struct fetch_request req;
+	struct pending *p;
+	uint32_t ref0, nrefs;
+	char url[VERIFIED_PACK_URL_MAX];
 };
 
 /* One fetch, and the kernel requests it answers. */
 struct pending {
-	struct fetch_request req;
+	struct fetch_request req;	/* OPEN: the size probe */
 	struct server *server;
 	struct object *obj;
 	uint32_t msg_id;		/* the OPEN or first READ */
@@ -51,6 +66,16 @@ struct pending {
 	uint64_t want_off, want_len;	/* what that READ asked */
 	uint32_t *more_ids;		/* READs inside this fetch's range */
 	size_t n_more;
+	/* READ: blob bytes [off, off + len), into buf (whole pages) */
+	uint64_t off, len;
+	unsigned char *buf;
+	struct part *parts;
+	unsigned int nparts, parts_left;
+	/* verified: refs [ref0, ref0 + nrefs) cover [off, off + len) */
+	uint32_t ref0, nrefs;
+	unsigned char *ref_ok;		/* per ref: decoded and checked */
+	int err;			/* of the first part that failed */
+	char why[1536];
 	/* OPEN with a store: the blob's NAME.sha256 names its content. */
 	char id_url[CONFIG_URL_MAX + URL_NAME_MAX + 10];
 	struct pending *next;		/* in obj->fetches */
@@ -62,6 +87,10 @@ struct server {
 	struct fetch_engine *engine;
 	struct object *objects;
 	struct serve_stats stats;
+	const struct manifest *manifest;	/* verified image, else NULL */
+	ZSTD_DCtx *dctx;
+	/* as object.url: config_validate() keeps the fsid short enough */
+	char manifest_url[CONFIG_URL_MAX + URL_NAME_MAX + 2];
 };
 
 int server_new(struct server **out, const struct config *cfg, int devfd,
@@ -89,7 +118,19 @@ void server_free(struct server *s)
 		close(o->fd);
 		free(o);
 	}
+	ZSTD_freeDCtx(s->dctx);
 	free(s);
+}
+
+int server_set_manifest(struct server *s, const struct manifest *m)
+{
+	s->dctx = verified_dctx_new();
+	if (!s->dctx)
+		return -ENOMEM;
+	s->manifest = m;
+	snprintf(s->manifest_url, sizeof(s->manifest_url), "%s/%s.manifest",
+		 fetch_engine_base(s->engine), s->cfg->fsid);
+	return 0;
 }
 
 const struct serve_stats *server_stats(const struct server *s)
@@ -105,6 +146,9 @@ void server_log_stats(const struct server *s)
 		 s->stats.opens, s->stats.reads, s->stats.closes, f->attempts,
 		 f->retries, f->bytes, s->stats.bytes_written,
 		 s->stats.bytes_from_disk, s->stats.errors);
+	if (s->manifest)
+		log_info("stats: chunks verified %llu, failed verification %llu",
+			 s->stats.chunks_verified, s->stats.chunks_bad);
 }
 
 static struct object *find_object(struct server *s, uint32_t id)
@@ -160,12 +204,16 @@ static void record_error(struct server *s, const char *line)
 }
 
 /* The OPEN is answered with the blob's size; the store, if any, is ready. */
-static void open_ready(struct pending *p)
+static void announce_open(struct server *s, struct object *obj,
+			  uint32_t msg_id)
 {
-	struct object *obj = p->obj;
-
-	log_info("blob %s: %llu bytes at %s", obj->name,
-		 (unsigned long long)obj->size, obj->url);
+	if (obj->blob)
+		log_info("blob %s: %llu bytes in %u chunks, each checked against %s",
+			 obj->name, (unsigned long long)obj->size,
+			 obj->blob->nrefs, obj->url);
+	else
+		log_info("blob %s: %llu bytes at %s", obj->name,
+			 (unsigned long long)obj->size, obj->url);
 	if (obj->store) {
 		uint64_t total, have = store_pages(obj->store, &total);
 
@@ -173,7 +221,12 @@ static void open_ready(struct pending *p)
 			 obj->name, (unsigned long long)have,
 			 (unsigned long long)total);
 	}
-	answer_open(p->server, p->msg_id, (int64_t)obj->size);
+	answer_open(s, msg_id, (int64_t)obj->size);
+}
+
+static void open_ready(struct pending *p)
+{
+	announce_open(p->server, p->obj, p->msg_id);
 	free(p->req.buf);
 	free(p);
 }
@@ -284,6 +337,52 @@ static void close_if_cachefiles_fd(int fd)
 		close(fd);
 }
 
+/*
+ * A verified image's blobs are known from the manifest: the primary device
+ * by the fsid, extra devices by their tag (their sha256).
+ */
+static void open_verified(struct server *s, const struct cf_msg *m,
+			  struct object *obj)
+{
+	const struct manifest *man = s->manifest;
+	const char *key = m->open.cookie_key;
+	size_t len = m->open.cookie_key_len;
+	char line[CONFIG_URL_MAX + 512];
+	int ret;
+
+	if (len == strlen(s->cfg->fsid) && !memcmp(key, s->cfg->fsid, len))
+		obj->blob = &man->blobs[0];
+	else
+		obj->blob = manifest_find_blob(man, key, len);
+	if (!obj->blob || url_check_name(key, len)) {
+		snprintf(line, sizeof(line),
+			 "%s: the kernel asked for blob '%.*s', which is neither the fsid nor a device tag in the manifest",
+			 s->manifest_url, (int)(len > 80 ? 80 : len), key);
+		log_err("OPEN %u: %s; refused", m->id, line);
+		record_error(s, line);
+		answer_open(s, m->id, -ENOENT);
+		close(m->open.fd);
+		free(obj);
+		return;
+	}
+	memcpy(obj->name, key, len);
+	snprintf(obj->url, sizeof(obj->url), "%s", s->manifest_url);
+	obj->size = obj->blob->size;
+	obj->next = s->objects;
+	s->objects = obj;
+	if (s->cfg->store_dir[0]) {
+		/* The blob's sha256 is its identity: no NAME.sha256 to fetch. */
+		ret = store_open(&obj->store, s->cfg->store_dir, obj->name,
+				 obj->size, obj->blob->tag);
+		if (ret) {
+			log_warn("blob %s: cannot open its store in %s: %s; its pages are not kept across boots",
+				 obj->name, s->cfg->store_dir, strerror(-ret));
+			obj->store = NULL;
+		}
+	}
+	announce_open(s, obj, m->id);
+}
+
 static void handle_open(struct server *s, const struct cf_msg *m)
 {
 	const char *vkey = m->open.volume_key;
@@ -314,6 +413,11 @@ static void handle_open(struct server *s, const struct cf_msg *m)
 	}
 	obj->id = m->object_id;
 	obj->fd = m->open.fd;
+	if (s->manifest) {
+		free(p);
+		open_verified(s, m, obj);
+		return;
+	}
 	ret = url_join(obj->url, sizeof(obj->url), fetch_engine_base(s->engine),
 		       m->open.cookie_key, m->open.cookie_key_len);
 	if (ret) {
@@ -380,54 +484,122 @@ static void unlink_fetch(struct object *obj, struct pending *p)
 }
 
 /* Fetched bytes, already handed to the kernel, go to the disk store too. */
-static void keep_on_disk(struct object *obj, const struct fetch_request *req)
+static void keep_on_disk(struct object *obj, const unsigned char *buf,
+			 uint64_t off, uint64_t len)
 {
 	int ret;
 
 	if (!obj->store)
 		return;
-	ret = store_put(obj->store, req->buf, req->off, req->len);
+	ret = store_put(obj->store, buf, off, len);
 	if (ret) {
 		log_warn("blob %s: cannot keep bytes %llu-%llu on disk: %s; no longer keeping its pages",
-			 obj->name, (unsigned long long)req->off,
-			 (unsigned long long)(req->off + req->len - 1),
-			 strerror(-ret));
+			 obj->name, (unsigned long long)off,
+			 (unsigned long long)(off + len - 1), strerror(-ret));
 		store_close(obj->store);
 		obj->store = NULL;
 	}
 }
 
-static void read_done(struct fetch_request *req, int err, const char *why)
+static void free_pending(struct pending *p)
 {
-	struct pending *p = req->ctx;
+	unsigned int i;
+
+	if (p->parts)
+		for (i = 0; i < p->nparts; i++)
+			if (p->parts[i].req.buf != p->buf)
+				free(p->parts[i].req.buf);
+	free(p->parts);
+	free(p->ref_ok);
+	free(p->more_ids);
+	free(p->buf);
+	free(p);
+}
+
+/* Writes checked bytes [off, off + len) of @p's buffer, zero-padded to a page. */
+static void write_span(struct pending *p, uint64_t off, uint64_t len)
+{
 	struct server *s = p->server;
 	struct object *obj = p->obj;
-	/* What to write: the fetched bytes, zero-padded to a page. */
-	uint64_t wlen = (req->len + IO_ALIGN - 1) & ~(IO_ALIGN - 1);
+	uint64_t wlen = (len + IO_ALIGN - 1) & ~(IO_ALIGN - 1);
+	int ret = io_pwrite_all(obj->fd, p->buf + (off - p->off), wlen, off);
+
+	if (ret) {
+		s->stats.errors++;
+		log_err("blob %s: writing %llu bytes at %llu to the cache: %s",
+			obj->name, (unsigned long long)wlen,
+			(unsigned long long)off, strerror(-ret));
+		return;
+	}
+	s->stats.bytes_written += wlen;
+	keep_on_disk(obj, p->buf + (off - p->off), off, len);
+}
+
+/*
+ * Writes the runs of chunks that passed; returns 1 if a chunk that failed
+ * overlaps what the kernel asked for (else only read-ahead was lost).
+ */
+static int write_checked(struct pending *p)
+{
+	const struct manifest *man = p->server->manifest;
+	uint64_t want_end = p->want_off + p->want_len;
+	uint32_t i = 0, j;
+	int hit = 0;
+
+	while (i < p->nrefs) {
+		uint32_t r = p->ref0 + i;
+		uint64_t start = man->ref_off[r];
+
+		if (!p->ref_ok[i]) {
+			uint64_t end = start + man->chunks[man->refs[r]].size;
+
+			if (start < want_end && end > p->want_off)
+				hit = 1;
+			i++;
+			continue;
+		}
+		for (j = i; j < p->nrefs && p->ref_ok[j]; j++)
+			;
+		r = p->ref0 + j - 1;
+		if (!p->obj->closed)
+			write_span(p, start, man->ref_off[r] +
+				   man->chunks[man->refs[r]].size - start);
+		i = j;
+	}
+	return hit;
+}
+
+/* All parts are in: write what was fetched and checked, answer the READs. */
+static void read_finish(struct pending *p)
+{
+	struct server *s = p->server;
+	struct object *obj = p->obj;
+	int failed = p->err != 0;
 	size_t i;
 
 	unlink_fetch(obj, p);
-	if (err) {
+	if (obj->blob && p->ref_ok) {
+		/* Chunks that passed are good whatever happened to the others. */
+		failed = write_checked(p);
+	} else if (!p->err && !obj->closed) {
+		write_span(p, p->off, p->len);
+	}
+	if (failed) {
 		s->stats.errors++;
 		log_err("blob %s: cannot read bytes %llu-%llu from %s: %s",
 			obj->name, (unsigned long long)p->want_off,
 			(unsigned long long)(p->want_off + p->want_len - 1),
-			obj->url, why);
+			obj->url, p->why);
+	} else if (p->err) {
+		log_warn("blob %s: read-ahead of bytes %llu-%llu from %s failed: %s",
+			 obj->name, (unsigned long long)p->off,
+			 (unsigned long long)(p->off + p->len - 1), obj->url,
+			 p->why);
+	}
+	if (p->err) {
 		/* A failed window must not make the next READ look sequential. */
 		obj->seq_window = 0;
 		obj->seq_end = 0;
-	} else if (!obj->closed) {
-		int ret = io_pwrite_all(obj->fd, req->buf, wlen, req->off);
-
-		if (ret) {
-			s->stats.errors++;
-			log_err("blob %s: writing %llu bytes at %llu to the cache: %s",
-				obj->name, (unsigned long long)wlen,
-				(unsigned long long)req->off, strerror(-ret));
-		} else {
-			s->stats.bytes_written += wlen;
-			keep_on_disk(obj, req);
-		}
 	}
 	/*
 	 * Complete even on failure: the kernel then finds no data and fails
@@ -439,26 +611,170 @@ static void read_done(struct fetch_request *req, int err, const char *why)
 		for (i = 0; i < p->n_more; i++)
 			complete_read(obj, p->more_ids[i]);
 	}
-	free(p->more_ids);
-	free(req->buf);
 	object_release(s, obj);
-	free(p);
+	free_pending(p);
 }
 
 /*
- * Starts fetching [off, end) (page-aligned; clipped to the blob) for READ
- * @m, or as read-ahead when @m is NULL. Returns 0 or -errno.
+ * Decodes and checks each chunk of a verified part into the READ's buffer.
+ * A chunk that fails is asked again from a mirror that has not served it
+ * yet: returns 1 when that request is under way, else 0 (with p->err set
+ * if a chunk found no good copy; the others are still used).
+ */
+static int decode_part(struct part *pt)
+{
+	struct pending *p = pt->p;
+	struct server *s = p->server;
+	const struct manifest *man = s->manifest;
+	struct fetch_request *req = &pt->req;
+	char why[256];
+	uint32_t r;
+	int ret;
+
+	for (r = pt->ref0; r < pt->ref0 + pt->nrefs; r++) {
+		uint32_t ci = man->refs[r];
+		const struct manifest_chunk *c = &man->chunks[ci];
+		unsigned char *out = p->buf + (man->ref_off[r] - p->off);
+
+		if (p->ref_ok[r - p->ref0])
+			continue; /* passed in an earlier answer */
+		if (!verified_decode(s->dctx, c, req->buf + (c->offset - req->off),
+				     out, why, sizeof(why))) {
+			s->stats.chunks_verified++;
+			p->ref_ok[r - p->ref0] = 1;
+			continue;
+		}
+		s->stats.chunks_bad++;
+		log_warn("blob %s: chunk %u (bytes %llu-%llu) from %s failed verification: %s",
+			 p->obj->name, ci,
+			 (unsigned long long)man->ref_off[r],
+			 (unsigned long long)(man->ref_off[r] + c->size - 1),
+			 fetch_engine_mirror(s->engine, req->mirror), why);
+		if (!(req->skip_mirrors & (1u << req->mirror))) {
+			fetch_engine_distrust(s->engine, req->mirror);
+			req->skip_mirrors |= 1u << req->mirror;
+			ret = fetch_submit(s->engine, req);
+			if (!ret)
+				return 1;
+		} else {
+			ret = -ENOENT;
+		}
+		if (!p->err) {
+			p->err = -EIO;
+			snprintf(p->why, sizeof(p->why),
+				 "chunk %u failed verification (%s)%s; nothing of it was written",
+				 ci, why, ret == -ENOENT &&
+				 fetch_engine_mirrors(s->engine) > 1 ?
+				 " on every mirror" : "");
+		}
+	}
+	return 0;
+}
+
+static void part_done(struct fetch_request *req, int err, const char *why)
+{
+	struct part *pt = req->ctx;
+	struct pending *p = pt->p;
+
+	if (err) {
+		if (!p->err) {
+			p->err = err;
+			snprintf(p->why, sizeof(p->why), "%.700s%s%.800s",
+				 pt->url[0] ? pt->url : "", pt->url[0] ? ": " : "",
+				 why);
+		}
+	} else if (p->obj->blob && decode_part(pt)) {
+		return; /* asked again from another mirror */
+	}
+	if (req->buf != p->buf) {
+		free(req->buf);
+		req->buf = NULL;
+	}
+	if (--p->parts_left)
+		return;
+	read_finish(p);
+}
+
+/*
+ * Splits a verified READ into requests: runs of chunks whose frames lie
+ * back to back in one pack become one range request. Returns 0 or -errno.
+ */
+static int plan_parts(struct server *s, struct pending *p, uint32_t r0,
+		      uint32_t r1)
+{
+	const struct manifest *man = s->manifest;
+	uint32_t r = r0;
+	unsigned int n = 0;
+
+	p->ref0 = r0;
+	p->nrefs = r1 - r0 + 1;
+	p->parts = calloc(p->nrefs, sizeof(*p->parts));
+	p->ref_ok = calloc(p->nrefs, 1);
+	if (!p->parts || !p->ref_ok)
+		return -ENOMEM;
+	while (r <= r1) {
+		const struct manifest_chunk *c = &man->chunks[man->refs[r]];
+		struct part *pt = &p->parts[n++];
+		uint64_t end = c->offset + c->stored_size;
+
+		pt->p = p;
+		pt->ref0 = r;
+		pt->nrefs = 1;
+		for (r++; r <= r1; r++) {
+			const struct manifest_chunk *d =
+				&man->chunks[man->refs[r]];
+
+			if (d->pack != c->pack || d->offset != end ||
+			    end + d->stored_size - c->offset > PART_MAX)
+				break;
+			end += d->stored_size;
+			pt->nrefs++;
+		}
+		if (verified_pack_url(pt->url, sizeof(pt->url),
+				      fetch_engine_base(s->engine),
+				      &man->packs[c->pack]))
+			return -ENAMETOOLONG;
+		pt->req.kind = FETCH_RANGE;
+		pt->req.url = pt->url;
+		pt->req.off = c->offset;
+		pt->req.len = end - c->offset;
+		pt->req.blob_size = man->packs[c->pack].size;
+		pt->req.buf = malloc(pt->req.len);
+		if (!pt->req.buf)
+			return -ENOMEM;
+	}
+	p->nparts = n;
+	return 0;
+}
+
+/*
+ * Starts fetching [off, end) (page-aligned; clipped to the blob; for a
+ * verified image widened to whole chunks) for READ @m, or as read-ahead
+ * when @m is NULL. Returns 0 or -errno.
  */
 static int start_fetch(struct server *s, struct object *obj, uint64_t off,
 		       uint64_t end, const struct cf_msg *m)
 {
 	uint64_t limit = (obj->size + IO_ALIGN - 1) & ~(IO_ALIGN - 1);
+	uint32_t r0 = 0, r1 = 0;
 	uint64_t buflen;
 	struct pending *p;
+	unsigned int i, n;
 	int ret;
 
 	if (end > limit)
 		end = limit;
+	if (obj->blob) {
+		const struct manifest *man = s->manifest;
+
+		/* Chunks start on page boundaries: whole pages either way. */
+		r0 = manifest_ref_at(man, obj->blob, off);
+		r1 = manifest_ref_at(man, obj->blob,
+				     (end > obj->size ? obj->size : end) - 1);
+		off = man->ref_off[r0];
+		end = man->ref_off[r1] + man->chunks[man->refs[r1]].size;
+		end = (end + IO_ALIGN - 1) & ~(IO_ALIGN - 1);
+	}
 	obj->seq_end = end;
 	buflen = end - off;
 	if (end > obj->size)
@@ -466,43 +782,70 @@ static int start_fetch(struct server *s, struct object *obj, uint64_t off,
 
 	p = calloc(1, sizeof(*p));
 	if (p)
-		p->req.buf = aligned_alloc(IO_ALIGN, buflen);
-	if (!p || !p->req.buf) {
+		p->buf = aligned_alloc(IO_ALIGN, buflen);
+	if (!p || !p->buf) {
 		free(p);
 		s->stats.errors++;
 		log_err("blob %s: out of memory for %llu bytes", obj->name,
 			(unsigned long long)buflen);
 		return -ENOMEM;
 	}
-	memset(p->req.buf + (end - off), 0, buflen - (end - off));
+	memset(p->buf + (end - off), 0, buflen - (end - off));
 	p->server = s;
 	p->obj = obj;
 	p->ahead = !m;
 	p->msg_id = m ? m->id : 0;
 	p->want_off = m ? m->read.off : off;
 	p->want_len = m ? m->read.len : end - off;
-	p->req.kind = FETCH_RANGE;
-	p->req.url = obj->url;
-	p->req.off = off;
-	p->req.len = end - off;
-	p->req.blob_size = obj->size;
-	p->req.done = read_done;
-	p->req.ctx = p;
-	log_debug("blob %s: fetching %llu+%llu for %s", obj->name,
-		  (unsigned long long)off, (unsigned long long)(end - off),
-		  m ? "a READ" : "read-ahead");
-	ret = fetch_submit(s->engine, &p->req);
+	p->off = off;
+	p->len = end - off;
+	if (obj->blob) {
+		ret = plan_parts(s, p, r0, r1);
+	} else {
+		p->parts = calloc(1, sizeof(*p->parts));
+		ret = p->parts ? 0 : -ENOMEM;
+		if (!ret) {
+			p->nparts = 1;
+			p->parts[0].p = p;
+			p->parts[0].req.kind = FETCH_RANGE;
+			p->parts[0].req.url = obj->url;
+			p->parts[0].req.off = off;
+			p->parts[0].req.len = end - off;
+			p->parts[0].req.blob_size = obj->size;
+			p->parts[0].req.buf = p->buf;
+		}
+	}
 	if (ret) {
 		s->stats.errors++;
-		log_err("blob %s: cannot start a request: %s", obj->name,
-			strerror(-ret));
-		free(p->req.buf);
-		free(p);
+		log_err("blob %s: cannot plan a fetch of bytes %llu-%llu: %s",
+			obj->name, (unsigned long long)off,
+			(unsigned long long)(end - 1), strerror(-ret));
+		free_pending(p);
 		return ret;
 	}
+	log_debug("blob %s: fetching %llu+%llu in %u request(s) for %s",
+		  obj->name, (unsigned long long)off,
+		  (unsigned long long)(end - off), p->nparts,
+		  m ? "a READ" : "read-ahead");
+	/* Counted first: a part may finish (and fail) inside fetch_submit(). */
+	p->parts_left = p->nparts;
 	obj->inflight++;
 	p->next = obj->fetches;
 	obj->fetches = p;
+	/* The last part failing here finishes (frees) p: use n, not p. */
+	n = p->nparts;
+	for (i = 0; i < n; i++) {
+		p->parts[i].req.done = part_done;
+		p->parts[i].req.ctx = &p->parts[i];
+		ret = fetch_submit(s->engine, &p->parts[i].req);
+		if (ret) {
+			char why[64];
+
+			snprintf(why, sizeof(why), "cannot start a request: %s",
+				 strerror(-ret));
+			part_done(&p->parts[i].req, ret, why);
+		}
+	}
 	return 0;
 }
 
@@ -528,8 +871,8 @@ static int join_fetch(struct object *obj, const struct cf_msg *m)
 	uint32_t *ids;
 
 	for (p = obj->fetches; p; p = p->next) {
-		if (m->read.off < p->req.off ||
-		    end > ((p->req.off + p->req.len + IO_ALIGN - 1) & ~(IO_ALIGN - 1)))
+		if (m->read.off < p->off ||
+		    end > ((p->off + p->len + IO_ALIGN - 1) & ~(IO_ALIGN - 1)))
 			continue;
 		ids = realloc(p->more_ids, (p->n_more + 1) * sizeof(*ids));
 		if (!ids)

@@ -156,11 +156,64 @@ static void test_args(void)
 	CHECK(config_parse_args(&c, 3, toolong) == -EINVAL);
 }
 
+/* erofs.digest= and erofs.fsid=: a verified image's manifest. */
+static int validate_digest(const char *cmdline)
+{
+	struct config c;
+
+	config_init(&c);
+	strcpy(c.cache_dir, "/c");
+	if (config_apply_cmdline(&c, cmdline))
+		return -E2BIG;
+	return config_validate(&c);
+}
+
+static void test_digest(void)
+{
+	const char *hex = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+	char line[512], longfsid[300];
+	struct config c;
+	char *argv[] = { "lazyrootd", "--digest", line, "--fsid", "f", NULL };
+
+	snprintf(line, sizeof(line), "erofs.url=https://a/ erofs.fsid=rootfs-v erofs.digest=sha256:%s", hex);
+	CHECK(validate_digest(line) == 0);
+	config_init(&c);
+	CHECK(config_apply_cmdline(&c, line) == 0);
+	CHECK_STR(c.fsid, "rootfs-v");
+	CHECK(strcmp(c.digest + 7, hex) == 0);
+	/* a plain image needs neither; a weird fsid matters only with a digest */
+	CHECK(validate_digest("erofs.url=https://a/ erofs.fsid=../x") == 0);
+	snprintf(line, sizeof(line), "erofs.url=https://a/ erofs.digest=sha256:%s", hex);
+	CHECK(validate_digest(line) == -EINVAL); /* no fsid */
+	snprintf(line, sizeof(line), "erofs.url=https://a/ erofs.fsid=../x erofs.digest=sha256:%s", hex);
+	CHECK(validate_digest(line) == -EINVAL);
+	memset(longfsid, 'a', 250);
+	longfsid[250] = '\0';
+	snprintf(line, sizeof(line), "erofs.url=https://a/ erofs.fsid=%s erofs.digest=sha256:%s", longfsid, hex);
+	CHECK(validate_digest(line) == -EINVAL); /* NAME.manifest too long */
+	CHECK(validate_digest("erofs.url=https://a/ erofs.fsid=f erofs.digest=md5:00") == -EINVAL);
+	snprintf(line, sizeof(line), "erofs.url=https://a/ erofs.fsid=f erofs.digest=%s", hex);
+	CHECK(validate_digest(line) == -EINVAL); /* no sha256: prefix */
+	snprintf(line, sizeof(line), "erofs.url=https://a/ erofs.fsid=f erofs.digest=sha256:%.63s", hex);
+	CHECK(validate_digest(line) == -EINVAL); /* 63 digits */
+	snprintf(line, sizeof(line), "erofs.url=https://a/ erofs.fsid=f erofs.digest=sha256:%sa", hex);
+	CHECK(validate_digest(line) == -EINVAL); /* 65 digits */
+	CHECK(validate_digest("erofs.url=https://a/ erofs.fsid=f erofs.digest=sha256:9F86D081884C7D659A2FEAA0C55AD015A3BF4F1B2B0B822CD15D6C15B0F00A08") == -EINVAL);
+	/* flags win over the command line */
+	snprintf(line, sizeof(line), "sha256:%s", hex);
+	config_init(&c);
+	CHECK(config_parse_args(&c, 5, argv) == 1);
+	CHECK(config_apply_cmdline(&c, "erofs.fsid=g erofs.digest=sha256:00") == 0);
+	CHECK_STR(c.fsid, "f");
+	CHECK_STR(c.digest, line);
+}
+
 int main(void)
 {
 	test_cmdline_get();
 	test_apply();
 	test_validate();
 	test_args();
+	test_digest();
 	return check_report("test_config");
 }

@@ -1,0 +1,80 @@
+#!/usr/bin/env bats
+# The daemon's request loop serving a verified image (docs/format.md) under
+# ASan/UBSan: a socket stands in for /dev/cachefiles, nginx serves the
+# packs. Every chunk is read on its own and compared with the plain blobs.
+
+setup_file() {
+	export ST="$BATS_FILE_TMPDIR/srv" WWW="$BATS_FILE_TMPDIR/www" T="$BATS_FILE_TMPDIR"
+	mkdir -p "$WWW" "$T/tree/d" "$T/plain"
+	# compressible and incompressible files, and one the size of many chunks
+	head -c 3000000 /dev/urandom > "$T/tree/d/random"
+	seq 1 300000 > "$T/tree/d/numbers"
+	cp /bin/ls "$T/tree/ls"
+	images/lazyroot-mkimage --verified --fsid rootfs-v "$T/tree" "$WWW/good" > "$T/out" 2> "$T/err" ||
+		{ cat "$T/err" >&2; return 1; }
+	read -r _ digest < "$T/out"
+	export HEX=${digest#sha256:}
+	build/lazyroot-pack --unpack "$WWW/good" "$WWW/good/rootfs-v.manifest" "$T/plain" 2> /dev/null
+	# a copy that differs in one byte of one frame
+	cp -a "$WWW/good" "$WWW/bad"
+	pack=$(ls -S "$WWW/bad/packs/"*.pack | head -n 1)
+	off=$(($(stat -c %s "$pack") / 2))
+	byte=$(od -An -tu1 -j "$off" -N1 "$pack" | tr -d ' ')
+	# shellcheck disable=SC2059
+	printf "$(printf '\\%03o' $((byte ^ 1)))" |
+		dd of="$pack" bs=1 seek="$off" conv=notrunc status=none
+	tests/lib/https-server start "$ST" "$WWW"
+}
+
+teardown_file() {
+	tests/lib/https-server stop "$ST"
+}
+
+url() { echo "https://127.0.0.1:$(cat "$ST/port")/$1/"; }
+
+# verified MIRRORS BAD_CHUNKS [DIGEST]
+verified() {
+	run build/serve-verified "$ST/ca.pem" "$1" rootfs-v "${3:-$HEX}" "$T/plain" "$2"
+	echo "$output" | grep -v 'completing: Inappropriate ioctl' | tail -n 30
+}
+
+@test "every chunk of both blobs, checked, lands byte for byte; an unknown tag is refused" {
+	verified "$(url good)" 0
+	[ "$status" -eq 0 ]
+	echo "$output" | grep -q '^serve-verified: [0-9]* passed, 0 failed$'
+	echo "$output" | grep -Eq '^lazyrootd: stats: chunks verified [1-9][0-9]*, failed verification 0$'
+	echo "$output" | grep -q "the kernel asked for blob '0\{64\}', which is neither the fsid nor a device tag in the manifest; refused"
+}
+
+@test "one changed byte: that chunk's READ fails and writes nothing, the others land" {
+	verified "$(url bad)" 1
+	[ "$status" -eq 0 ]
+	echo "$output" | grep -q '^serve-verified: [0-9]* passed, 0 failed$'
+	echo "$output" | grep -Eq 'lazyrootd: blob [0-9a-f]{64}: chunk [0-9]+ \(bytes [0-9]+-[0-9]+\) from https://127.0.0.1:[0-9]+/bad failed verification: sha256 [0-9a-f]{16}…, not the manifest.s$'
+	echo "$output" | grep -Eq ': chunk [0-9]+ failed verification \(sha256 .*\); nothing of it was written$'
+}
+
+@test "one changed byte on the first mirror: the chunk comes from the second, which is asked first from then on" {
+	verified "$(url bad),$(url good)" 0
+	[ "$status" -eq 0 ]
+	echo "$output" | grep -q '^serve-verified: [0-9]* passed, 0 failed$'
+	[ "$(echo "$output" | grep -c 'failed verification: sha256')" -eq 1 ]
+	echo "$output" | grep -q "lazyrootd: mirror https://127.0.0.1:[0-9]*/bad served bad data: trying https://127.0.0.1:[0-9]*/good first from now on"
+	echo "$output" | grep -Eq '^lazyrootd: stats: chunks verified [1-9][0-9]*, failed verification 1$'
+}
+
+@test "a manifest whose sha256 is not the digest is refused on every mirror" {
+	verified "$(url good),$(url bad)" 0 "$(printf '%064d' 0)"
+	[ "$status" -eq 1 ]
+	[ "$(echo "$output" | grep -c 'its sha256 is [0-9a-f]*, not erofs.digest=sha256:0\{64\}')" -eq 2 ]
+	echo "$output" | grep -q "^serve-verified: $(url good)rootfs-v.manifest: no mirror serves a copy with sha256 0\{64\}"
+}
+
+@test "a manifest that is not one: refused with the parser's reason" {
+	mkdir -p "$WWW/junk"
+	head -c 4096 /dev/urandom > "$WWW/junk/rootfs-v.manifest"
+	hex=$(sha256sum "$WWW/junk/rootfs-v.manifest" | cut -d' ' -f1)
+	verified "$(url junk)" 0 "$hex"
+	[ "$status" -eq 1 ]
+	echo "$output" | grep -q "^serve-verified: $(url junk)rootfs-v.manifest: .*magic"
+}

@@ -1,0 +1,229 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Drives the daemon's request loop for a verified image, as serve-harness
+ * does for a plain one: a socket pair stands in for /dev/cachefiles,
+ * memfds for the kernel's anon fds, a real server for the mirrors.
+ *   serve-verified CA MIRRORS FSID HEX PLAIN_DIR BAD_CHUNKS
+ * PLAIN_DIR holds each blob's plain bytes as PLAIN_DIR/<tag> (from
+ * lazyroot-pack --unpack). Every chunk of every blob is READ on its own;
+ * BAD_CHUNKS is how many must fail (no byte written), all others must land
+ * byte for byte. Prints the check tally; exits 1 on any failed check.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cachefiles.h"
+#include "check.h"
+#include "config.h"
+#include "fetch.h"
+#include "log.h"
+#include "manifest.h"
+#include "serve.h"
+#include "verified.h"
+
+static int kfd;
+static struct server *srv;
+static struct fetch_engine *engine;
+
+static void send_msg(uint32_t id, uint32_t op, uint32_t obj, const void *payload,
+		     size_t plen)
+{
+	unsigned char buf[2048];
+	uint32_t hdr[4] = { id, op, (uint32_t)(16 + plen), obj };
+
+	memcpy(buf, hdr, 16);
+	memcpy(buf + 16, payload, plen);
+	if (send(kfd, buf, 16 + plen, 0) < 0)
+		abort();
+}
+
+static void send_open(uint32_t id, uint32_t obj, const char *name, int fd)
+{
+	unsigned char p[600];
+	const char *vkey = "erofs,rootfs";
+	uint32_t vsize = (uint32_t)strlen(vkey) + 1, csize = (uint32_t)strlen(name);
+	uint32_t o[4] = { vsize, csize, (uint32_t)fd, 0 };
+
+	memcpy(p, o, 16);
+	memcpy(p + 16, vkey, vsize);
+	memcpy(p + 16 + vsize, name, csize);
+	send_msg(id, CF_OP_OPEN, obj, p, 16 + vsize + csize);
+}
+
+static void send_read(uint32_t id, uint32_t obj, uint64_t off, uint64_t len)
+{
+	uint64_t r[2] = { off, len };
+
+	send_msg(id, CF_OP_READ, obj, r, sizeof(r));
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void pump(void)
+{
+	if (fetch_engine_wait(engine, -1, 50))
+		server_drain_device(srv);
+	server_drain_device(srv);
+	fetch_engine_run(engine);
+}
+
+static const char *await_copen(void)
+{
+	static char reply[128];
+	int64_t end = now_ms() + 15000;
+
+	while (now_ms() < end) {
+		ssize_t n = recv(kfd, reply, sizeof(reply) - 1, MSG_DONTWAIT);
+
+		if (n > 0) {
+			reply[n] = '\0';
+			return reply;
+		}
+		pump();
+	}
+	return "";
+}
+
+static void await_progress(unsigned long long w, unsigned long long e)
+{
+	int64_t end = now_ms() + 15000;
+
+	while (now_ms() < end) {
+		const struct serve_stats *st = server_stats(srv);
+
+		if (st->bytes_written > w || st->errors > e)
+			return;
+		pump();
+	}
+}
+
+static unsigned char *slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	unsigned char *buf;
+	long n;
+
+	if (!f || fseek(f, 0, SEEK_END) || (n = ftell(f)) < 0 ||
+	    fseek(f, 0, SEEK_SET))
+		abort();
+	buf = malloc((size_t)n + 1);
+	if (!buf || fread(buf, 1, (size_t)n, f) != (size_t)n)
+		abort();
+	fclose(f);
+	*len = (size_t)n;
+	return buf;
+}
+
+int main(int argc, char **argv)
+{
+	struct config cfg;
+	struct fetch_options fo = { 0 };
+	struct manifest *m;
+	const struct serve_stats *st;
+	unsigned char *ca;
+	char why[2048], path[4096], expect[64];
+	size_t ca_len;
+	unsigned long failed = 0, want_failed;
+	uint32_t b, r, id = 1;
+	int sv[2];
+
+	if (argc != 7) {
+		fprintf(stderr, "usage: serve-verified CA MIRRORS FSID HEX PLAIN_DIR BAD_CHUNKS\n");
+		return 2;
+	}
+	want_failed = strtoul(argv[6], NULL, 10);
+	log_open();
+	ca = slurp(argv[1], &ca_len);
+	config_init(&cfg);
+	snprintf(cfg.url, sizeof(cfg.url), "%s", argv[2]);
+	snprintf(cfg.fsid, sizeof(cfg.fsid), "%s", argv[3]);
+	fo.base_url = cfg.url;
+	fo.ca_pem = ca;
+	fo.ca_pem_len = ca_len;
+	fo.timeout_s = 10;
+	fo.connections = 4;
+	if (fetch_engine_new(&engine, &fo))
+		return 2;
+	if (verified_load_manifest(engine, argv[3], argv[4], &m, why,
+				   sizeof(why))) {
+		fprintf(stderr, "serve-verified: %s\n", why);
+		return 1;
+	}
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) ||
+	    server_new(&srv, &cfg, sv[1], engine) ||
+	    server_set_manifest(srv, m))
+		return 2;
+	kfd = sv[0];
+	fcntl(sv[1], F_SETFL, O_NONBLOCK);
+	st = server_stats(srv);
+
+	for (b = 0; b < m->nblobs; b++) {
+		const struct manifest_blob *blob = &m->blobs[b];
+		unsigned char *plain, *got;
+		size_t plen;
+		int fd = memfd_create("blob", 0);
+
+		snprintf(path, sizeof(path), "%s/%s", argv[5], blob->tag);
+		plain = slurp(path, &plen);
+		CHECK(plen == blob->size);
+		/* blob 0 by the fsid, the others by their tag */
+		send_open(id, 100 + b, b ? blob->tag : argv[3], fd);
+		snprintf(expect, sizeof(expect), "copen %u,%llu", id,
+			 (unsigned long long)blob->size);
+		CHECK_STR(await_copen(), expect);
+		id++;
+		got = malloc(MANIFEST_CHUNK_MAX);
+		for (r = blob->first_ref; r < blob->first_ref + blob->nrefs; r++) {
+			const struct manifest_chunk *c = &m->chunks[m->refs[r]];
+			unsigned long long w = st->bytes_written, e = st->errors;
+			uint64_t off = m->ref_off[r];
+
+			send_read(id++, 100 + b, off, c->size);
+			await_progress(w, e);
+			if (st->errors > e) {
+				/* failed: nothing of it written */
+				CHECK(st->bytes_written == w);
+				failed++;
+				continue;
+			}
+			CHECK(pread(fd, got, c->size, (off_t)off) == (ssize_t)c->size);
+			CHECK(!memcmp(got, plain + off, c->size));
+		}
+		free(got);
+		free(plain);
+		/* An unknown tag is refused, its fd closed. */
+		if (b == 0) {
+			int fd2 = memfd_create("x", 0);
+
+			send_open(id, 999, "0000000000000000000000000000000000000000000000000000000000000000", fd2);
+			snprintf(expect, sizeof(expect), "copen %u,-2", id++);
+			CHECK_STR(await_copen(), expect);
+			CHECK(fcntl(fd2, F_GETFD) == -1 && errno == EBADF);
+		}
+	}
+	CHECK(failed == want_failed);
+	printf("serve-verified: %lu chunk(s) failed, %llu verified, %llu failed verification\n",
+	       failed, st->chunks_verified, st->chunks_bad);
+	server_log_stats(srv);
+	server_free(srv);
+	manifest_free(m);
+	fetch_engine_free(engine);
+	close(kfd);
+	close(sv[1]);
+	free(ca);
+	return check_report("serve-verified");
+}
