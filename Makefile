@@ -15,7 +15,7 @@ ZSTD_LIBS = $(shell $(PKG_CONFIG) --libs libzstd)
 
 DAEMON_SRCS := daemon/cachefiles.c daemon/config.c daemon/fetch.c daemon/store.c \
 	daemon/http.c daemon/io.c daemon/log.c daemon/serve.c daemon/url.c \
-	daemon/sha256.c daemon/manifest.c daemon/verified.c
+	daemon/sha256.c daemon/manifest.c daemon/chunk.c daemon/verified.c
 DAEMON_HDRS := $(wildcard daemon/*.h)
 UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -28,9 +28,10 @@ daemon/lazyrootd: $(DAEMON_SRCS) daemon/main.c $(DAEMON_HDRS)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(CURL_CFLAGS) $(ZSTD_CFLAGS) -o $@ $(DAEMON_SRCS) daemon/main.c $(CURL_LIBS) $(ZSTD_LIBS)
 
 # Publishes an image as a verified image (lazyroot-mkimage --verified).
-build/lazyroot-pack: images/lazyroot-pack.c daemon/manifest.c daemon/sha256.c daemon/manifest.h daemon/sha256.h
+PACK_SRCS := daemon/manifest.c daemon/sha256.c daemon/chunk.c daemon/io.c
+build/lazyroot-pack: images/lazyroot-pack.c $(PACK_SRCS) $(DAEMON_HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(ZSTD_CFLAGS) -Idaemon -o $@ $< daemon/manifest.c daemon/sha256.c $(ZSTD_LIBS)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(ZSTD_CFLAGS) -Idaemon -o $@ $< $(PACK_SRCS) $(ZSTD_LIBS)
 
 # Unit tests, built plainly and under ASan/UBSan.
 build/unit/%: tests/unit/%.c tests/unit/check.h $(DAEMON_SRCS) $(DAEMON_HDRS)

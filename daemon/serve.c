@@ -12,6 +12,7 @@
 #include "io.h"
 #include "store.h"
 #include "url.h"
+#include "chunk.h"
 #include "verified.h"
 
 /* Direct I/O into the cache file wants page-aligned offsets and buffers. */
@@ -124,7 +125,7 @@ void server_free(struct server *s)
 
 int server_set_manifest(struct server *s, const struct manifest *m)
 {
-	s->dctx = verified_dctx_new();
+	s->dctx = chunk_dctx_new();
 	if (!s->dctx)
 		return -ENOMEM;
 	s->manifest = m;
@@ -638,7 +639,7 @@ static int decode_part(struct part *pt)
 
 		if (p->ref_ok[r - p->ref0])
 			continue; /* passed in an earlier answer */
-		if (!verified_decode(s->dctx, c, req->buf + (c->offset - req->off),
+		if (!chunk_decode_checked(s->dctx, c, req->buf + (c->offset - req->off),
 				     out, why, sizeof(why))) {
 			s->stats.chunks_verified++;
 			p->ref_ok[r - p->ref0] = 1;

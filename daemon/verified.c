@@ -8,19 +8,6 @@
 #include "log.h"
 #include "verified.h"
 
-ZSTD_DCtx *verified_dctx_new(void)
-{
-	ZSTD_DCtx *d = ZSTD_createDCtx();
-
-	/* One chunk is at most 4 MiB: a frame asking for more is not ours. */
-	if (d && ZSTD_isError(ZSTD_DCtx_setParameter(d, ZSTD_d_windowLogMax,
-						      23))) {
-		ZSTD_freeDCtx(d);
-		return NULL;
-	}
-	return d;
-}
-
 int verified_pack_url(char *out, size_t size, const char *base,
 		      const struct manifest_pack *p)
 {
@@ -30,55 +17,6 @@ int verified_pack_url(char *out, size_t size, const char *base,
 	sha256_to_hex(p->digest, hex);
 	n = snprintf(out, size, "%s/packs/%s.pack", base, hex);
 	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
-}
-
-int verified_decode(ZSTD_DCtx *dctx, const struct manifest_chunk *c,
-		    const unsigned char *stored, unsigned char *out, char *why,
-		    size_t why_size)
-{
-	unsigned char got[SHA256_SIZE];
-	char hex[SHA256_HEX_SIZE + 1];
-
-	if (c->encoding == MANIFEST_STORED) {
-		memcpy(out, stored, c->size);
-	} else {
-		/* Exactly one frame, exactly the chunk's size, nothing after it. */
-		size_t fsize = ZSTD_findFrameCompressedSize(stored,
-							    c->stored_size);
-		unsigned long long csize;
-		size_t n;
-
-		if (ZSTD_isError(fsize) || fsize != c->stored_size) {
-			snprintf(why, why_size,
-				 "not one zstd frame of %u bytes", c->stored_size);
-			return -EBADMSG;
-		}
-		csize = ZSTD_getFrameContentSize(stored, c->stored_size);
-		if (csize != c->size) {
-			snprintf(why, why_size,
-				 "zstd frame holds %lld bytes, the chunk has %u",
-				 csize == ZSTD_CONTENTSIZE_UNKNOWN ||
-				 csize == ZSTD_CONTENTSIZE_ERROR ? -1LL :
-				 (long long)csize, c->size);
-			return -EBADMSG;
-		}
-		n = ZSTD_decompressDCtx(dctx, out, c->size, stored,
-					c->stored_size);
-		if (ZSTD_isError(n) || n != c->size) {
-			snprintf(why, why_size, "zstd: %s",
-				 ZSTD_isError(n) ? ZSTD_getErrorName(n) :
-						   "short frame");
-			return -EBADMSG;
-		}
-	}
-	sha256(out, c->size, got);
-	if (memcmp(got, c->digest, SHA256_SIZE)) {
-		sha256_to_hex(got, hex);
-		snprintf(why, why_size, "sha256 %.16s…, not the manifest's",
-			 hex);
-		return -EBADMSG;
-	}
-	return 0;
 }
 
 /* One request run to completion: the daemon serves nothing before this. */

@@ -1,15 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Verified images (docs/format.md): the manifest, checked against the
- * digest on the kernel command line, and the chunks it lists, each
- * decompressed and checked against its sha256 before the kernel sees it.
+ * Verified images (docs/format.md): the manifest, fetched and checked
+ * against the digest on the kernel command line, and where its packs are.
+ * Chunks are checked by chunk.c.
  */
 #ifndef LAZYROOT_VERIFIED_H
 #define LAZYROOT_VERIFIED_H
 
 #include <stddef.h>
-
-#include <zstd.h>
 
 #include "fetch.h"
 #include "manifest.h"
@@ -30,17 +28,5 @@ int verified_load_manifest(struct fetch_engine *e, const char *fsid,
 /* Writes the URL of pack @p under @base. Returns 0 or -ENAMETOOLONG. */
 int verified_pack_url(char *out, size_t size, const char *base,
 		      const struct manifest_pack *p);
-
-/*
- * Decodes chunk @c from its @stored bytes (c->stored_size of them) into
- * @out (c->size bytes) and checks their sha256. Returns 0, or -EBADMSG
- * with the reason in @why; @out then holds nothing to be trusted.
- */
-int verified_decode(ZSTD_DCtx *dctx, const struct manifest_chunk *c,
-		    const unsigned char *stored, unsigned char *out, char *why,
-		    size_t why_size);
-
-/* A decompression context that refuses windows larger than a chunk. */
-ZSTD_DCtx *verified_dctx_new(void);
 
 #endif

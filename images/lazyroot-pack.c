@@ -27,6 +27,8 @@
 
 #include <zstd.h>
 
+#include "chunk.h"
+#include "io.h"
 #include "manifest.h"
 #include "sha256.h"
 
@@ -224,22 +226,6 @@ static int write_full(int fd, const void *buf, size_t len)
 			return -errno;
 		buf = (const char *)buf + n;
 		len -= n;
-	}
-	return 0;
-}
-
-static int pwrite_full(int fd, const void *buf, size_t len, uint64_t off)
-{
-	while (len) {
-		ssize_t n = pwrite(fd, buf, len, (off_t)off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		buf = (const char *)buf + n;
-		len -= n;
-		off += n;
 	}
 	return 0;
 }
@@ -476,7 +462,7 @@ static int sb_write_tags(int fd, const char *path, const struct erofs_sb *sb,
 	int ret;
 
 	for (i = 0; i < n; i++) {
-		ret = pwrite_full(fd, tags[i], EROFS_TAG_SIZE,
+		ret = io_pwrite_all(fd, tags[i], EROFS_TAG_SIZE,
 				  sb->devt_off + (uint64_t)i * EROFS_SLOT_SIZE);
 		if (ret)
 			return error("cannot write %s: %s", path,
@@ -492,7 +478,7 @@ static int sb_write_tags(int fd, const char *path, const struct erofs_sb *sb,
 		sum[1] = crc >> 8;
 		sum[2] = crc >> 16;
 		sum[3] = crc >> 24;
-		ret = pwrite_full(fd, sum, 4, EROFS_SB_OFF + 4);
+		ret = io_pwrite_all(fd, sum, 4, EROFS_SB_OFF + 4);
 		if (ret)
 			return error("cannot write %s: %s", path,
 				     strerror(-ret));
@@ -522,55 +508,11 @@ static uint64_t page_hash(const unsigned char *p)
 	return h;
 }
 
-/*
- * Decodes @stored_size bytes at @stored into exactly @size plain bytes at
- * @out, as a reader must: one zstd frame, its declared content size the
- * chunk's, nothing after it. Returns 0, or -1 with the reason in @why.
- */
-static int decode(ZSTD_DCtx *d, uint32_t encoding, const unsigned char *stored,
-		  uint32_t stored_size, unsigned char *out, uint32_t size,
-		  char *why, size_t why_size)
-{
-	unsigned long long csize;
-	size_t n;
-
-	if (encoding == MANIFEST_STORED) {
-		if (stored_size != size) {
-			snprintf(why, why_size, "stored as is, but %u bytes for %u",
-				 stored_size, size);
-			return -1;
-		}
-		memcpy(out, stored, size);
-		return 0;
-	}
-	n = ZSTD_findFrameCompressedSize(stored, stored_size);
-	if (ZSTD_isError(n) || n != stored_size) {
-		snprintf(why, why_size, "not one zstd frame of %u bytes",
-			 stored_size);
-		return -1;
-	}
-	csize = ZSTD_getFrameContentSize(stored, stored_size);
-	if (csize != size) {
-		snprintf(why, why_size, "the zstd frame does not say it holds %u bytes",
-			 size);
-		return -1;
-	}
-	n = ZSTD_decompressDCtx(d, out, size, stored, stored_size);
-	if (ZSTD_isError(n) || n != size) {
-		snprintf(why, why_size, "zstd: %s",
-			 ZSTD_isError(n) ? ZSTD_getErrorName(n) : "short frame");
-		return -1;
-	}
-	return 0;
-}
-
 static ZSTD_DCtx *dctx_new(void)
 {
-	ZSTD_DCtx *d = ZSTD_createDCtx();
+	ZSTD_DCtx *d = chunk_dctx_new();
 
-	/* as lazyrootd: no chunk needs a window over 8 MiB */
-	if (!d || ZSTD_isError(ZSTD_DCtx_setParameter(d, ZSTD_d_windowLogMax,
-						      23))) {
+	if (!d) {
 		error("out of memory");
 		exit(1);
 	}
@@ -871,6 +813,7 @@ static int check_old(struct packer *p, const struct chunk *c,
 {
 	const struct pack *k = &p->packs[c->pack];
 	char why[128], *path = pack_path(k->dir, k->digest);
+	struct manifest_chunk mc = { 0 };
 	ssize_t n;
 	int ret = -1;
 
@@ -896,8 +839,10 @@ static int check_old(struct packer *p, const struct chunk *c,
 		      n < 0 ? strerror(-n) : "shorter than its manifest says");
 		goto out;
 	}
-	if (decode(p->dctx, c->encoding, p->zbuf, c->stored_size, p->vbuf,
-		   c->size, why, sizeof(why))) {
+	mc.stored_size = c->stored_size;
+	mc.size = c->size;
+	mc.encoding = c->encoding;
+	if (chunk_decode(p->dctx, &mc, p->zbuf, p->vbuf, why, sizeof(why))) {
 		error("--previous %s: the chunk at offset %llu (%u bytes): %s",
 		      path, (unsigned long long)c->offset, c->stored_size, why);
 		goto out;
@@ -1459,8 +1404,7 @@ static int unpack_chunk(struct unpacker *u, uint32_t b, uint32_t r)
 	const struct manifest *m = u->m;
 	uint32_t ci = m->refs[r];
 	const struct manifest_chunk *c = &m->chunks[ci];
-	char hex[SHA256_HEX_SIZE + 1], why[160];
-	unsigned char got[SHA256_SIZE];
+	char why[160];
 	ssize_t n;
 
 	if (u->pfd < 0 || u->pfd_pack != c->pack) {
@@ -1478,15 +1422,9 @@ static int unpack_chunk(struct unpacker *u, uint32_t b, uint32_t r)
 			     c->pack, u->paths[c->pack],
 			     (unsigned long long)c->offset,
 			     n < 0 ? strerror(-n) : "the pack ends before it");
-	if (!decode(u->dctx, c->encoding, u->stored, c->stored_size,
-		    u->plain, c->size, why, sizeof(why))) {
-		sha256(u->plain, c->size, got);
-		if (!memcmp(got, c->digest, SHA256_SIZE))
-			return 0;
-		sha256_to_hex(got, hex);
-		snprintf(why, sizeof(why),
-			 "its sha256 is %.16s…, not the manifest's", hex);
-	}
+	if (!chunk_decode_checked(u->dctx, c, u->stored, u->plain, why,
+				  sizeof(why)))
+		return 0;
 	return error("chunk %u (blob %u, bytes %llu-%llu) in pack %u, %s, offset %llu, %u bytes: %s",
 		     ci, b, (unsigned long long)m->ref_off[r],
 		     (unsigned long long)m->ref_off[r] + c->size - 1, c->pack,

@@ -275,7 +275,7 @@ teardown() {
 	[ "$status" -eq 1 ]
 	[ "${#stderr_lines[@]}" -eq 1 ]
 	echo "$stderr"
-	[[ $stderr =~ ^lazyroot-pack:\ chunk\ [0-9]+\ \(blob\ [01],\ bytes\ [0-9]+-[0-9]+\)\ in\ pack\ 0,\ $T/bad/packs/[0-9a-f]{64}\.pack,\ offset\ [0-9]+,\ [0-9]+\ bytes:\ (zstd|its\ sha256|not\ one|the\ zstd) ]]
+	[[ $stderr =~ ^lazyroot-pack:\ chunk\ [0-9]+\ \(blob\ [01],\ bytes\ [0-9]+-[0-9]+\)\ in\ pack\ 0,\ $T/bad/packs/[0-9a-f]{64}\.pack,\ offset\ [0-9]+,\ [0-9]+\ bytes:\ (zstd|sha256\ [0-9a-f]+…,\ not\ the\ manifest|not\ one|the\ zstd) ]]
 	# no partial blob is left under a blob's name
 	[ -z "$(ls -A "$T/x" | grep -v '^[0-9a-f]\{64\}$' || :)" ]
 	for f in "$T/x"/*; do

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "manifest.h"
+#include "chunk.h"
 #include "verified.h"
 
 static unsigned char *slurp(const char *path, size_t *len)
@@ -49,7 +50,7 @@ int main(int argc, char **argv)
 	uint64_t total = 0;
 	char path[4096], why[256], hex[SHA256_HEX_SIZE + 1];
 	double best[3] = { 1e9, 1e9, 1e9 };
-	ZSTD_DCtx *d = verified_dctx_new();
+	ZSTD_DCtx *d = chunk_dctx_new();
 	size_t len, off;
 	uint32_t i;
 	int pass, k;
@@ -91,7 +92,7 @@ int main(int argc, char **argv)
 		for (i = 0, off = 0; i < m->nchunks; off += m->chunks[i++].size) {
 			const struct manifest_chunk *c = &m->chunks[i];
 
-			if (verified_decode(d, c, packs[c->pack] + c->offset,
+			if (chunk_decode_checked(d, c, packs[c->pack] + c->offset,
 					    plain + off, why, sizeof(why))) {
 				fprintf(stderr, "verify-bench: chunk %u: %s\n", i, why);
 				return 1;
