@@ -67,13 +67,13 @@ build/verify-bench: tests/tools/verify-bench.c $(DAEMON_SRCS) $(DAEMON_HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(BASE_CFLAGS) -O2 $(CURL_CFLAGS) $(ZSTD_CFLAGS) -Idaemon -o $@ $< $(DAEMON_SRCS) $(CURL_LIBS) $(ZSTD_LIBS)
 
-build/serve-verified: tests/tools/serve-verified.c tests/unit/check.h $(DAEMON_SRCS) $(DAEMON_HDRS)
+build/serve-verified: tests/tools/serve-verified.c tests/tools/fake-cachefiles.c tests/tools/fake-cachefiles.h tests/unit/check.h $(DAEMON_SRCS) $(DAEMON_HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(BASE_CFLAGS) -O1 -g $(SAN) $(CURL_CFLAGS) $(ZSTD_CFLAGS) -Idaemon -Itests/unit -o $@ $< $(DAEMON_SRCS) $(CURL_LIBS) $(ZSTD_LIBS)
+	$(CC) $(BASE_CFLAGS) -O1 -g $(SAN) $(CURL_CFLAGS) $(ZSTD_CFLAGS) -Idaemon -Itests/unit -o $@ $< tests/tools/fake-cachefiles.c $(DAEMON_SRCS) $(CURL_LIBS) $(ZSTD_LIBS)
 
-build/serve-harness: tests/tools/serve-harness.c tests/unit/check.h $(DAEMON_SRCS) $(DAEMON_HDRS)
+build/serve-harness: tests/tools/serve-harness.c tests/tools/fake-cachefiles.c tests/tools/fake-cachefiles.h tests/unit/check.h $(DAEMON_SRCS) $(DAEMON_HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(BASE_CFLAGS) -O1 -g $(SAN) $(CURL_CFLAGS) $(ZSTD_CFLAGS) -Idaemon -Itests/unit -o $@ $< $(DAEMON_SRCS) $(CURL_LIBS) $(ZSTD_LIBS)
+	$(CC) $(BASE_CFLAGS) -O1 -g $(SAN) $(CURL_CFLAGS) $(ZSTD_CFLAGS) -Idaemon -Itests/unit -o $@ $< tests/tools/fake-cachefiles.c $(DAEMON_SRCS) $(CURL_LIBS) $(ZSTD_LIBS)
 
 deps:
 	@scripts/install-deps

@@ -15,104 +15,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cachefiles.h"
 #include "check.h"
 #include "config.h"
+#include "fake-cachefiles.h"
 #include "fetch.h"
 #include "log.h"
 #include "serve.h"
 
-static int kfd;			/* the "kernel" end */
-static struct server *srv;
-static struct fetch_engine *engine;
 static unsigned char *blob;
 static size_t blob_size;
-
-static void send_msg(uint32_t id, uint32_t op, uint32_t obj, const void *payload,
-		     size_t plen)
-{
-	unsigned char buf[2048];
-	uint32_t hdr[4] = { id, op, (uint32_t)(16 + plen), obj };
-
-	memcpy(buf, hdr, 16);
-	memcpy(buf + 16, payload, plen);
-	if (send(kfd, buf, 16 + plen, 0) < 0)
-		abort();
-}
-
-static void send_open(uint32_t id, uint32_t obj, const char *name, int fd)
-{
-	unsigned char p[600];
-	const char *vkey = "erofs,rootfs";
-	uint32_t vsize = (uint32_t)strlen(vkey) + 1, csize = (uint32_t)strlen(name);
-	uint32_t o[4] = { vsize, csize, (uint32_t)fd, 0 };
-
-	memcpy(p, o, 16);
-	memcpy(p + 16, vkey, vsize);
-	memcpy(p + 16 + vsize, name, csize);
-	send_msg(id, CF_OP_OPEN, obj, p, 16 + vsize + csize);
-}
-
-static void send_read(uint32_t id, uint32_t obj, uint64_t off, uint64_t len)
-{
-	uint64_t r[2] = { off, len };
-
-	send_msg(id, CF_OP_READ, obj, r, sizeof(r));
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Runs the daemon's loop once. */
-static void pump(void)
-{
-	if (fetch_engine_wait(engine, -1, 50))
-		server_drain_device(srv);
-	server_drain_device(srv);
-	fetch_engine_run(engine);
-}
-
-/* Pumps until a copen arrives (returns it) or 15 s pass (returns ""). */
-static const char *await_copen(void)
-{
-	static char reply[128];
-	int64_t end = now_ms() + 15000;
-
-	while (now_ms() < end) {
-		ssize_t n = recv(kfd, reply, sizeof(reply) - 1, MSG_DONTWAIT);
-
-		if (n > 0) {
-			reply[n] = '\0';
-			return reply;
-		}
-		pump();
-	}
-	return "";
-}
-
-/* Pumps until the written+error counters move past @w/@e, or 15 s. */
-static void await_progress(unsigned long long w, unsigned long long e)
-{
-	int64_t end = now_ms() + 15000;
-
-	while (now_ms() < end) {
-		const struct serve_stats *st = server_stats(srv);
-
-		if (st->bytes_written > w || st->errors > e)
-			return;
-		pump();
-	}
-}
 
 static int same_as_blob(int fd, uint64_t off, uint64_t len)
 {
@@ -130,7 +45,8 @@ int main(int argc, char **argv)
 	struct config cfg;
 	struct fetch_options fo = { 0 };
 	unsigned char *ca;
-	int sv[2], fd, fd2, fd3;
+	struct fetch_engine *engine;
+	int fd, fd2, fd3;
 	FILE *f;
 	char expect[64], line[512] = "";
 	const struct serve_stats *st;
@@ -161,40 +77,35 @@ int main(int argc, char **argv)
 	fo.ca_pem_len = (size_t)ca_len;
 	fo.timeout_s = 10;
 	fo.connections = 4;
-	if (fetch_engine_new(&engine, &fo) ||
-	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) ||
-	    server_new(&srv, &cfg, sv[1], engine))
+	if (fetch_engine_new(&engine, &fo) || fk_start(&cfg, engine))
 		return 2;
-	kfd = sv[0];
-	/* The device never blocks a read: it returns 0 when nothing is queued. */
-	fcntl(sv[1], F_SETFL, O_NONBLOCK);
-	st = server_stats(srv);
+	st = server_stats(fk_srv);
 
 	/* OPEN: the size comes from the server. */
 	fd = memfd_create("blob", 0);
-	send_open(1, 7, "blob", fd);
+	fk_send_open(1, 7, "blob", fd);
 	snprintf(expect, sizeof(expect), "copen 1,%zu", blob_size);
-	CHECK_STR(await_copen(), expect);
+	CHECK_STR(fk_await_copen(), expect);
 
 	/* A READ lands at its offset, byte for byte. */
 	w = st->bytes_written;
 	e = st->errors;
-	send_read(2, 7, 8192, 12288);
-	await_progress(w, e);
+	fk_send_read(2, 7, 8192, 12288);
+	fk_await_progress(w, e);
 	CHECK(st->errors == e);
 	CHECK(same_as_blob(fd, 8192, 12288));
 
 	/* An unaligned READ is served as the whole page around it. */
 	w = st->bytes_written;
-	send_read(3, 7, 40000, 100);
-	await_progress(w, e);
+	fk_send_read(3, 7, 40000, 100);
+	fk_await_progress(w, e);
 	CHECK(st->bytes_written - w == 4096);
 	CHECK(same_as_blob(fd, 36864, 4096));
 
 	/* The last, partial page: the blob's bytes, then zeros. */
 	w = st->bytes_written;
-	send_read(4, 7, blob_size & ~4095UL, 4096);
-	await_progress(w, e);
+	fk_send_read(4, 7, blob_size & ~4095UL, 4096);
+	fk_await_progress(w, e);
 	CHECK(same_as_blob(fd, blob_size & ~4095UL, blob_size & 4095));
 	{
 		unsigned char z[4096], zero[4096] = { 0 };
@@ -207,11 +118,11 @@ int main(int argc, char **argv)
 	/* A READ where the last fetch ended gets twice as much. */
 	w = st->bytes_written;
 	reads = st->reads;
-	send_read(5, 7, 131072, 16384);
-	await_progress(w, e);
+	fk_send_read(5, 7, 131072, 16384);
+	fk_await_progress(w, e);
 	w = st->bytes_written;
-	send_read(6, 7, 131072 + 16384, 16384);
-	await_progress(w, e);
+	fk_send_read(6, 7, 131072 + 16384, 16384);
+	fk_await_progress(w, e);
 	CHECK(st->bytes_written - w == 2 * 16384);
 	CHECK(st->reads == reads + 2);
 	CHECK(same_as_blob(fd, 131072, 16384 + 2 * 16384));
@@ -221,9 +132,9 @@ int main(int argc, char **argv)
 		unsigned long long req0 = fetch_engine_stats(engine)->attempts;
 
 		w = st->bytes_written;
-		send_read(20, 7, 180224, 4096);	/* sequential: 64 KiB window */
-		send_read(21, 7, 200704, 4096);	/* inside that window */
-		await_progress(w, e);
+		fk_send_read(20, 7, 180224, 4096);	/* sequential: 64 KiB window */
+		fk_send_read(21, 7, 200704, 4096);	/* inside that window */
+		fk_await_progress(w, e);
 		CHECK(fetch_engine_stats(engine)->attempts == req0 + 1);
 		CHECK(st->bytes_written - w == 65536);
 		CHECK(same_as_blob(fd, 180224, 65536));
@@ -231,21 +142,21 @@ int main(int argc, char **argv)
 
 	/* A READ outside the blob fails without a write. */
 	w = st->bytes_written;
-	send_read(7, 7, blob_size + 4096, 4096);
-	await_progress(w, e);
+	fk_send_read(7, 7, blob_size + 4096, 4096);
+	fk_await_progress(w, e);
 	CHECK(st->errors == e + 1 && st->bytes_written == w);
 	e = st->errors;
 
 	/* A READ for an object that is not open is refused. */
-	send_read(8, 99, 0, 4096);
-	await_progress(st->bytes_written, e);
+	fk_send_read(8, 99, 0, 4096);
+	fk_await_progress(st->bytes_written, e);
 	CHECK(st->errors == e + 1);
 	e = st->errors;
 
 	/* A blob the server lacks fails its OPEN with ENOENT and says why. */
 	fd2 = memfd_create("nosuch", 0);
-	send_open(9, 8, "nosuch", fd2);
-	CHECK_STR(await_copen(), "copen 9,-2");
+	fk_send_open(9, 8, "nosuch", fd2);
+	CHECK_STR(fk_await_copen(), "copen 9,-2");
 	f = fopen(cfg.error_file, "r");
 	CHECK(f && fgets(line, sizeof(line), f));
 	if (f)
@@ -255,29 +166,27 @@ int main(int argc, char **argv)
 
 	/* A blob name that is not a plain file name is refused at once. */
 	fd3 = memfd_create("bad", 0);
-	send_open(10, 9, "../etc", fd3);
-	CHECK_STR(await_copen(), "copen 10,-22");
+	fk_send_open(10, 9, "../etc", fd3);
+	CHECK_STR(fk_await_copen(), "copen 10,-22");
 	CHECK(fcntl(fd3, F_GETFD) == -1 && errno == EBADF);
 
 	/* Malformed and unknown messages are logged, never fatal. */
 	e = st->errors;
-	send_msg(11, CF_OP_READ, 7, "xx", 2);
-	send_msg(12, 42, 7, "", 0);
-	await_progress(st->bytes_written, e);
+	fk_send_msg(11, CF_OP_READ, 7, "xx", 2);
+	fk_send_msg(12, 42, 7, "", 0);
+	fk_await_progress(st->bytes_written, e);
 	CHECK(st->errors == e + 1);
 
 	/* CLOSE releases the kernel's fd. */
-	send_msg(13, CF_OP_CLOSE, 7, "", 0);
+	fk_send_msg(13, CF_OP_CLOSE, 7, "", 0);
 	for (int i = 0; i < 20; i++)
-		pump();
+		fk_pump();
 	CHECK(fcntl(fd, F_GETFD) == -1 && errno == EBADF);
 	CHECK(st->closes == 1);
 
-	server_log_stats(srv);
-	server_free(srv);
+	server_log_stats(fk_srv);
+	fk_stop();
 	fetch_engine_free(engine);
-	close(kfd);
-	close(sv[1]);
 	free(ca);
 	free(blob);
 	return check_report("serve-harness");

@@ -16,100 +16,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cachefiles.h"
 #include "check.h"
 #include "config.h"
+#include "fake-cachefiles.h"
 #include "fetch.h"
 #include "log.h"
 #include "manifest.h"
 #include "serve.h"
 #include "verified.h"
 
-static int kfd;
-static struct server *srv;
-static struct fetch_engine *engine;
-
-static void send_msg(uint32_t id, uint32_t op, uint32_t obj, const void *payload,
-		     size_t plen)
-{
-	unsigned char buf[2048];
-	uint32_t hdr[4] = { id, op, (uint32_t)(16 + plen), obj };
-
-	memcpy(buf, hdr, 16);
-	memcpy(buf + 16, payload, plen);
-	if (send(kfd, buf, 16 + plen, 0) < 0)
-		abort();
-}
-
-static void send_open(uint32_t id, uint32_t obj, const char *name, int fd)
-{
-	unsigned char p[600];
-	const char *vkey = "erofs,rootfs";
-	uint32_t vsize = (uint32_t)strlen(vkey) + 1, csize = (uint32_t)strlen(name);
-	uint32_t o[4] = { vsize, csize, (uint32_t)fd, 0 };
-
-	memcpy(p, o, 16);
-	memcpy(p + 16, vkey, vsize);
-	memcpy(p + 16 + vsize, name, csize);
-	send_msg(id, CF_OP_OPEN, obj, p, 16 + vsize + csize);
-}
-
-static void send_read(uint32_t id, uint32_t obj, uint64_t off, uint64_t len)
-{
-	uint64_t r[2] = { off, len };
-
-	send_msg(id, CF_OP_READ, obj, r, sizeof(r));
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void pump(void)
-{
-	if (fetch_engine_wait(engine, -1, 50))
-		server_drain_device(srv);
-	server_drain_device(srv);
-	fetch_engine_run(engine);
-}
-
-static const char *await_copen(void)
-{
-	static char reply[128];
-	int64_t end = now_ms() + 15000;
-
-	while (now_ms() < end) {
-		ssize_t n = recv(kfd, reply, sizeof(reply) - 1, MSG_DONTWAIT);
-
-		if (n > 0) {
-			reply[n] = '\0';
-			return reply;
-		}
-		pump();
-	}
-	return "";
-}
-
-static void await_progress(unsigned long long w, unsigned long long e)
-{
-	int64_t end = now_ms() + 15000;
-
-	while (now_ms() < end) {
-		const struct serve_stats *st = server_stats(srv);
-
-		if (st->bytes_written > w || st->errors > e)
-			return;
-		pump();
-	}
-}
 
 static unsigned char *slurp(const char *path, size_t *len)
 {
@@ -139,7 +57,7 @@ int main(int argc, char **argv)
 	size_t ca_len;
 	unsigned long failed = 0, want_failed;
 	uint32_t b, r, id = 1;
-	int sv[2];
+	struct fetch_engine *engine;
 
 	if (argc != 7) {
 		fprintf(stderr, "usage: serve-verified CA MIRRORS FSID HEX PLAIN_DIR BAD_CHUNKS\n");
@@ -163,13 +81,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "serve-verified: %s\n", why);
 		return 1;
 	}
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) ||
-	    server_new(&srv, &cfg, sv[1], engine) ||
-	    server_set_manifest(srv, m))
+	if (fk_start(&cfg, engine) || server_set_manifest(fk_srv, m))
 		return 2;
-	kfd = sv[0];
-	fcntl(sv[1], F_SETFL, O_NONBLOCK);
-	st = server_stats(srv);
+	st = server_stats(fk_srv);
 
 	for (b = 0; b < m->nblobs; b++) {
 		const struct manifest_blob *blob = &m->blobs[b];
@@ -181,10 +95,10 @@ int main(int argc, char **argv)
 		plain = slurp(path, &plen);
 		CHECK(plen == blob->size);
 		/* blob 0 by the fsid, the others by their tag */
-		send_open(id, 100 + b, b ? blob->tag : argv[3], fd);
+		fk_send_open(id, 100 + b, b ? blob->tag : argv[3], fd);
 		snprintf(expect, sizeof(expect), "copen %u,%llu", id,
 			 (unsigned long long)blob->size);
-		CHECK_STR(await_copen(), expect);
+		CHECK_STR(fk_await_copen(), expect);
 		id++;
 		got = malloc(MANIFEST_CHUNK_MAX);
 		for (r = blob->first_ref; r < blob->first_ref + blob->nrefs; r++) {
@@ -192,8 +106,8 @@ int main(int argc, char **argv)
 			unsigned long long w = st->bytes_written, e = st->errors;
 			uint64_t off = m->ref_off[r];
 
-			send_read(id++, 100 + b, off, c->size);
-			await_progress(w, e);
+			fk_send_read(id++, 100 + b, off, c->size);
+			fk_await_progress(w, e);
 			if (st->errors > e) {
 				/* failed: nothing of it written */
 				CHECK(st->bytes_written == w);
@@ -209,21 +123,19 @@ int main(int argc, char **argv)
 		if (b == 0) {
 			int fd2 = memfd_create("x", 0);
 
-			send_open(id, 999, "0000000000000000000000000000000000000000000000000000000000000000", fd2);
+			fk_send_open(id, 999, "0000000000000000000000000000000000000000000000000000000000000000", fd2);
 			snprintf(expect, sizeof(expect), "copen %u,-2", id++);
-			CHECK_STR(await_copen(), expect);
+			CHECK_STR(fk_await_copen(), expect);
 			CHECK(fcntl(fd2, F_GETFD) == -1 && errno == EBADF);
 		}
 	}
 	CHECK(failed == want_failed);
 	printf("serve-verified: %lu chunk(s) failed, %llu verified, %llu failed verification\n",
 	       failed, st->chunks_verified, st->chunks_bad);
-	server_log_stats(srv);
-	server_free(srv);
+	server_log_stats(fk_srv);
+	fk_stop();
 	manifest_free(m);
 	fetch_engine_free(engine);
-	close(kfd);
-	close(sv[1]);
 	free(ca);
 	return check_report("serve-verified");
 }
