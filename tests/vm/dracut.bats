@@ -189,3 +189,18 @@ booted_ok() {
 	grep -Eq 'lazyrootd: stats: .*bytes fetched [0-9]{1,3}, bytes written ([0-9]+) \(from disk \1\), errors 0$' \
 		"$W/systemd-cache2.log"
 }
+
+@test "dracut, systemd init: a verified image (erofs.digest=) boots, every chunk checked" {
+	images/lazyroot-mkimage --verified --fsid rootfs-v "$W/rootfs" "$W/www/vimg" \
+		>"$W/vimg.out" 2>"$W/vimg.log"
+	read -r _ digest <"$W/vimg.out"
+	boot systemd verified erofs.fsid=rootfs-v erofs.digest="$digest" \
+		erofs.url="https://10.0.2.2:$PORT/vimg/" lazyroot.test=readbig
+	[ "$qemu_status" -eq 0 ]
+	grep -q '^LAZYROOT-TEST: sha256 ok (10 files)' "$log"
+	grep -q '^LAZYROOT-TEST: read big rc=0 ' "$log"
+	grep -q '^LAZYROOT-TEST: lazyrootd alive as @lazyrootd$' "$log"
+	grep -q 'lazyrootd: manifest of fsid rootfs-v: 2 blobs, .*sha256 matches erofs.digest' "$log"
+	grep -Eq 'lazyrootd: stats: opens 2, .*errors 0$' "$log"
+	grep -Eq 'lazyrootd: stats: chunks verified [1-9][0-9]*, failed verification 0$' "$log"
+}
