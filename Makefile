@@ -54,7 +54,9 @@ FUZZ_SECONDS ?= 300
 build/fuzz/%: tests/fuzz/%.c $(DAEMON_SRCS) $(DAEMON_HDRS)
 	@mkdir -p $(@D)
 	clang $(BASE_CFLAGS) -Wno-missing-prototypes -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-		-Idaemon -o $@ $< daemon/cachefiles.c daemon/config.c daemon/http.c daemon/url.c daemon/log.c
+		-Idaemon -o $@ $< daemon/cachefiles.c daemon/config.c daemon/http.c daemon/url.c daemon/log.c \
+		daemon/manifest.c daemon/sha256.c
+	@if [ -d tests/fuzz/seeds/$* ]; then mkdir -p build/fuzz/corpus/$* && cp tests/fuzz/seeds/$*/* build/fuzz/corpus/$*/; fi
 
 check-fuzz: $(addprefix build/fuzz/,$(FUZZ_TARGETS))
 	@tests/run-fuzz 20 $^

@@ -14,7 +14,8 @@
  *                       (the bootstrap the kernel opens by fsid), the rest
  *                       are extra devices, in device-table order
  *    16  le32 npacks   1..MANIFEST_PACKS_MAX
- *    20  le32 nchunks  1..MANIFEST_CHUNKS_MAX, distinct chunks
+ *    20  le32 nchunks  1..MANIFEST_CHUNKS_MAX chunks (a writer lists each
+ *                       content once; a reader need not check that)
  *    24  le32 nrefs    1..MANIFEST_CHUNKS_MAX, chunk references of all blobs
  *    28  le32 chunk_max  largest plain chunk, 4096..MANIFEST_CHUNK_MAX,
  *                        a multiple of 4096; no chunk is larger
@@ -60,7 +61,8 @@
 #define MANIFEST_CHUNK_SIZE 56
 #define MANIFEST_REF_SIZE 4
 #define MANIFEST_PAGE 4096
-#define MANIFEST_MAX_SIZE (64u << 20)	/* the whole manifest, bytes */
+/* The whole manifest; in practice this, not the count limits, binds. */
+#define MANIFEST_MAX_SIZE (64u << 20)
 #define MANIFEST_BLOBS_MAX 16
 #define MANIFEST_PACKS_MAX 65536
 #define MANIFEST_CHUNKS_MAX (1u << 22)
