@@ -84,10 +84,12 @@ url() { echo "https://10.0.2.2:$PORT/$1/"; }
 		erofs.url="$(url vbad),$(url vimg)" lazyroot.test=sumbig
 	[ "$qemu_status" -eq 0 ]
 	grep -q "^LAZYROOT-TEST: big sha256 $(cat "$W/big.sha256")$" "$log"
-	[ "$(grep -c 'failed verification: sha256' "$log")" -eq 1 ]
-	grep -q "lazyrootd: mirror https://10.0.2.2:$PORT/vbad served bad data: trying https://10.0.2.2:$PORT/vimg first from now on" "$log"
+	# once, or a few times if the kernel had several reads of that chunk
+	# under way before the bad mirror was passed over
+	grep -q 'failed verification: sha256' "$log"
+	[ "$(grep -c "lazyrootd: mirror https://10.0.2.2:$PORT/vbad served bad data: trying https://10.0.2.2:$PORT/vimg first from now on" "$log")" -eq 1 ]
 	grep -Eq 'lazyrootd: stats: opens 2, .*errors 0$' "$log"
-	grep -Eq 'lazyrootd: stats: chunks verified [1-9][0-9]*, failed verification 1$' "$log"
+	grep -Eq 'lazyrootd: stats: chunks verified [1-9][0-9]*, failed verification [1-9]$' "$log"
 }
 
 @test "erofs.cache= with a verified image: checked pages are kept, the next boot reads them from disk" {
