@@ -89,12 +89,20 @@ int verified_load_manifest(struct fetch_engine *e, const char *fsid,
 			break;
 		if (b.req.size < MANIFEST_HEADER_SIZE ||
 		    b.req.size > MANIFEST_MAX_SIZE) {
+			/* Not the manifest: another mirror may have it. */
+			mirror = b.req.mirror;
 			snprintf(b.why, sizeof(b.why),
 				 "%llu bytes: not a manifest (%u..%u bytes)",
 				 (unsigned long long)b.req.size,
 				 MANIFEST_HEADER_SIZE, MANIFEST_MAX_SIZE);
+			log_warn("%s%s: %s%s", fetch_engine_mirror(e, mirror),
+				 url + strlen(fetch_engine_base(e)), b.why,
+				 tries + 1 < fetch_engine_mirrors(e) ?
+				 "; trying the next mirror" : "");
+			fetch_engine_distrust(e, mirror);
+			skip |= 1u << mirror;
 			ret = -EBADMSG;
-			break;
+			continue;
 		}
 		b.req.kind = FETCH_RANGE;
 		b.req.off = 0;

@@ -78,3 +78,12 @@ verified() {
 	[ "$status" -eq 1 ]
 	echo "$output" | grep -q "^serve-verified: $(url junk)rootfs-v.manifest: .*magic"
 }
+
+@test "a mirror serving something too large to be a manifest is passed over for the next" {
+	mkdir -p "$WWW/huge"
+	truncate -s 65M "$WWW/huge/rootfs-v.manifest"
+	verified "$(url huge),$(url good)" 0
+	[ "$status" -eq 0 ]
+	echo "$output" | grep -q "^lazyrootd: $(url huge)rootfs-v.manifest: 68157440 bytes: not a manifest (64..67108864 bytes); trying the next mirror$"
+	echo "$output" | grep -q '^serve-verified: [0-9]* passed, 0 failed$'
+}
