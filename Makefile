@@ -12,10 +12,13 @@ CURL_CFLAGS = $(shell $(PKG_CONFIG) --cflags libcurl)
 CURL_LIBS = $(shell $(PKG_CONFIG) --libs libcurl)
 ZSTD_CFLAGS = $(shell $(PKG_CONFIG) --cflags libzstd)
 ZSTD_LIBS = $(shell $(PKG_CONFIG) --libs libzstd)
+# Signed manifests: mbedtls's crypto library (no pkg-config file in Debian 12).
+ZSTD_LIBS += -lmbedcrypto
 
 DAEMON_SRCS := daemon/cachefiles.c daemon/config.c daemon/fetch.c daemon/store.c \
 	daemon/http.c daemon/io.c daemon/log.c daemon/serve.c daemon/url.c \
-	daemon/sha256.c daemon/manifest.c daemon/chunk.c daemon/verified.c
+	daemon/sha256.c daemon/manifest.c daemon/chunk.c daemon/signature.c \
+	daemon/verified.c
 DAEMON_HDRS := $(wildcard daemon/*.h)
 UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all

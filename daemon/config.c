@@ -65,7 +65,10 @@ static void usage(void)
 	       "  --store-dir DIR    keep fetched pages in DIR across boots (a local disk)\n"
 	       "  --digest sha256:HEX  serve the verified image whose manifest\n"
 	       "                     <url>/<fsid>.manifest has this sha256 (erofs.digest=)\n"
-	       "  --fsid NAME        the image's fsid (erofs.fsid=); needed with --digest\n"
+	       "  --key FILE         serve the verified image whose manifest is signed by\n"
+	       "                     this PEM public key (erofs.key=; default " CONFIG_DEFAULT_KEY "\n"
+	       "                     if it exists)\n"
+	       "  --fsid NAME        the image's fsid (erofs.fsid=); needed with --digest, --key\n"
 	       "  --error-file FILE  write why the last OPEN failed to FILE\n"
 	       "  --cmdline FILE     read the kernel command line from FILE (/proc/cmdline)\n"
 	       "  --foreground       do not fork once ready\n"
@@ -76,7 +79,8 @@ int config_parse_args(struct config *cfg, int argc, char **argv)
 {
 	enum { OPT_CACHE_DIR = 256, OPT_URL, OPT_CA, OPT_TIMEOUT, OPT_CONNS,
 	       OPT_TAG, OPT_STORE_DIR, OPT_ERROR_FILE, OPT_CMDLINE, OPT_FOREGROUND,
-	       OPT_VERBOSE, OPT_HELP, OPT_VERSION, OPT_DIGEST, OPT_FSID };
+	       OPT_VERBOSE, OPT_HELP, OPT_VERSION, OPT_DIGEST, OPT_FSID,
+	       OPT_KEY };
 	static const struct option opts[] = {
 		{ "cache-dir", required_argument, NULL, OPT_CACHE_DIR },
 		{ "url", required_argument, NULL, OPT_URL },
@@ -87,6 +91,7 @@ int config_parse_args(struct config *cfg, int argc, char **argv)
 		{ "store-dir", required_argument, NULL, OPT_STORE_DIR },
 		{ "digest", required_argument, NULL, OPT_DIGEST },
 		{ "fsid", required_argument, NULL, OPT_FSID },
+		{ "key", required_argument, NULL, OPT_KEY },
 		{ "error-file", required_argument, NULL, OPT_ERROR_FILE },
 		{ "cmdline", required_argument, NULL, OPT_CMDLINE },
 		{ "foreground", no_argument, NULL, OPT_FOREGROUND },
@@ -138,6 +143,10 @@ int config_parse_args(struct config *cfg, int argc, char **argv)
 		case OPT_DIGEST:
 			ret = set_string(cfg->digest, sizeof(cfg->digest),
 					 "--digest", optarg);
+			break;
+		case OPT_KEY:
+			ret = set_string(cfg->key_file, sizeof(cfg->key_file),
+					 "--key", optarg);
 			break;
 		case OPT_FSID:
 			ret = set_string(cfg->fsid, sizeof(cfg->fsid), "--fsid",
@@ -246,6 +255,7 @@ int config_apply_cmdline(struct config *cfg, const char *cmdline)
 	if (apply_one(cmdline, "erofs.url", cfg->url, sizeof(cfg->url)) ||
 	    apply_one(cmdline, "erofs.ca", cfg->ca_file, sizeof(cfg->ca_file)) ||
 	    apply_one(cmdline, "erofs.digest", cfg->digest, sizeof(cfg->digest)) ||
+	    apply_one(cmdline, "erofs.key", cfg->key_file, sizeof(cfg->key_file)) ||
 	    apply_one(cmdline, "erofs.fsid", cfg->fsid, sizeof(cfg->fsid)))
 		return -EINVAL;
 	if (!cfg->timeout_s) {
@@ -295,21 +305,31 @@ static int check_one_url(const struct config *cfg, const char *url, size_t len)
 	return 0;
 }
 
-/* erofs.digest=sha256:HEX names a manifest, which erofs.fsid= locates. */
-static int check_digest(const struct config *cfg)
+/*
+ * erofs.digest=sha256:HEX or erofs.key=FILE vouch for a manifest, which
+ * erofs.fsid= locates.
+ */
+static int check_verified(const struct config *cfg)
 {
 	const char *hex = cfg->digest + strlen(CONFIG_DIGEST_PREFIX);
 	size_t i;
 
-	if (strncmp(cfg->digest, CONFIG_DIGEST_PREFIX,
-		    strlen(CONFIG_DIGEST_PREFIX)) || strlen(hex) != 64)
-		goto bad;
-	for (i = 0; i < 64; i++)
-		if (!((hex[i] >= '0' && hex[i] <= '9') ||
-		      (hex[i] >= 'a' && hex[i] <= 'f')))
+	if (cfg->digest[0]) {
+		if (strncmp(cfg->digest, CONFIG_DIGEST_PREFIX,
+			    strlen(CONFIG_DIGEST_PREFIX)) || strlen(hex) != 64)
 			goto bad;
+		for (i = 0; i < 64; i++)
+			if (!((hex[i] >= '0' && hex[i] <= '9') ||
+			      (hex[i] >= 'a' && hex[i] <= 'f')))
+				goto bad;
+	}
+	if (cfg->key_file[0] && cfg->key_file[0] != '/') {
+		log_err("erofs.key=%s: must be an absolute path", cfg->key_file);
+		return -EINVAL;
+	}
 	if (!cfg->fsid[0]) {
-		log_err("erofs.digest= needs erofs.fsid= (or --fsid): the manifest is <url>/<fsid>.manifest");
+		log_err("erofs.%s= needs erofs.fsid= (or --fsid): the manifest is <url>/<fsid>.manifest",
+			cfg->digest[0] ? "digest" : "key");
 		return -EINVAL;
 	}
 	if (url_check_name(cfg->fsid, strlen(cfg->fsid)) ||
@@ -361,7 +381,7 @@ int config_validate(const struct config *cfg)
 		log_err("erofs.ca=%s: must be an absolute path", cfg->ca_file);
 		return -EINVAL;
 	}
-	if (cfg->digest[0] && check_digest(cfg))
+	if ((cfg->digest[0] || cfg->key_file[0]) && check_verified(cfg))
 		return -EINVAL;
 	if (!*cfg->tag)
 		goto bad_tag;

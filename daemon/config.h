@@ -10,6 +10,7 @@
 #define CONFIG_TAG_MAX 32
 #define CONFIG_FSID_MAX 255
 #define CONFIG_DIGEST_PREFIX "sha256:"
+#define CONFIG_DEFAULT_KEY "/etc/lazyroot/image-key.pem"
 
 struct config {
 	char url[CONFIG_URL_MAX];	/* base URL, blobs are <url>/<name> */
@@ -23,6 +24,11 @@ struct config {
 	 * sha256 ("sha256:" and 64 hex digits); empty: a plain image.
 	 */
 	char digest[80];
+	/*
+	 * Or (and) a PEM public key that must sign <fsid>.manifest; default
+	 * CONFIG_DEFAULT_KEY when the initramfs has one.
+	 */
+	char key_file[CONFIG_PATH_MAX];
 	char fsid[CONFIG_FSID_MAX + 1];
 	char cmdline_file[CONFIG_PATH_MAX];
 	unsigned int timeout_s;		/* per kernel request, all retries */
@@ -48,7 +54,7 @@ int cmdline_get(const char *cmdline, const char *key, char *out, size_t size);
 
 /*
  * Fills what the flags left unset from erofs.url=, erofs.ca=,
- * erofs.timeout=, erofs.fsid= and erofs.digest= on @cmdline. Returns 0, or -EINVAL after one error line.
+ * erofs.timeout=, erofs.fsid=, erofs.digest= and erofs.key= on @cmdline. Returns 0, or -EINVAL after one error line.
  */
 int config_apply_cmdline(struct config *cfg, const char *cmdline);
 

@@ -20,6 +20,7 @@
 #include "log.h"
 #include "manifest.h"
 #include "serve.h"
+#include "signature.h"
 #include "verified.h"
 
 #define CA_MAX (4 << 20)
@@ -140,6 +141,9 @@ static int load_config(struct config *cfg, int argc, char **argv)
 	free(cmdline);
 	if (ret)
 		return ret;
+	/* An initramfs built with an image key boots only images it signed. */
+	if (!cfg->key_file[0] && !access(CONFIG_DEFAULT_KEY, F_OK))
+		strcpy(cfg->key_file, CONFIG_DEFAULT_KEY);
 	if (config_validate(cfg))
 		return -EINVAL;
 	return 1;
@@ -180,6 +184,7 @@ int main(int argc, char **argv)
 	struct fetch_engine *engine = NULL;
 	struct server *server = NULL;
 	struct manifest *manifest = NULL;
+	struct signature_key *key = NULL;
 	unsigned char *ca = NULL;
 	const char *ca_used;
 	ssize_t ca_len;
@@ -202,20 +207,28 @@ int main(int argc, char **argv)
 	fo.verbose = cfg.verbose;
 	if (fetch_engine_new(&engine, &fo))
 		return 1;
-	if (cfg.digest[0]) {
+	if (cfg.digest[0] || cfg.key_file[0]) {
 		char why[2048];
 
-		/* Before "ready": a wrong digest must stop the boot here. */
+		/* Read now: the initramfs holding it is gone after switch_root. */
+		if (cfg.key_file[0] && signature_key_load(cfg.key_file, &key))
+			return 2;
+		/* Before "ready": a manifest nobody vouches for stops the boot here. */
 		if (verified_load_manifest(engine, cfg.fsid,
-					   cfg.digest + strlen(CONFIG_DIGEST_PREFIX),
-					   &manifest, why, sizeof(why))) {
+					   cfg.digest[0] ? cfg.digest +
+					   strlen(CONFIG_DIGEST_PREFIX) : NULL,
+					   key, &manifest, why, sizeof(why))) {
 			log_err("cannot load the manifest of fsid %s: %s",
 				cfg.fsid, why);
 			return 1;
 		}
-		log_info("manifest of fsid %s: %u blobs, %u chunks in %u packs, sha256 matches erofs.digest",
+		log_info("manifest of fsid %s: %u blobs, %u chunks in %u packs, %s%s%s",
 			 cfg.fsid, manifest->nblobs, manifest->nchunks,
-			 manifest->npacks);
+			 manifest->npacks,
+			 cfg.digest[0] ? "sha256 matches erofs.digest" : "",
+			 cfg.digest[0] && key ? ", " : "",
+			 key ? "signed by the image key" : "");
+		signature_key_free(key);
 	}
 
 	devfd = cf_dev_bind(cfg.cache_dir, cfg.tag);

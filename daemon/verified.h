@@ -16,14 +16,17 @@
 #define VERIFIED_PACK_URL_MAX (4096 + 80)
 
 /*
- * Fetches <base>/<fsid>.manifest and checks that its sha256 is @digest_hex
- * (64 hex digits); a mirror serving another copy is passed over for the
- * next. Returns 0 and the parsed manifest, or -errno with the reason in
- * @why (the URL and what was wrong).
+ * Fetches <base>/<fsid>.manifest and checks it: its sha256 must be
+ * @digest_hex (64 hex digits) if given, and <fsid>.manifest.sig from the
+ * same mirror must sign it with @key if given. A mirror whose copy fails
+ * is passed over for the next. Returns 0 and the parsed manifest, or
+ * -errno with the reason in @why (the URL and what was wrong).
  */
+struct signature_key;
 int verified_load_manifest(struct fetch_engine *e, const char *fsid,
-			   const char *digest_hex, struct manifest **out,
-			   char *why, size_t why_size);
+			   const char *digest_hex,
+			   const struct signature_key *key,
+			   struct manifest **out, char *why, size_t why_size);
 
 /* Writes the URL of pack @p under @base. Returns 0 or -ENAMETOOLONG. */
 int verified_pack_url(char *out, size_t size, const char *base,

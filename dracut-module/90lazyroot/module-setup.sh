@@ -10,6 +10,9 @@
 #   lazyroot_ca=PEM       CA bundle that signs the image server's certificate, installed as
 #                         /etc/lazyroot/ca.pem; default: /etc/lazyroot/ca.pem of the build
 #                         host if it exists, else the host's /etc/ssl/certs/ca-certificates.crt
+#   lazyroot_image_key=PEM  public key that signs the verified images (lazyroot-mkimage --sign),
+#                         installed as /etc/lazyroot/image-key.pem: lazyrootd then boots only
+#                         images whose manifest it signs
 #
 # The command line is documented in parse-lazyroot.sh and docs/dracut.md.
 
@@ -77,6 +80,14 @@ install() {
         inst_simple /etc/ssl/certs/ca-certificates.crt
     else
         dwarn "lazyroot: no CA: set lazyroot_ca= (the server's certificate cannot be checked)"
+    fi
+
+    if [[ -n ${lazyroot_image_key-} ]]; then
+        if ! grep -q -- '-----BEGIN PUBLIC KEY-----' "$lazyroot_image_key" 2>/dev/null; then
+            derror "lazyroot: lazyroot_image_key=$lazyroot_image_key: not a readable PEM public key"
+            return 1
+        fi
+        inst_simple "$lazyroot_image_key" /etc/lazyroot/image-key.pem || return 1
     fi
 
     # the shared functions of the busybox /init (a link into initrd/ in the source tree)

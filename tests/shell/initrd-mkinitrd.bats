@@ -164,6 +164,18 @@ ldd_paths() {
 	cmp "$BATS_TEST_TMPDIR/x/bin/sh" /bin/busybox
 }
 
+@test "--image-key installs the public key as /etc/lazyroot/image-key.pem" {
+	openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 2>/dev/null |
+		openssl pkey -pubout -out "$BATS_TEST_TMPDIR/pub.pem"
+	run "$MK" --output "$BATS_TEST_TMPDIR/k.img" --daemon /bin/busybox --image-key "$BATS_TEST_TMPDIR/pub.pem"
+	[ "$status" -eq 0 ]
+	mkdir "$BATS_TEST_TMPDIR/k"
+	(cd "$BATS_TEST_TMPDIR/k" && gzip -dc ../k.img | cpio -id --quiet)
+	cmp "$BATS_TEST_TMPDIR/k/etc/lazyroot/image-key.pem" "$BATS_TEST_TMPDIR/pub.pem"
+	# none without it: lazyrootd then boots plain images too
+	[ ! -e "$D/a/etc/lazyroot/image-key.pem" ]
+}
+
 @test "without --ca the host's CA bundle is included (lazyrootd's fallback)" {
 	[ -f /etc/ssl/certs/ca-certificates.crt ] || skip "no /etc/ssl/certs/ca-certificates.crt here"
 	run "$MK" --output "$BATS_TEST_TMPDIR/n.img" --daemon /bin/busybox
@@ -187,6 +199,13 @@ fails_with() {
 	[ -z "$output" ]
 	[ ! -e "$BATS_TEST_TMPDIR/out.img" ]
 	[ -z "$(ls "$BATS_TEST_TMPDIR" | grep out.img)" ]
+}
+
+@test "an image key that is missing or not a public key fails with one line" {
+	fails_with "lazyroot-mkinitrd: image key not found: /nonexistent.pem" \
+		--daemon /bin/busybox --image-key /nonexistent.pem
+	fails_with "lazyroot-mkinitrd: image key $D/ca.pem: not a PEM public key (make it with: openssl pkey -in PRIVATE.pem -pubout)" \
+		--daemon /bin/busybox --image-key "$D/ca.pem"
 }
 
 @test "a missing daemon binary fails with one line" {

@@ -439,3 +439,35 @@ teardown() {
 	[ "$status" -eq 0 ] || { echo "$stderr"; return 1; }
 	[ "$output" = "$FSID $DIGEST" ]
 }
+
+@test "--sign: NAME.manifest.sig that openssl checks with the public key; kept when it already signs; refused otherwise" {
+	T=$BATS_TEST_TMPDIR
+	openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$T/key.pem" 2>/dev/null
+	openssl pkey -in "$T/key.pem" -pubout -out "$T/pub.pem"
+	openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$T/rsa.pem" 2>/dev/null
+	run --separate-stderr "$MK" --verified --sign "$T/key.pem" --fsid v "$D/src" "$T/out"
+	[ "$status" -eq 0 ]
+	[[ $output =~ ^v\ sha256:[0-9a-f]{64}$ ]]
+	openssl dgst -sha256 -verify "$T/pub.pem" -signature "$T/out/v.manifest.sig" "$T/out/v.manifest"
+	[[ $stderr == *"lazyroot-mkimage: wrote $T/out/v.manifest.sig"* ]]
+	[[ $stderr == *"/etc/lazyroot/image-key.pem"*"erofs.fsid=v erofs.url="* ]]
+	# the same build again: the signature there signs it, so it stays
+	cp "$T/out/v.manifest.sig" "$T/sig1"
+	run --separate-stderr "$MK" --verified --sign "$T/key.pem" --fsid v "$D/src" "$T/out"
+	[ "$status" -eq 0 ]
+	cmp "$T/sig1" "$T/out/v.manifest.sig"
+	[[ $stderr == *"$T/out/v.manifest.sig is already there and signs it"* ]]
+	# another key: the signature there is not its, and is never replaced
+	run --separate-stderr "$MK" --verified --sign "$T/rsa.pem" --fsid v "$D/src" "$T/out"
+	[ "$status" -eq 1 ]
+	[[ $stderr == *"lazyroot-mkimage: $T/out/v.manifest.sig is already there and is not this key's signature of the manifest; not replacing it" ]]
+	cmp "$T/sig1" "$T/out/v.manifest.sig"
+	# before anything is built: a key that is not a private key, --sign without --verified
+	run --separate-stderr "$MK" --verified --sign "$T/pub.pem" --fsid w "$D/src" "$T/out2"
+	[ "$status" -eq 1 ]
+	[[ $stderr == "lazyroot-mkimage: --sign $T/pub.pem: not a PEM private key (make one with: "* ]]
+	run --separate-stderr "$MK" --sign "$T/key.pem" "$D/src" "$T/out2"
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "lazyroot-mkimage: --sign needs --verified" ]
+	[ ! -e "$T/out2" ]
+}

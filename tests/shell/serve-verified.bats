@@ -10,7 +10,11 @@ setup_file() {
 	head -c 3000000 /dev/urandom > "$T/tree/d/random"
 	seq 1 300000 > "$T/tree/d/numbers"
 	cp /bin/ls "$T/tree/ls"
-	images/lazyroot-mkimage --verified --fsid rootfs-v "$T/tree" "$WWW/good" > "$T/out" 2> "$T/err" ||
+	openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$T/key.pem" 2> /dev/null
+	openssl pkey -in "$T/key.pem" -pubout -out "$T/pub.pem"
+	openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$T/other.pem" 2> /dev/null
+	openssl pkey -in "$T/other.pem" -pubout -out "$T/other-pub.pem"
+	images/lazyroot-mkimage --verified --sign "$T/key.pem" --fsid rootfs-v "$T/tree" "$WWW/good" > "$T/out" 2> "$T/err" ||
 		{ cat "$T/err" >&2; return 1; }
 	read -r _ digest < "$T/out"
 	export HEX=${digest#sha256:}
@@ -32,9 +36,9 @@ teardown_file() {
 
 url() { echo "https://127.0.0.1:$(cat "$ST/port")/$1/"; }
 
-# verified MIRRORS BAD_CHUNKS [DIGEST]
+# verified MIRRORS BAD_CHUNKS [DIGEST|- [KEY]]
 verified() {
-	run build/serve-verified "$ST/ca.pem" "$1" rootfs-v "${3:-$HEX}" "$T/plain" "$2"
+	run build/serve-verified "$ST/ca.pem" "$1" rootfs-v "${3:-$HEX}" "$T/plain" "$2" ${4:+"$4"}
 	echo "$output" | grep -v 'completing: Inappropriate ioctl' | tail -n 30
 }
 
@@ -84,6 +88,37 @@ verified() {
 	truncate -s 65M "$WWW/huge/rootfs-v.manifest"
 	verified "$(url huge),$(url good)" 0
 	[ "$status" -eq 0 ]
-	echo "$output" | grep -q "^lazyrootd: $(url huge)rootfs-v.manifest: 68157440 bytes: not a manifest (64..67108864 bytes); trying the next mirror$"
+	echo "$output" | grep -q "^lazyrootd: $(url huge)rootfs-v.manifest: 68157440 bytes, not 64..67108864: not a manifest; trying the next mirror$"
 	echo "$output" | grep -q '^serve-verified: [0-9]* passed, 0 failed$'
+}
+
+@test "signed manifest: the image key alone vouches for it; a mirror without a good signature is passed over" {
+	mkdir -p "$WWW/unsigned"
+	cp -a "$WWW/good/packs" "$WWW/good/rootfs-v.manifest" "$WWW/unsigned/"
+	verified "$(url unsigned),$(url good)" 0 - "$T/pub.pem"
+	[ "$status" -eq 0 ]
+	echo "$output" | grep -q '^serve-verified: [0-9]* passed, 0 failed$'
+	echo "$output" | grep -q "^lazyrootd: $(url unsigned)rootfs-v.manifest: its signature rootfs-v.manifest.sig: HTTP 404.*; trying the next mirror$"
+	# both at once: digest and key must hold
+	verified "$(url good)" 0 "$HEX" "$T/pub.pem"
+	[ "$status" -eq 0 ]
+}
+
+@test "signed manifest: another key, a changed signature or a key file that is none are refused" {
+	verified "$(url good)" 0 - "$T/other-pub.pem"
+	[ "$status" -eq 1 ]
+	echo "$output" | grep -q "^lazyrootd: $(url good)rootfs-v.manifest: not signed by $T/other-pub.pem (.*)$"
+	echo "$output" | grep -q "^serve-verified: $(url good)rootfs-v.manifest: no mirror serves a copy signed by the image key (last: not signed by "
+	mkdir -p "$WWW/badsig"
+	cp -a "$WWW/good/packs" "$WWW/good/rootfs-v.manifest" "$WWW/badsig/"
+	sig=$WWW/good/rootfs-v.manifest.sig
+	{ head -c 20 "$sig"; printf '\001'; tail -c +22 "$sig"; } > "$WWW/badsig/rootfs-v.manifest.sig"
+	! cmp -s "$sig" "$WWW/badsig/rootfs-v.manifest.sig"
+	verified "$(url badsig)" 0 - "$T/pub.pem"
+	[ "$status" -eq 1 ]
+	echo "$output" | grep -q "not signed by $T/pub.pem"
+	echo "junk" > "$T/junk.pem"
+	verified "$(url good)" 0 - "$T/junk.pem"
+	[ "$status" -eq 1 ]
+	echo "$output" | grep -q "^lazyrootd: image key $T/junk.pem: not a PEM public key: "
 }

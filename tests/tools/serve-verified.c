@@ -3,7 +3,7 @@
  * Drives the daemon's request loop for a verified image, as serve-harness
  * does for a plain one: a socket pair stands in for /dev/cachefiles,
  * memfds for the kernel's anon fds, a real server for the mirrors.
- *   serve-verified CA MIRRORS FSID HEX PLAIN_DIR BAD_CHUNKS
+ *   serve-verified CA MIRRORS FSID HEX|- PLAIN_DIR BAD_CHUNKS [KEY]
  * PLAIN_DIR holds each blob's plain bytes as PLAIN_DIR/<tag> (from
  * lazyroot-pack --unpack). Every chunk of every blob is READ on its own;
  * BAD_CHUNKS is how many must fail (no byte written), all others must land
@@ -26,6 +26,7 @@
 #include "log.h"
 #include "manifest.h"
 #include "serve.h"
+#include "signature.h"
 #include "verified.h"
 
 
@@ -51,6 +52,7 @@ int main(int argc, char **argv)
 	struct config cfg;
 	struct fetch_options fo = { 0 };
 	struct manifest *m;
+	struct signature_key *key = NULL;
 	const struct serve_stats *st;
 	unsigned char *ca;
 	char why[2048], path[4096], expect[64];
@@ -59,8 +61,8 @@ int main(int argc, char **argv)
 	uint32_t b, r, id = 1;
 	struct fetch_engine *engine;
 
-	if (argc != 7) {
-		fprintf(stderr, "usage: serve-verified CA MIRRORS FSID HEX PLAIN_DIR BAD_CHUNKS\n");
+	if (argc != 7 && argc != 8) {
+		fprintf(stderr, "usage: serve-verified CA MIRRORS FSID HEX|- PLAIN_DIR BAD_CHUNKS [KEY]\n");
 		return 2;
 	}
 	want_failed = strtoul(argv[6], NULL, 10);
@@ -76,9 +78,15 @@ int main(int argc, char **argv)
 	fo.connections = 4;
 	if (fetch_engine_new(&engine, &fo))
 		return 2;
-	if (verified_load_manifest(engine, argv[3], argv[4], &m, why,
-				   sizeof(why))) {
-		fprintf(stderr, "serve-verified: %s\n", why);
+	if ((argc == 8 && signature_key_load(argv[7], &key)) ||
+	    verified_load_manifest(engine, argv[3],
+				   strcmp(argv[4], "-") ? argv[4] : NULL, key,
+				   &m, why, sizeof(why))) {
+		if (argc != 8 || key)
+			fprintf(stderr, "serve-verified: %s\n", why);
+		signature_key_free(key);
+		fetch_engine_free(engine);
+		free(ca);
 		return 1;
 	}
 	if (fk_start(&cfg, engine) || server_set_manifest(fk_srv, m))
@@ -141,6 +149,7 @@ int main(int argc, char **argv)
 	server_log_stats(fk_srv);
 	fk_stop();
 	manifest_free(m);
+	signature_key_free(key);
 	fetch_engine_free(engine);
 	free(ca);
 	return check_report("serve-verified");

@@ -199,6 +199,12 @@ static void test_digest(void)
 	snprintf(line, sizeof(line), "erofs.url=https://a/ erofs.fsid=f erofs.digest=sha256:%sa", hex);
 	CHECK(validate_digest(line) == -EINVAL); /* 65 digits */
 	CHECK(validate_digest("erofs.url=https://a/ erofs.fsid=f erofs.digest=sha256:9F86D081884C7D659A2FEAA0C55AD015A3BF4F1B2B0B822CD15D6C15B0F00A08") == -EINVAL);
+	/* erofs.key=: an absolute path, and an fsid to name the manifest */
+	CHECK(validate_digest("erofs.url=https://a/ erofs.fsid=f erofs.key=/etc/lazyroot/image-key.pem") == 0);
+	CHECK(validate_digest("erofs.url=https://a/ erofs.key=/etc/lazyroot/image-key.pem") == -EINVAL);
+	CHECK(validate_digest("erofs.url=https://a/ erofs.fsid=f erofs.key=image-key.pem") == -EINVAL);
+	snprintf(line, sizeof(line), "erofs.url=https://a/ erofs.fsid=f erofs.key=/k.pem erofs.digest=sha256:%s", hex);
+	CHECK(validate_digest(line) == 0);
 	/* flags win over the command line */
 	snprintf(line, sizeof(line), "sha256:%s", hex);
 	config_init(&c);

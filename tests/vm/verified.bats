@@ -8,8 +8,13 @@ bats_require_minimum_version 1.5.0
 setup_file() {
 	. tests/lib/vm-env.sh
 	vm_env_setup "$BATS_FILE_TMPDIR" 8
-	images/lazyroot-mkimage --verified --fsid rootfs-v "$W/rootfs" "$W/www/vimg" \
+	openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$W/key.pem" 2> /dev/null
+	openssl pkey -in "$W/key.pem" -pubout -out "$W/pub.pem"
+	images/lazyroot-mkimage --verified --sign "$W/key.pem" --fsid rootfs-v "$W/rootfs" "$W/www/vimg" \
 		> "$W/vimg.out" 2> "$W/vimg.log" || { cat "$W/vimg.log" >&2; return 1; }
+	# an initramfs that boots only images signed by that key
+	initrd/lazyroot-mkinitrd --output "$W/initrd-key.img" --ca "$W/srv/ca.pem" \
+		--image-key "$W/pub.pem" > /dev/null
 	read -r fsid DIGEST < "$W/vimg.out"
 	[ "$fsid" = rootfs-v ]
 	# A mirror whose copy differs in one byte of one frame: the middle of
@@ -111,4 +116,29 @@ url() { echo "https://10.0.2.2:$PORT/$1/"; }
 	# the manifest only (and its size probe)
 	[ "$sent" -lt $(($(stat -c %s "$W/www/vimg/rootfs-v.manifest") + 4096)) ]
 	grep -Eq 'lazyrootd: stats: opens 2, .*bytes written ([0-9]+) \(from disk \1\), errors 0$' "$log"
+}
+
+# boot_key NAME KERNEL-ARGS...: boots the initramfs holding the image key
+boot_key() {
+	log="$W/$1.log"
+	qemu_status=0
+	tests/lib/qemu-run --kernel "$KERNEL" --initrd "$W/initrd-key.img" --log "$log" \
+		--timeout 180 --append "console=ttyS0 panic=-1 ${*:2}" || qemu_status=$?
+	sed -i 's/\r$//' "$log"
+	grep -v '^\[' "$log" | tail -n 40
+}
+
+@test "an initramfs with an image key boots the signed image without erofs.digest=" {
+	boot_key signed erofs.fsid=rootfs-v erofs.url="$(url vimg)" lazyroot.test=sumbig
+	[ "$qemu_status" -eq 0 ]
+	grep -q "^LAZYROOT-TEST: big sha256 $(cat "$W/big.sha256")$" "$log"
+	grep -q "lazyrootd: manifest of fsid rootfs-v: 2 blobs, .*, signed by the image key$" "$log"
+	grep -Eq 'lazyrootd: stats: opens 2, .*errors 0$' "$log"
+}
+
+@test "an initramfs with an image key refuses an image it did not sign, with one line" {
+	boot_key unsigned erofs.fsid=rootfs-test erofs.url="$(vm_url "$PORT")"
+	[ "$qemu_status" -ne 124 ]
+	[ "$(grep -c "lazyrootd: cannot load the manifest of fsid rootfs-test: $(vm_url "$PORT")rootfs-test.manifest: HTTP 404" "$log")" -eq 1 ]
+	! grep -q '^LAZYROOT-TEST' "$log"
 }
