@@ -471,7 +471,7 @@ int fetch_submit(struct fetch_engine *e, struct fetch_request *req)
 		for (i = 0; i < e->nmirrors; i++)
 			if (req->skip_mirrors & (1u << i))
 				snprintf(a->reason[i], sizeof(a->reason[i]),
-					 "not asked again: its data failed verification");
+					 "not asked: passed over for this request");
 	}
 	req->mirror = a->mirror;
 	ret = setup_easy(e, a);

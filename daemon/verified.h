@@ -9,11 +9,12 @@
 
 #include <stddef.h>
 
+#include "config.h"
 #include "fetch.h"
 #include "manifest.h"
 
-/* "<base>/packs/<hex>.pack" */
-#define VERIFIED_PACK_URL_MAX (4096 + 80)
+/* "<base>/packs/<hex>.pack": the base is at most CONFIG_URL_MAX */
+#define VERIFIED_PACK_URL_MAX (CONFIG_URL_MAX + 80)
 
 /*
  * Fetches <base>/<fsid>.manifest and checks it: its sha256 must be
