@@ -29,6 +29,7 @@
 
 #include "chunk.h"
 #include "io.h"
+#include "le.h"
 #include "manifest.h"
 #include "sha256.h"
 
@@ -65,15 +66,21 @@ static volatile sig_atomic_t interrupted;
 /* Temporary files that are removed if the run ends early. */
 static char *tmp_files[4];
 
+/* One line on stderr, after the program's name. */
+static void vsay(const char *fmt, va_list ap)
+{
+	fprintf(stderr, "%s: ", PROG);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
 static __attribute__((format(printf, 1, 2))) int error(const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "%s: ", PROG);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsay(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 	return -1;
 }
 
@@ -81,11 +88,9 @@ static __attribute__((format(printf, 1, 2))) void say(const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "%s: ", PROG);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsay(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }
 
 static __attribute__((format(printf, 1, 2))) char *xasprintf(const char *fmt, ...)
@@ -339,27 +344,6 @@ static int publish(char *tmp, const char *final)
 	return 1;
 }
 
-static uint64_t le64(const unsigned char *p)
-{
-	uint64_t v = 0;
-	int i;
-
-	for (i = 7; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
-}
-
-static uint32_t le32(const unsigned char *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
-}
-
-static unsigned int le16(const unsigned char *p)
-{
-	return p[0] | p[1] << 8;
-}
-
 /* ---- the EROFS superblock and device table ---- */
 
 /* CRC-32C (Castagnoli, reflected), as the kernel's crc32c(): no final ~. */
@@ -411,7 +395,7 @@ static int sb_read(int fd, const char *path, unsigned char *blk,
 	if (n < PAGE)
 		return error("%s: %zd bytes, too small for an EROFS image",
 			     path, n);
-	if (le32(blk + EROFS_SB_OFF) != EROFS_MAGIC)
+	if (get_le32(blk + EROFS_SB_OFF) != EROFS_MAGIC)
 		return error("%s: not an EROFS image (no superblock magic at byte %u)",
 			     path, EROFS_SB_OFF);
 	if (blk[EROFS_SB_OFF + 12] != 12)
@@ -421,17 +405,17 @@ static int sb_read(int fd, const char *path, unsigned char *blk,
 	if (sbsize > EROFS_CSUM_LEN)
 		return error("%s: malformed superblock (%u bytes, more than its block)",
 			     path, sbsize);
-	sb->feature_compat = le32(blk + EROFS_SB_OFF + 8);
+	sb->feature_compat = get_le32(blk + EROFS_SB_OFF + 8);
 	if (sb->feature_compat & EROFS_COMPAT_SB_CHKSUM) {
-		uint32_t want = le32(blk + EROFS_SB_OFF + 4);
+		uint32_t want = get_le32(blk + EROFS_SB_OFF + 4);
 		uint32_t got = sb_checksum(blk);
 
 		if (got != want)
 			return error("%s: superblock checksum is 0x%08x, the superblock says 0x%08x (damaged?)",
 				     path, got, want);
 	}
-	sb->extra_devices = le16(blk + EROFS_SB_OFF + 0x56);
-	sb->devt_off = (uint64_t)le16(blk + EROFS_SB_OFF + 0x58) *
+	sb->extra_devices = get_le16(blk + EROFS_SB_OFF + 0x56);
+	sb->devt_off = (uint64_t)get_le16(blk + EROFS_SB_OFF + 0x58) *
 		       EROFS_SLOT_SIZE;
 	if (!sb->extra_devices)
 		return 0;
@@ -474,10 +458,7 @@ static int sb_write_tags(int fd, const char *path, const struct erofs_sb *sb,
 			return error("cannot read %s back: %s", path,
 				     ret < 0 ? strerror(-ret) : "truncated");
 		crc = sb_checksum(blk);
-		sum[0] = crc;
-		sum[1] = crc >> 8;
-		sum[2] = crc >> 16;
-		sum[3] = crc >> 24;
+		put_le32(sum, crc);
 		ret = io_pwrite_all(fd, sum, 4, EROFS_SB_OFF + 4);
 		if (ret)
 			return error("cannot write %s: %s", path,
@@ -499,7 +480,7 @@ static uint64_t page_hash(const unsigned char *p)
 	size_t i;
 
 	for (i = 0; i < PAGE; i += 8)
-		h = (h ^ le64(p + i)) * 0x100000001b3ull;
+		h = (h ^ get_le64(p + i)) * 0x100000001b3ull;
 	h ^= h >> 33;
 	h *= 0xff51afd7ed558ccdull;
 	h ^= h >> 33;
@@ -527,7 +508,7 @@ struct dmap {
 
 static size_t dmap_home(const struct dmap *m, const unsigned char *d)
 {
-	return (size_t)le64(d) & m->mask;
+	return (size_t)get_le64(d) & m->mask;
 }
 
 static uint32_t dmap_find(const struct dmap *m, const unsigned char *d,

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "le.h"
 #include "manifest.h"
 
 /* Where the sections of the sample start (2 blobs, 2 packs, 5 chunks). */
@@ -61,20 +62,6 @@ static void make_sample(void)
 	packs[1].size = 30000;
 	for (i = 0; i < 5; i++)
 		memset(chunks[i].digest, 0x10 + i, SHA256_SIZE);
-}
-
-static void set32(unsigned char *p, uint32_t v)
-{
-	p[0] = v;
-	p[1] = v >> 8;
-	p[2] = v >> 16;
-	p[3] = v >> 24;
-}
-
-static void set64(unsigned char *p, uint64_t v)
-{
-	set32(p, (uint32_t)v);
-	set32(p + 4, v >> 32);
 }
 
 static unsigned char *good;	/* the sample, encoded */
@@ -289,9 +276,9 @@ static void check_refusals(void)
 	/* header */
 	copy()[0] = 'X';
 	CHECK(bad_refused("magic"));
-	set32(copy() + 8, 2);
+	put_le32(copy() + 8, 2);
 	CHECK(bad_refused("version 2"));
-	set32(copy() + 8, 0);
+	put_le32(copy() + 8, 0);
 	CHECK(bad_refused("version 0"));
 	copy()[40] = 1;
 	CHECK(bad_refused("header: reserved byte 40"));
@@ -312,37 +299,37 @@ static void check_refusals(void)
 	copy()[good_len] = 0;
 	CHECK(refused(bad, good_len + 1, "length"));
 	/* a count that asks for more than is there */
-	set32(copy() + 24, 9);
+	put_le32(copy() + 24, 9);
 	CHECK(bad_refused("length"));
-	set32(copy() + 20, MANIFEST_CHUNKS_MAX);
+	put_le32(copy() + 20, MANIFEST_CHUNKS_MAX);
 	CHECK(bad_refused("length"));
 
 	/* count limits */
-	set32(copy() + 12, 0);
+	put_le32(copy() + 12, 0);
 	CHECK(bad_refused("nblobs 0"));
-	set32(copy() + 12, MANIFEST_BLOBS_MAX + 1);
+	put_le32(copy() + 12, MANIFEST_BLOBS_MAX + 1);
 	CHECK(bad_refused("nblobs 17"));
-	set32(copy() + 16, 0);
+	put_le32(copy() + 16, 0);
 	CHECK(bad_refused("npacks 0"));
-	set32(copy() + 16, MANIFEST_PACKS_MAX + 1);
+	put_le32(copy() + 16, MANIFEST_PACKS_MAX + 1);
 	CHECK(bad_refused("npacks 65537"));
-	set32(copy() + 20, 0);
+	put_le32(copy() + 20, 0);
 	CHECK(bad_refused("nchunks 0"));
-	set32(copy() + 20, MANIFEST_CHUNKS_MAX + 1);
+	put_le32(copy() + 20, MANIFEST_CHUNKS_MAX + 1);
 	CHECK(bad_refused("nchunks"));
-	set32(copy() + 24, 0);
+	put_le32(copy() + 24, 0);
 	CHECK(bad_refused("nrefs 0"));
-	set32(copy() + 24, 0xffffffff);
+	put_le32(copy() + 24, 0xffffffff);
 	CHECK(bad_refused("nrefs"));
-	set32(copy() + 28, 0);
+	put_le32(copy() + 28, 0);
 	CHECK(bad_refused("chunk_max 0"));
-	set32(copy() + 28, 4095);
+	put_le32(copy() + 28, 4095);
 	CHECK(bad_refused("chunk_max 4095"));
-	set32(copy() + 28, 20000);
+	put_le32(copy() + 28, 20000);
 	CHECK(bad_refused("chunk_max 20000"));
-	set32(copy() + 28, MANIFEST_CHUNK_MAX + 4096);
+	put_le32(copy() + 28, MANIFEST_CHUNK_MAX + 4096);
 	CHECK(bad_refused("chunk_max"));
-	set32(copy() + 28, MANIFEST_CHUNK_MAX);
+	put_le32(copy() + 28, MANIFEST_CHUNK_MAX);
 	CHECK(accepted(bad, good_len));
 
 	/* blobs */
@@ -354,9 +341,9 @@ static void check_refusals(void)
 	CHECK(bad_refused("blob 1: tag"));
 	memcpy(copy() + BLOB(1), good + BLOB(0), 64);
 	CHECK(bad_refused("blob 1: same tag as blob 0"));
-	set64(copy() + BLOB(0) + 64, 0);
+	put_le64(copy() + BLOB(0) + 64, 0);
 	CHECK(bad_refused("blob 0: size 0"));
-	set64(copy() + BLOB(1) + 64, MANIFEST_BLOB_SIZE_MAX + 1);
+	put_le64(copy() + BLOB(1) + 64, MANIFEST_BLOB_SIZE_MAX + 1);
 	CHECK(bad_refused("blob 1: size"));
 	copy()[BLOB(1) + 95] = 1;
 	CHECK(bad_refused("blob 1: reserved byte 95"));
@@ -364,19 +351,19 @@ static void check_refusals(void)
 	CHECK(bad_refused("blob 0: reserved byte 80"));
 
 	/* the blobs take the refs in order, all of them */
-	set32(copy() + BLOB(0) + 72, 1);
+	put_le32(copy() + BLOB(0) + 72, 1);
 	CHECK(bad_refused("blob 0: first ref 1"));
-	set32(copy() + BLOB(1) + 72, 3);
+	put_le32(copy() + BLOB(1) + 72, 3);
 	CHECK(bad_refused("blob 1: first ref 3"));
-	set32(copy() + BLOB(1) + 72, 5);
+	put_le32(copy() + BLOB(1) + 72, 5);
 	CHECK(bad_refused("blob 1: first ref 5"));
-	set32(copy() + BLOB(1) + 76, 3);
+	put_le32(copy() + BLOB(1) + 76, 3);
 	CHECK(bad_refused("7 of the 8 refs"));
-	set32(copy() + BLOB(1) + 76, 5);
+	put_le32(copy() + BLOB(1) + 76, 5);
 	CHECK(bad_refused("blob 1: refs"));
-	set32(copy() + BLOB(1) + 76, 0xffffffff);
+	put_le32(copy() + BLOB(1) + 76, 0xffffffff);
 	CHECK(bad_refused("blob 1: refs"));
-	set32(copy() + BLOB(0) + 76, 0);
+	put_le32(copy() + BLOB(0) + 76, 0);
 	CHECK(bad_refused("blob 0: no refs"));
 
 	/* packs */
@@ -384,53 +371,53 @@ static void check_refusals(void)
 	CHECK(bad_refused("pack 1: reserved byte 40"));
 
 	/* chunks */
-	set32(copy() + CHUNK(1) + 40, 2);
+	put_le32(copy() + CHUNK(1) + 40, 2);
 	CHECK(bad_refused("chunk 1: pack index 2 out of range (2 packs)"));
-	set32(copy() + CHUNK(4) + 40, 0xffffffff);
+	put_le32(copy() + CHUNK(4) + 40, 0xffffffff);
 	CHECK(bad_refused("chunk 4: pack index"));
-	set64(copy() + CHUNK(2) + 32, UINT64_MAX - 100);
+	put_le64(copy() + CHUNK(2) + 32, UINT64_MAX - 100);
 	CHECK(bad_refused("chunk 2: offset"));
-	set64(copy() + CHUNK(3) + 32, 30000 - 499);	/* one past the end */
+	put_le64(copy() + CHUNK(3) + 32, 30000 - 499);	/* one past the end */
 	CHECK(bad_refused("chunk 3: offset"));
-	set64(copy() + CHUNK(3) + 32, 30000 - 500);	/* ends at the end */
+	put_le64(copy() + CHUNK(3) + 32, 30000 - 500);	/* ends at the end */
 	CHECK(accepted(bad, good_len));
-	set64(copy() + PACK(0) + 32, 7195);	/* chunk 4 ends at 7196 */
+	put_le64(copy() + PACK(0) + 32, 7195);	/* chunk 4 ends at 7196 */
 	CHECK(bad_refused("chunk 4: offset"));
-	set64(copy() + PACK(1) + 32, 0);
+	put_le64(copy() + PACK(1) + 32, 0);
 	CHECK(bad_refused("chunk 2: offset"));
-	set32(copy() + CHUNK(0) + 44, 0);
+	put_le32(copy() + CHUNK(0) + 44, 0);
 	CHECK(bad_refused("chunk 0: offset 0 + stored size 0"));
-	set32(copy() + CHUNK(3) + 48, 0);
+	put_le32(copy() + CHUNK(3) + 48, 0);
 	CHECK(bad_refused("chunk 3: plain size 0"));
-	set32(copy() + CHUNK(3) + 48, 16385);
+	put_le32(copy() + CHUNK(3) + 48, 16385);
 	CHECK(bad_refused("chunk 3: plain size 16385"));
-	set32(copy() + CHUNK(0) + 52, 2);
+	put_le32(copy() + CHUNK(0) + 52, 2);
 	CHECK(bad_refused("chunk 0: unknown encoding 2"));
-	set32(copy() + CHUNK(1) + 44, 4095);
+	put_le32(copy() + CHUNK(1) + 44, 4095);
 	CHECK(bad_refused("chunk 1: stored as is"));
-	set32(copy() + CHUNK(0) + 52, MANIFEST_STORED);
+	put_le32(copy() + CHUNK(0) + 52, MANIFEST_STORED);
 	CHECK(bad_refused("chunk 0: stored as is"));
 
 	/* refs */
-	set32(copy() + REF(3), 5);
+	put_le32(copy() + REF(3), 5);
 	CHECK(bad_refused("ref 3: chunk 5 out of range (5 chunks)"));
-	set32(copy() + REF(7), 0xffffffff);
+	put_le32(copy() + REF(7), 0xffffffff);
 	CHECK(bad_refused("ref 7:"));
 
 	/* blob layout: whole pages but the last chunk, sizes add up */
-	set32(copy() + CHUNK(0) + 48, 8000);
+	put_le32(copy() + CHUNK(0) + 48, 8000);
 	CHECK(bad_refused("blob 0: chunk 0 (ref 0) is not the last"));
-	set32(copy() + REF(7), 3);	/* blob 1 ends in chunk 3: sum differs */
+	put_le32(copy() + REF(7), 3);	/* blob 1 ends in chunk 3: sum differs */
 	CHECK(bad_refused("blob 1: chunk sizes add up to 25576, blob size is 24676"));
-	set32(copy() + REF(5), 4);	/* a 100-byte chunk mid-blob */
+	put_le32(copy() + REF(5), 4);	/* a 100-byte chunk mid-blob */
 	CHECK(bad_refused("blob 1: chunk 4 (ref 5)"));
-	set64(copy() + BLOB(1) + 64, 24677);
+	put_le64(copy() + BLOB(1) + 64, 24677);
 	CHECK(bad_refused("blob 1: chunk sizes add up to 24676, blob size is 24677"));
-	set64(copy() + BLOB(0) + 64, 29671);
+	put_le64(copy() + BLOB(0) + 64, 29671);
 	CHECK(bad_refused("blob 0: chunk sizes add up to 29672"));
 	/* the shared chunk (a whole page) last in blob 1: fine */
-	set32(copy() + REF(7), 1);
-	set64(bad + BLOB(1) + 64, 4096 + 16384 + 4096 + 4096);
+	put_le32(copy() + REF(7), 1);
+	put_le64(bad + BLOB(1) + 64, 4096 + 16384 + 4096 + 4096);
 	CHECK(accepted(bad, good_len));
 }
 
