@@ -7,15 +7,12 @@
 
 ZSTD_DCtx *chunk_dctx_new(void)
 {
-	ZSTD_DCtx *d = ZSTD_createDCtx();
-
-	/* Plain chunks are at most 4 MiB: a frame asking for more is not ours. */
-	if (d && ZSTD_isError(ZSTD_DCtx_setParameter(d, ZSTD_d_windowLogMax,
-						      23))) {
-		ZSTD_freeDCtx(d);
-		return NULL;
-	}
-	return d;
+	/*
+	 * Frames are decoded in one shot into the chunk's own buffer (at most
+	 * MANIFEST_CHUNK_MAX): whatever window a frame declares, it cannot
+	 * make the decoder allocate more or write past the chunk.
+	 */
+	return ZSTD_createDCtx();
 }
 
 int chunk_decode(ZSTD_DCtx *dctx, const struct manifest_chunk *c,

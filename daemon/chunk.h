@@ -14,7 +14,7 @@
 
 #include "manifest.h"
 
-/* A decompression context that refuses windows larger than a chunk needs. */
+/* A decompression context for chunk_decode(). */
 ZSTD_DCtx *chunk_dctx_new(void);
 
 /*
