@@ -563,11 +563,9 @@ struct pack {
 	uint32_t index;			/* in the new manifest */
 };
 
+/* A manifest chunk first (so the element starts with its digest, as dmap wants). */
 struct chunk {
-	unsigned char digest[SHA256_SIZE];
-	uint64_t offset;
-	uint32_t pack;			/* in packer.packs */
-	uint32_t stored_size, size, encoding;
+	struct manifest_chunk m;	/* m.pack: in packer.packs */
 	uint32_t index;			/* in the new manifest */
 };
 
@@ -733,12 +731,8 @@ static int load_manifest(struct packer *p, const char *dir, const char *name)
 		grow((void **)&p->old, &p->old_cap, p->nold + 1,
 		     sizeof(*p->old));
 		c = &p->old[p->nold];
-		memcpy(c->digest, mc->digest, SHA256_SIZE);
-		c->offset = mc->offset;
-		c->pack = pidx[mc->pack];
-		c->stored_size = mc->stored_size;
-		c->size = mc->size;
-		c->encoding = mc->encoding;
+		c->m = *mc;
+		c->m.pack = pidx[mc->pack];
 		c->index = NONE;
 		dmap_add(&p->old_map, p->nold++, p->old, sizeof(*p->old));
 	}
@@ -789,12 +783,11 @@ static int load_previous(struct packer *p, const char *dir)
  * Checks that old chunk @c, which has the digest of the new @data, really
  * decodes to @data: a damaged --previous pack must not enter a new image.
  */
-static int check_old(struct packer *p, const struct chunk *c,
+static int check_old(struct packer *p, const struct manifest_chunk *c,
 		     const unsigned char *data)
 {
 	const struct pack *k = &p->packs[c->pack];
 	char why[128], *path = pack_path(k->dir, k->digest);
-	struct manifest_chunk mc = { 0 };
 	ssize_t n;
 	int ret = -1;
 
@@ -820,10 +813,7 @@ static int check_old(struct packer *p, const struct chunk *c,
 		      n < 0 ? strerror(-n) : "shorter than its manifest says");
 		goto out;
 	}
-	mc.stored_size = c->stored_size;
-	mc.size = c->size;
-	mc.encoding = c->encoding;
-	if (chunk_decode(p->dctx, &mc, p->zbuf, p->vbuf, why, sizeof(why))) {
+	if (chunk_decode(p->dctx, c, p->zbuf, p->vbuf, why, sizeof(why))) {
 		error("--previous %s: the chunk at offset %llu (%u bytes): %s",
 		      path, (unsigned long long)c->offset, c->stored_size, why);
 		goto out;
@@ -840,7 +830,7 @@ out:
 }
 
 /* Appends @data to the new pack as chunk @c, compressed if that helps. */
-static int pack_append(struct packer *p, struct chunk *c,
+static int pack_append(struct packer *p, struct manifest_chunk *c,
 		       const unsigned char *data, size_t len)
 {
 	const unsigned char *out = data;
@@ -893,15 +883,15 @@ static int add_chunk(struct packer *p, struct blob *b,
 		struct chunk c;
 
 		o = dmap_find(&p->old_map, d, p->old, sizeof(*p->old));
-		if (o != NONE && p->old[o].size == len) {
-			if (check_old(p, &p->old[o], data))
+		if (o != NONE && p->old[o].m.size == len) {
+			if (check_old(p, &p->old[o].m, data))
 				return -1;
 			c = p->old[o];
 			p->reused++;
 		} else {
-			memcpy(c.digest, d, SHA256_SIZE);
-			c.size = len;
-			if (pack_append(p, &c, data, len))
+			memcpy(c.m.digest, d, SHA256_SIZE);
+			c.m.size = len;
+			if (pack_append(p, &c.m, data, len))
 				return -1;
 		}
 		c.index = NONE;
@@ -1117,7 +1107,7 @@ static int build_manifest(struct packer *p, unsigned char **out, size_t *len)
 		for (j = 0; j < b->nrefs; j++) {
 			struct chunk *c = &p->chunks[b->refs[j]];
 			struct manifest_chunk *mc;
-			struct pack *k = &p->packs[c->pack];
+			struct pack *k = &p->packs[c->m.pack];
 
 			if (c->index == NONE) {
 				c->index = next_chunk++;
@@ -1128,14 +1118,10 @@ static int build_manifest(struct packer *p, unsigned char **out, size_t *len)
 					m.packs[k->index].size = k->size;
 				}
 				mc = &m.chunks[c->index];
-				memcpy(mc->digest, c->digest, SHA256_SIZE);
-				mc->offset = c->offset;
+				*mc = c->m;
 				mc->pack = k->index;
-				mc->stored_size = c->stored_size;
-				mc->size = c->size;
-				mc->encoding = c->encoding;
-				if (c->size > m.chunk_max)
-					m.chunk_max = (c->size + PAGE - 1) /
+				if (mc->size > m.chunk_max)
+					m.chunk_max = (mc->size + PAGE - 1) /
 						      PAGE * PAGE;
 			}
 			m.refs[r++] = c->index;
@@ -1294,7 +1280,7 @@ static int pack_image(struct packer *p, const char *manifest_path)
 		goto out;
 
 	for (j = 0; j < p->nchunks; j++)
-		stored += p->chunks[j].stored_size;
+		stored += p->chunks[j].m.stored_size;
 	for (i = 0; i < p->nblobs; i++)
 		plain += p->blobs[i].size;
 	say("%zu chunks (%zu distinct, %zu of them reused), %llu bytes plain, %llu stored, ratio %.2f",
