@@ -211,8 +211,23 @@ int main(int argc, char **argv)
 		char why[2048];
 
 		/* Read now: the initramfs holding it is gone after switch_root. */
-		if (cfg.key_file[0] && signature_key_load(cfg.key_file, &key))
-			return 2;
+		if (cfg.key_file[0]) {
+			unsigned char *pem;
+			ssize_t n = read_file(cfg.key_file, &pem,
+					      SIGNATURE_KEY_FILE_MAX);
+
+			if (n < 0) {
+				log_err("image key %s: %s", cfg.key_file,
+					n == -EFBIG ? "larger than 16 KiB, not a public key" :
+					strerror((int)-n));
+				return 2;
+			}
+			ret = signature_key_parse(pem, (size_t)n, cfg.key_file,
+						  &key);
+			free(pem);
+			if (ret)
+				return 2;
+		}
 		/* Before "ready": a manifest nobody vouches for stops the boot here. */
 		if (verified_load_manifest(engine, cfg.fsid,
 					   cfg.digest[0] ? cfg.digest +

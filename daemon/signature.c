@@ -10,45 +10,24 @@
 #include "log.h"
 #include "signature.h"
 
-/* A PEM public key is a few hundred bytes; refuse anything much larger. */
-#define KEY_FILE_MAX 16384
-
 struct signature_key {
 	mbedtls_pk_context pk;
 	char path[1024];
 };
 
-int signature_key_load(const char *path, struct signature_key **out)
+int signature_key_parse(const unsigned char *pem, size_t len,
+			const char *path, struct signature_key **out)
 {
 	struct signature_key *k = calloc(1, sizeof(*k));
-	unsigned char *buf = NULL;
 	char err[128];
-	size_t len;
-	FILE *f;
 	int ret;
 
 	if (!k)
 		return -ENOMEM;
 	mbedtls_pk_init(&k->pk);
 	snprintf(k->path, sizeof(k->path), "%s", path);
-	f = fopen(path, "rb");
-	if (!f) {
-		ret = -errno;
-		log_err("image key %s: %s", path, strerror(errno));
-		goto fail;
-	}
-	buf = malloc(KEY_FILE_MAX + 1);
-	len = buf ? fread(buf, 1, KEY_FILE_MAX + 1, f) : 0;
-	fclose(f);
-	if (!buf || len > KEY_FILE_MAX) {
-		ret = buf ? -EFBIG : -ENOMEM;
-		log_err("image key %s: %s", path,
-			buf ? "larger than 16 KiB, not a public key" :
-			      "out of memory");
-		goto fail;
-	}
-	buf[len] = '\0'; /* mbedtls wants PEM NUL-terminated, counted */
-	ret = mbedtls_pk_parse_public_key(&k->pk, buf, len + 1);
+	/* PEM is parsed with its terminating NUL counted. */
+	ret = mbedtls_pk_parse_public_key(&k->pk, pem, len + 1);
 	if (ret) {
 		mbedtls_strerror(ret, err, sizeof(err));
 		log_err("image key %s: not a PEM public key: %s", path, err);
@@ -61,11 +40,9 @@ int signature_key_load(const char *path, struct signature_key **out)
 		ret = -EINVAL;
 		goto fail;
 	}
-	free(buf);
 	*out = k;
 	return 0;
 fail:
-	free(buf);
 	signature_key_free(k);
 	return ret;
 }

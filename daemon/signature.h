@@ -17,11 +17,15 @@
 
 struct signature_key;
 
+/* A PEM public key is a few hundred bytes; a file much larger is not one. */
+#define SIGNATURE_KEY_FILE_MAX 16384
+
 /*
- * Reads the PEM public key in @path. Returns 0, or -errno after one line
- * naming the file and the reason.
+ * Parses the PEM public key @pem (@len bytes, then a NUL), read from
+ * @path. Returns 0, or -errno after one line naming the file and why.
  */
-int signature_key_load(const char *path, struct signature_key **out);
+int signature_key_parse(const unsigned char *pem, size_t len,
+			const char *path, struct signature_key **out);
 void signature_key_free(struct signature_key *k);
 
 /* The key file's name, for messages. */

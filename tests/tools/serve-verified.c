@@ -78,7 +78,15 @@ int main(int argc, char **argv)
 	fo.connections = 4;
 	if (fetch_engine_new(&engine, &fo))
 		return 2;
-	if ((argc == 8 && signature_key_load(argv[7], &key)) ||
+	if (argc == 8) {
+		size_t klen;
+		unsigned char *pem = slurp(argv[7], &klen);
+
+		pem[klen] = '\0';
+		signature_key_parse(pem, klen, argv[7], &key); /* NULL: it said why */
+		free(pem);
+	}
+	if ((argc == 8 && !key) ||
 	    verified_load_manifest(engine, argv[3],
 				   strcmp(argv[4], "-") ? argv[4] : NULL, key,
 				   &m, why, sizeof(why))) {
