@@ -23,7 +23,7 @@ DAEMON_HDRS := $(wildcard daemon/*.h)
 UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-.PHONY: all clean install check check-unit check-fuzz check-shell check-vm deps demo bench fuzz
+.PHONY: all clean install check check-unit check-fuzz check-shell check-vm check-distro deps demo bench fuzz
 
 all: daemon/lazyrootd build/lazyroot-pack
 
@@ -91,6 +91,11 @@ check-shell: build/fetch-range build/serve-harness build/serve-verified build/la
 
 check-vm: all
 	@tests/run-bats tests/vm
+
+# iPXE -> dracut -> Debian 12 with systemd over HTTPS (the root is made by
+# mmdebstrap and cached).
+check-distro: all
+	@tests/run-bats tests/distro
 
 check: deps
 	@$(MAKE) --no-print-directory all

@@ -2,7 +2,8 @@
 # /sbin/lazyrootroot NETIF NETROOT NEWROOT: dracut's netroot handler for netroot=lazyroot:FSID,
 # run by /sbin/netroot once NETIF is up. Makes the cache filesystem (ext2 on a loop device
 # over a sparse file in /run: cachefiles refuses tmpfs), starts lazyrootd as "@lazyrootd"
-# (systemd spares '@' processes at switch-root: it is the root's storage), mounts the EROFS
+# (systemd spares '@' processes at switch-root and shutdown: it is the root's storage; in a
+# systemd initramfs it runs as lazyrootd.service, which the root's systemd keeps), mounts the EROFS
 # image with -o fsid=FSID and a tmpfs overlay on NEWROOT.
 #
 # Done: /run/lazyroot/up. Failed: one warning naming the fsid, the URL and the reason (for an
@@ -67,10 +68,19 @@ lr_cache_setup || fail "$LR_ERR"
 info "lazyroot: starting lazyrootd (erofs.url=$url, via $1)"
 set -- --cache-dir "$RUN/cache" --error-file "$RUN/error" \
     ${LR_STORE_DIR:+--store-dir "$LR_STORE_DIR"} ${LR_DEBUG:+--verbose}
-if command -v bash >/dev/null; then
-    bash -c 'exec -a "$0" "$@"' @lazyrootd /usr/sbin/lazyrootd "$@" </dev/null
+if [ -n "$DRACUT_SYSTEMD" ]; then
+    # A service of its own. Left in the initqueue's cgroup, it would be killed with it when the
+    # root's systemd isolates default.target. IgnoreOnIsolate keeps it through that and through
+    # switch-root, DefaultDependencies=no out of shutdown.target's conflicts; the final killing
+    # spree spares '@'. The transient unit lives in /run, which the root keeps. Its lines
+    # before it forks show on the console, as they do without systemd.
+    systemd-run --quiet --unit=lazyrootd --service-type=forking \
+        --description="lazyroot: the root file system's block server" \
+        -p DefaultDependencies=no -p IgnoreOnIsolate=yes -p RefuseManualStop=yes \
+        -p StandardOutput=journal+console -p StandardError=journal+console \
+        /usr/lib/lazyroot/lazyrootd-at "$@"
 else
-    /usr/sbin/lazyrootd "$@" </dev/null
+    /usr/lib/lazyroot/lazyrootd-at "$@" </dev/null
 fi || fail "lazyrootd failed to start"
 
 if ! out=$(mount -t erofs -o "fsid=$fsid" none "$RUN/lower" 2>&1); then

@@ -94,7 +94,7 @@ install() {
     lib=$(readlink -f "$moddir/lazyroot-lib.sh")
     inst_simple "$lib" /lib/lazyroot/lazyroot-lib.sh || return 1
 
-    # bash for `exec -a @lazyrootd` (systemd spares '@' processes at switch-root)
+    inst_script "$moddir/lazyrootd-at.sh" /usr/lib/lazyroot/lazyrootd-at || return 1
     inst_multiple bash mke2fs losetup truncate mount umount tail tr sed cat mkdir dd od wc rm sleep
     inst_multiple -o modprobe
 

@@ -83,9 +83,11 @@ parse() {
 		[ "$(head -n 1 "$M/$f")" = '#!/bin/sh' ] || { echo "$f shebang"; return 1; }
 	done
 	bash -n "$M/module-setup.sh"
+	bash -n "$M/lazyrootd-at.sh"
+	[ "$(head -n 1 "$M/lazyrootd-at.sh")" = '#!/bin/bash' ]
 	command -v shellcheck >/dev/null || skip "shellcheck not installed"
 	cd "$M"
 	run shellcheck -x -S warning parse-lazyroot.sh lazyrootroot.sh lazyroot-failed.sh \
-		lazyroot-generator.sh module-setup.sh
+		lazyroot-generator.sh module-setup.sh lazyrootd-at.sh
 	[ "$status" -eq 0 ] || { echo "$output"; return 1; }
 }

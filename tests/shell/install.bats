@@ -32,7 +32,7 @@ setup_file() {
 @test "make install puts the dracut module, whole, where DRACUTMODULESDIR says" {
 	m=$D/90lazyroot
 	for f in module-setup.sh parse-lazyroot.sh lazyrootroot.sh lazyroot-failed.sh \
-		lazyroot-generator.sh; do
+		lazyroot-generator.sh lazyrootd-at.sh; do
 		[ -x "$m/$f" ]
 		[ ! -L "$m/$f" ]
 	done

@@ -9,40 +9,16 @@
 
 bats_require_minimum_version 1.5.0
 
-# build_image NAME MODULES OMIT: a dracut initramfs in $W/NAME.img
-build_image() {
-	dracutbasedir=$W/dracut-base dracut --force --no-hostonly --no-kernel \
-		--kver "$(uname -r)" --conf /dev/null --confdir "$W/dracut-conf.d" \
-		--modules "$2" ${3:+--omit "$3"} --no-compress \
-		"$W/$1.img" >"$W/dracut-$1.log" 2>&1 || {
-		tail -n 30 "$W/dracut-$1.log" >&3
-		return 1
-	}
-}
-
 setup_file() {
 	command -v dracut >/dev/null || return 0 # each test skips
 	make -s daemon/lazyrootd >&2
 	. tests/lib/vm-env.sh
 	vm_env_setup "$BATS_FILE_TMPDIR" 8
 
-	# dracut's files, with our module beside its own ones
-	base=$W/dracut-base
-	mkdir -p "$base/modules.d" "$W/dracut-conf.d"
-	for f in /usr/lib/dracut/*; do
-		[ "${f##*/}" = modules.d ] || ln -s "$f" "$base/"
-	done
-	ln -s /usr/lib/dracut/modules.d/* "$base/modules.d/"
-	cp -RL dracut-module/90lazyroot "$base/modules.d/"
-	cat >"$W/dracut-conf.d/lazyroot.conf" <<-EOF
-		lazyroot_daemon=$PWD/daemon/lazyrootd
-		lazyroot_ca=$W/srv/ca.pem
-	EOF
-	# --no-kernel: the test kernel has everything built in. --kver only names
-	# paths dracut looks at. No network module named: lazyroot asks for one.
-	# rootfs-block too: an initramfs with lazyroot must still boot a local root
-	build_image shell "bash base rootfs-block lazyroot" systemd
-	build_image systemd "bash systemd systemd-initrd dracut-systemd base rootfs-block lazyroot"
+	. tests/lib/dracut-env.sh
+	dracut_env_setup "$W" "$W/srv/ca.pem"
+	dracut_image "$W/shell.img" "$DRACUT_SHELL_MODULES" systemd --no-compress
+	dracut_image "$W/systemd.img" "$DRACUT_SYSTEMD_MODULES" "" --no-compress
 	export W
 }
 
@@ -92,7 +68,7 @@ booted_ok() {
 		run lsinitrd "$W/$img.img"
 		[ "$status" -eq 0 ]
 		for f in usr/sbin/lazyrootd etc/lazyroot/ca.pem sbin/lazyrootroot \
-			lib/lazyroot/lazyroot-lib.sh lib/dracut/hooks/cmdline/90-parse-lazyroot.sh \
+			lib/lazyroot/lazyroot-lib.sh usr/lib/lazyroot/lazyrootd-at lib/dracut/hooks/cmdline/90-parse-lazyroot.sh \
 			lib/dracut/hooks/mount/90-lazyroot-failed.sh bin/bash sbin/dhclient; do
 			# merged /usr: /sbin, /lib and /bin may be links into usr/
 			grep -Eq " (usr/)?$f( |$)" <<<"$output" || { echo "$img: missing $f"; return 1; }

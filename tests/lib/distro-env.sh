@@ -1,0 +1,25 @@
+# shellcheck shell=bash
+# Shared set-up for booting a real distro (tests/distro, tests/bench): the
+# test kernel, a Debian 12 root with systemd (tests/lib/make-debian-rootfs)
+# published with lazyroot-mkimage on nginx on 127.0.0.1, and dracut images
+# with the lazyroot module, gzipped as an operator would ship them. Source it
+# from the repo root.
+
+# distro_env_setup DIR: fills DIR; sets W, KERNEL, PORT, FSID and makes
+# $W/initrd-systemd.img and $W/initrd-shell.img
+distro_env_setup() {
+	local tar
+	W=$1
+	mkdir -p "$W/www/img"
+	KERNEL=$(tests/lib/build-kernel)
+	tests/lib/https-server start "$W/srv" "$W/www"
+	PORT=$(cat "$W/srv/port")
+	tar=$(tests/lib/make-debian-rootfs) || return 1
+	FSID=$(images/lazyroot-mkimage "$tar" "$W/www/img" 2>"$W/mkimage.log") ||
+		{ cat "$W/mkimage.log" >&2; return 1; }
+	. tests/lib/dracut-env.sh
+	dracut_env_setup "$W" "$W/srv/ca.pem"
+	dracut_image "$W/initrd-systemd.img" "$DRACUT_SYSTEMD_MODULES" "" --gzip || return 1
+	dracut_image "$W/initrd-shell.img" "$DRACUT_SHELL_MODULES" systemd --gzip || return 1
+	export W KERNEL PORT FSID
+}
