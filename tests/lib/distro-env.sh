@@ -5,21 +5,20 @@
 # with the lazyroot module, gzipped as an operator would ship them. Source it
 # from the repo root.
 
-# distro_env_setup DIR: fills DIR; sets W, KERNEL, PORT, FSID and makes
-# $W/initrd-systemd.img and $W/initrd-shell.img
+# distro_env_setup DIR: fills DIR; sets W, KERNEL, PORT, FSID, DEBIAN_TAR (the
+# root's tarball) and makes $W/initrd-systemd.img and $W/initrd-shell.img
 distro_env_setup() {
-	local tar
 	W=$1
 	mkdir -p "$W/www/img"
 	KERNEL=$(tests/lib/build-kernel)
 	tests/lib/https-server start "$W/srv" "$W/www"
 	PORT=$(cat "$W/srv/port")
-	tar=$(tests/lib/make-debian-rootfs) || return 1
-	FSID=$(images/lazyroot-mkimage "$tar" "$W/www/img" 2>"$W/mkimage.log") ||
+	DEBIAN_TAR=$(tests/lib/make-debian-rootfs) || return 1
+	FSID=$(images/lazyroot-mkimage "$DEBIAN_TAR" "$W/www/img" 2>"$W/mkimage.log") ||
 		{ cat "$W/mkimage.log" >&2; return 1; }
 	. tests/lib/dracut-env.sh
 	dracut_env_setup "$W" "$W/srv/ca.pem"
 	dracut_image "$W/initrd-systemd.img" "$DRACUT_SYSTEMD_MODULES" "" --gzip || return 1
 	dracut_image "$W/initrd-shell.img" "$DRACUT_SHELL_MODULES" systemd --gzip || return 1
-	export W KERNEL PORT FSID
+	export W KERNEL PORT FSID DEBIAN_TAR
 }
