@@ -25,6 +25,7 @@ setup() {
 	command -v dracut >/dev/null && command -v mmdebstrap >/dev/null ||
 		skip "dracut or mmdebstrap not installed (scripts/install-deps)"
 	. tests/lib/vm-env.sh
+	. tests/lib/distro-env.sh
 }
 
 # boot_debian INITRD NAME: iPXE boot with $W/INITRD.img; sets log and status
@@ -56,7 +57,7 @@ up_ok() {
 
 	image=$(stat -c %s "$W/www/img/$FSID")
 	sent=$(tests/lib/https-server bytes "$W/srv")
-	up=$(sed -n 's/^.*LAZYROOT-DISTRO: multi-user.target reached at \(.*\)s$/\1/p' "$log")
+	up=$(distro_up_seconds "$log")
 	echo "# Debian 12 + systemd: multi-user.target ${up}s after kernel start; server sent $sent of $image image bytes" >&3
 	[ "$sent" -lt $((image / 2)) ]
 }

@@ -8,11 +8,8 @@
 # distro_env_setup DIR: fills DIR; sets W, KERNEL, PORT, FSID, DEBIAN_TAR (the
 # root's tarball) and makes $W/initrd-systemd.img and $W/initrd-shell.img
 distro_env_setup() {
-	W=$1
-	mkdir -p "$W/www/img"
-	KERNEL=$(tests/lib/build-kernel)
-	tests/lib/https-server start "$W/srv" "$W/www"
-	PORT=$(cat "$W/srv/port")
+	. tests/lib/vm-env.sh
+	vm_host_setup "$1"
 	DEBIAN_TAR=$(tests/lib/make-debian-rootfs) || return 1
 	FSID=$(images/lazyroot-mkimage "$DEBIAN_TAR" "$W/www/img" 2>"$W/mkimage.log") ||
 		{ cat "$W/mkimage.log" >&2; return 1; }
@@ -21,4 +18,10 @@ distro_env_setup() {
 	dracut_image "$W/initrd-systemd.img" "$DRACUT_SYSTEMD_MODULES" "" --gzip || return 1
 	dracut_image "$W/initrd-shell.img" "$DRACUT_SHELL_MODULES" systemd --gzip || return 1
 	export W KERNEL PORT FSID DEBIAN_TAR
+}
+
+# distro_up_seconds LOG: seconds from kernel start to multi-user.target, as
+# the root's lazyroot-check.service reported them on the console
+distro_up_seconds() {
+	sed -n 's/^.*LAZYROOT-DISTRO: multi-user.target reached at \(.*\)s$/\1/p' "$1"
 }

@@ -3,14 +3,20 @@
 # the test kernel, a test root image published by nginx on 127.0.0.1 and
 # an initramfs that trusts the server's CA. Source it from the repo root.
 
-# vm_env_setup DIR BIG_MIB [with-curl]: fills DIR; sets KERNEL, PORT, IMAGE
-vm_env_setup() {
-	local dir=$1 big=$2 curl_ca=
-	W=$dir
+# vm_host_setup DIR: the test kernel and nginx on 127.0.0.1 serving
+# DIR/www (images go in DIR/www/img); sets W=DIR, KERNEL, PORT
+vm_host_setup() {
+	W=$1
 	mkdir -p "$W/www/img"
 	KERNEL=$(tests/lib/build-kernel)
 	tests/lib/https-server start "$W/srv" "$W/www"
 	PORT=$(cat "$W/srv/port")
+}
+
+# vm_env_setup DIR BIG_MIB [with-curl]: fills DIR; sets KERNEL, PORT, IMAGE
+vm_env_setup() {
+	local big=$2 curl_ca=
+	vm_host_setup "$1"
 	[ "${3:-}" != with-curl ] || curl_ca="$W/srv/ca.pem"
 	tests/lib/make-test-rootfs "$W/rootfs" "$big" $curl_ca
 	IMAGE="$W/www/img/rootfs-test"
