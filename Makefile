@@ -15,70 +15,94 @@ ZSTD_LIBS = $(shell $(PKG_CONFIG) --libs libzstd)
 # Signed manifests: mbedtls's crypto library (no pkg-config file in Debian 12).
 ZSTD_LIBS += -lmbedcrypto
 
-DAEMON_SRCS := daemon/cachefiles.c daemon/config.c daemon/fetch.c daemon/store.c \
-	daemon/http.c daemon/io.c daemon/log.c daemon/serve.c daemon/url.c \
-	daemon/sha256.c daemon/manifest.c daemon/chunk.c daemon/signature.c \
-	daemon/verified.c
-DAEMON_HDRS := $(wildcard daemon/*.h)
+# Every .c is compiled once per flavour into build/<flavour>/ with -MMD
+# dependencies: obj (the shipped -O2 build), san (ASan/UBSan, for tests and
+# harnesses) and fuzz (clang, libFuzzer). lib/ and the daemon's own files
+# are archived so each program links only what it uses.
+LIB_SRCS := $(wildcard lib/*.c lib/format/*.c)
+DAEMON_SRCS := $(filter-out daemon/main.c,$(wildcard daemon/*.c))
+PACK_SRCS := $(wildcard images/pack/*.c)
+INCLUDES := -Ilib -Ilib/format -Idaemon -Itests/unit -Itests/tools
 UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
+FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+ALL_CFLAGS = $(BASE_CFLAGS) $(INCLUDES) $(CURL_CFLAGS) $(ZSTD_CFLAGS)
+LIBS = $(CURL_LIBS) $(ZSTD_LIBS)
 
 .PHONY: all clean install check check-unit check-fuzz check-shell check-vm check-distro deps demo bench fuzz
 
 all: daemon/lazyrootd build/lazyroot-pack
 
-daemon/lazyrootd: $(DAEMON_SRCS) daemon/main.c $(DAEMON_HDRS)
-	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(CURL_CFLAGS) $(ZSTD_CFLAGS) -o $@ $(DAEMON_SRCS) daemon/main.c $(CURL_LIBS) $(ZSTD_LIBS)
+build/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+build/san/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -O1 -g $(SAN) -MMD -MP -c -o $@ $<
+
+build/fuzz-obj/%.o: %.c
+	@mkdir -p $(@D)
+	clang $(ALL_CFLAGS) -Wno-missing-prototypes -O1 -g -fsanitize=fuzzer-no-link,address,undefined \
+		-fno-sanitize-recover=all -MMD -MP -c -o $@ $<
+
+# lib.a: lib/ (io, log, sha256, format/); daemon.a: the daemon but its main.
+build/%/lib.a: $(patsubst %.c,build/\%/%.o,$(LIB_SRCS))
+	@rm -f $@
+	ar rcs $@ $^
+
+build/%/daemon.a: $(patsubst %.c,build/\%/%.o,$(DAEMON_SRCS))
+	@rm -f $@
+	ar rcs $@ $^
+
+daemon/lazyrootd: build/obj/daemon/main.o build/obj/daemon.a build/obj/lib.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
 
 # Publishes an image as a verified image (lazyroot-mkimage --verified).
-PACK_SRCS := daemon/manifest.c daemon/sha256.c daemon/chunk.c daemon/io.c
-build/lazyroot-pack: images/lazyroot-pack.c $(PACK_SRCS) $(DAEMON_HDRS)
+build/lazyroot-pack: $(patsubst %.c,build/obj/%.o,$(PACK_SRCS)) build/obj/lib.a
 	@mkdir -p $(@D)
-	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(ZSTD_CFLAGS) -Idaemon -o $@ $< $(PACK_SRCS) $(ZSTD_LIBS)
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
 
 # Unit tests, built plainly and under ASan/UBSan.
-build/unit/%: tests/unit/%.c tests/unit/check.h $(DAEMON_SRCS) $(DAEMON_HDRS)
+build/unit/%: build/obj/tests/unit/%.o build/obj/daemon.a build/obj/lib.a
 	@mkdir -p $(@D)
-	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(CURL_CFLAGS) $(ZSTD_CFLAGS) -Idaemon -o $@ $< $(DAEMON_SRCS) $(CURL_LIBS) $(ZSTD_LIBS)
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
 
-build/unit-san/%: tests/unit/%.c tests/unit/check.h $(DAEMON_SRCS) $(DAEMON_HDRS)
+build/unit-san/%: build/san/tests/unit/%.o build/san/daemon.a build/san/lib.a
 	@mkdir -p $(@D)
-	$(CC) $(BASE_CFLAGS) -O1 -g $(SAN) $(CURL_CFLAGS) $(ZSTD_CFLAGS) -Idaemon -o $@ $< $(DAEMON_SRCS) $(CURL_LIBS) $(ZSTD_LIBS)
+	$(CC) -O1 -g $(SAN) -o $@ $^ $(LIBS)
 
-# Drives the fetch engine against a real server in tests/shell.
-build/fetch-range: tests/tools/fetch-range.c $(DAEMON_SRCS) $(DAEMON_HDRS)
+# Test tools: the fetch engine against a real server, the request loop
+# over a fake /dev/cachefiles (under ASan/UBSan), and the bench's checker.
+build/fetch-range: build/san/tests/tools/fetch-range.o build/san/daemon.a build/san/lib.a
 	@mkdir -p $(@D)
-	$(CC) $(BASE_CFLAGS) -O1 -g $(SAN) $(CURL_CFLAGS) $(ZSTD_CFLAGS) -Idaemon -o $@ $< $(DAEMON_SRCS) $(CURL_LIBS) $(ZSTD_LIBS)
+	$(CC) -O1 -g $(SAN) -o $@ $^ $(LIBS)
+
+build/serve-%: build/san/tests/tools/serve-%.o build/san/tests/tools/fake-cachefiles.o build/san/daemon.a build/san/lib.a
+	@mkdir -p $(@D)
+	$(CC) -O1 -g $(SAN) -o $@ $^ $(LIBS)
+
+build/verify-bench: build/obj/tests/tools/verify-bench.o build/obj/daemon.a build/obj/lib.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
 
 # libFuzzer targets for the parsers of hostile input; `make check` runs
 # each briefly, `make fuzz` for longer (FUZZ_SECONDS each).
-FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_SECONDS ?= 300
-build/fuzz/%: tests/fuzz/%.c $(DAEMON_SRCS) $(DAEMON_HDRS)
+build/fuzz/%: build/fuzz-obj/tests/fuzz/%.o build/fuzz-obj/daemon.a build/fuzz-obj/lib.a
 	@mkdir -p $(@D)
-	clang $(BASE_CFLAGS) -Wno-missing-prototypes -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-		-Idaemon -o $@ $< daemon/cachefiles.c daemon/config.c daemon/http.c daemon/url.c daemon/log.c \
-		daemon/manifest.c daemon/sha256.c
+	clang -O1 -g -fsanitize=fuzzer,address,undefined -o $@ $^ $(LIBS)
 	@if [ -d tests/fuzz/seeds/$* ]; then mkdir -p build/fuzz/corpus/$* && cp tests/fuzz/seeds/$*/* build/fuzz/corpus/$*/; fi
+
+.SECONDARY:
+-include $(shell find build -name '*.d' 2>/dev/null)
 
 check-fuzz: $(addprefix build/fuzz/,$(FUZZ_TARGETS))
 	@tests/run-fuzz 20 $^
 
 fuzz: $(addprefix build/fuzz/,$(FUZZ_TARGETS))
 	@tests/run-fuzz $(FUZZ_SECONDS) $^
-
-# make bench: decompress + verify cost per MiB of a verified image.
-build/verify-bench: tests/tools/verify-bench.c $(DAEMON_SRCS) $(DAEMON_HDRS)
-	@mkdir -p $(@D)
-	$(CC) $(BASE_CFLAGS) -O2 $(CURL_CFLAGS) $(ZSTD_CFLAGS) -Idaemon -o $@ $< $(DAEMON_SRCS) $(CURL_LIBS) $(ZSTD_LIBS)
-
-build/serve-verified: tests/tools/serve-verified.c tests/tools/fake-cachefiles.c tests/tools/fake-cachefiles.h tests/unit/check.h $(DAEMON_SRCS) $(DAEMON_HDRS)
-	@mkdir -p $(@D)
-	$(CC) $(BASE_CFLAGS) -O1 -g $(SAN) $(CURL_CFLAGS) $(ZSTD_CFLAGS) -Idaemon -Itests/unit -o $@ $< tests/tools/fake-cachefiles.c $(DAEMON_SRCS) $(CURL_LIBS) $(ZSTD_LIBS)
-
-build/serve-harness: tests/tools/serve-harness.c tests/tools/fake-cachefiles.c tests/tools/fake-cachefiles.h tests/unit/check.h $(DAEMON_SRCS) $(DAEMON_HDRS)
-	@mkdir -p $(@D)
-	$(CC) $(BASE_CFLAGS) -O1 -g $(SAN) $(CURL_CFLAGS) $(ZSTD_CFLAGS) -Idaemon -Itests/unit -o $@ $< tests/tools/fake-cachefiles.c $(DAEMON_SRCS) $(CURL_LIBS) $(ZSTD_LIBS)
 
 deps:
 	@scripts/install-deps
