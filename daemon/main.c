@@ -17,6 +17,7 @@
 #include "cachefiles.h"
 #include "config.h"
 #include "fetch.h"
+#include "io.h"
 #include "log.h"
 #include "manifest.h"
 #include "serve.h"
@@ -39,47 +40,6 @@ static void on_signal(int sig)
 		want_stats = 1;
 	else
 		want_exit = 1;
-}
-
-/* Reads a whole small file; returns its length or -errno. */
-static ssize_t read_file(const char *path, unsigned char **out, size_t max)
-{
-	unsigned char *buf = NULL;
-	size_t len = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return -errno;
-	buf = malloc(max + 1);
-	if (!buf) {
-		close(fd);
-		return -ENOMEM;
-	}
-	for (;;) {
-		ssize_t n = read(fd, buf + len, max + 1 - len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			int err = -errno;
-
-			free(buf);
-			close(fd);
-			return err;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		if (len > max) {
-			free(buf);
-			close(fd);
-			return -EFBIG;
-		}
-	}
-	close(fd);
-	buf[len] = '\0';
-	*out = buf;
-	return (ssize_t)len;
 }
 
 /*
@@ -107,7 +67,7 @@ static ssize_t load_ca(const struct config *cfg, unsigned char **pem,
 			return -ENOENT;
 		}
 	}
-	n = read_file(*used, pem, CA_MAX);
+	n = io_read_file(*used, pem, CA_MAX);
 	if (n < 0) {
 		log_err("CA bundle %s: %s", *used,
 			n == -EFBIG ? "larger than 4 MiB" : strerror((int)-n));
@@ -131,7 +91,7 @@ static int load_config(struct config *cfg, int argc, char **argv)
 	ret = config_parse_args(cfg, argc, argv);
 	if (ret <= 0)
 		return ret;
-	n = read_file(cfg->cmdline_file, &cmdline, CMDLINE_MAX);
+	n = io_read_file(cfg->cmdline_file, &cmdline, CMDLINE_MAX);
 	if (n < 0) {
 		log_err("kernel command line %s: %s", cfg->cmdline_file,
 			strerror((int)-n));
@@ -213,7 +173,7 @@ int main(int argc, char **argv)
 		/* Read now: the initramfs holding it is gone after switch_root. */
 		if (cfg.key_file[0]) {
 			unsigned char *pem;
-			ssize_t n = read_file(cfg.key_file, &pem,
+			ssize_t n = io_read_file(cfg.key_file, &pem,
 					      SIGNATURE_KEY_FILE_MAX);
 
 			if (n < 0) {
