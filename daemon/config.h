@@ -46,13 +46,6 @@ void config_init(struct config *cfg);
 int config_parse_args(struct config *cfg, int argc, char **argv);
 
 /*
- * Finds the last "key=value" word of a kernel command line; values may be
- * double-quoted as the kernel allows. Returns 1 and copies the value, 0 if
- * absent, -ENAMETOOLONG if the value does not fit in @size bytes.
- */
-int cmdline_get(const char *cmdline, const char *key, char *out, size_t size);
-
-/*
  * Fills what the flags left unset from erofs.url=, erofs.ca=,
  * erofs.timeout=, erofs.fsid=, erofs.digest= and erofs.key= on @cmdline. Returns 0, or -EINVAL after one error line.
  */

@@ -44,6 +44,7 @@ struct fetch_attempt {
 	uint64_t got;
 	int checked;		/* headers were validated */
 	int err;		/* set by a callback that aborted the body */
+	int timed_out;		/* an attempt ran out of time: -ETIMEDOUT */
 	char content_range[128];
 	char why[1024];
 	char errbuf[CURL_ERROR_SIZE];
@@ -519,8 +520,12 @@ static int classify(struct fetch_attempt *a, CURLcode rc)
 	case CURLE_OUT_OF_MEMORY:
 		snprintf(a->why, sizeof(a->why), "%s", msg);
 		return -EPROTO;
+	case CURLE_OPERATION_TIMEDOUT:
+		a->timed_out = 1;
+		snprintf(a->why, sizeof(a->why), "%s", msg);
+		return -EAGAIN;
 	default:
-		/* Connection trouble, time-outs, resets: try again. */
+		/* Connection trouble, resets: try again. */
 		snprintf(a->why, sizeof(a->why), "%s", msg);
 		return -EAGAIN;
 	}
@@ -554,7 +559,7 @@ static void finish(struct fetch_engine *e, struct fetch_attempt *a, int err)
 			log_err("%s: server unreachable for %us; failing new requests after one attempt until it answers again",
 				r->url, e->timeout_s);
 		e->unreachable = 1;
-		err = a->why[0] && strstr(a->why, "imed out") ? -ETIMEDOUT : -EIO;
+		err = a->timed_out ? -ETIMEDOUT : -EIO;
 	} else if (!err && e->unreachable) {
 		log_info("%s: server answers again", r->url);
 		e->unreachable = 0;

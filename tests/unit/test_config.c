@@ -6,34 +6,6 @@
 #include "check.h"
 #include "config.h"
 
-static void test_cmdline_get(void)
-{
-	char v[32];
-
-	CHECK(cmdline_get("quiet erofs.url=https://a/ ro", "erofs.url", v,
-			  sizeof(v)) == 1);
-	CHECK_STR(v, "https://a/");
-	/* the last one wins, like the kernel's own parameters */
-	CHECK(cmdline_get("erofs.url=x erofs.url=y", "erofs.url", v,
-			  sizeof(v)) == 1);
-	CHECK_STR(v, "y");
-	CHECK(cmdline_get("erofs.url=\"https://a/b c\" x", "erofs.url", v,
-			  sizeof(v)) == 1);
-	CHECK_STR(v, "https://a/b c");
-	/* prefixes and bare words are other parameters */
-	CHECK(cmdline_get("xerofs.url=a erofs.urlx=b erofs.url", "erofs.url",
-			  v, sizeof(v)) == 0);
-	CHECK(cmdline_get("erofs.url=", "erofs.url", v, sizeof(v)) == 1);
-	CHECK_STR(v, "");
-	CHECK(cmdline_get("a=1\tb=2\n", "b", v, sizeof(v)) == 1);
-	CHECK_STR(v, "2");
-	CHECK(cmdline_get("", "b", v, sizeof(v)) == 0);
-	CHECK(cmdline_get("b=0123456789012345678901234567890123456789", "b", v,
-			  sizeof(v)) == -ENAMETOOLONG);
-	CHECK(cmdline_get("b=\"unterminated x", "b", v, sizeof(v)) == 1);
-	CHECK_STR(v, "unterminated x");
-}
-
 static void test_apply(void)
 {
 	struct config c;
@@ -216,7 +188,6 @@ static void test_digest(void)
 
 int main(void)
 {
-	test_cmdline_get();
 	test_apply();
 	test_validate();
 	test_args();
