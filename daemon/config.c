@@ -4,10 +4,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <strings.h>
 
 #include "cmdline.h"
 #include "config.h"
+#include "io.h"
 #include "log.h"
 #include "url.h"
 
@@ -355,4 +357,32 @@ bad_tag:
 	log_err("--tag '%s': use 1..%d letters, digits, '-', '_' or '.'",
 		cfg->tag, CONFIG_TAG_MAX);
 	return -EINVAL;
+}
+
+int config_load(struct config *cfg, int argc, char **argv)
+{
+	unsigned char *cmdline = NULL;
+	ssize_t n;
+	int ret;
+
+	config_init(cfg);
+	ret = config_parse_args(cfg, argc, argv);
+	if (ret <= 0)
+		return ret;
+	n = io_read_file(cfg->cmdline_file, &cmdline, CONFIG_CMDLINE_MAX);
+	if (n < 0) {
+		log_err("kernel command line %s: %s", cfg->cmdline_file,
+			strerror((int)-n));
+		return -EINVAL;
+	}
+	ret = config_apply_cmdline(cfg, (char *)cmdline);
+	free(cmdline);
+	if (ret)
+		return ret;
+	/* An initramfs built with an image key boots only images it signed. */
+	if (!cfg->key_file[0] && !access(CONFIG_DEFAULT_KEY, F_OK))
+		strcpy(cfg->key_file, CONFIG_DEFAULT_KEY);
+	if (config_validate(cfg))
+		return -EINVAL;
+	return 1;
 }

@@ -39,6 +39,16 @@ struct config {
 
 void config_init(struct config *cfg);
 
+#define CONFIG_CMDLINE_MAX 8192
+
+/*
+ * The whole configuration: flags, then what they leave unset from the
+ * kernel command line (--cmdline), checked. Returns 1 to go on, 0 when the
+ * caller should exit successfully (--help, --version), or -EINVAL after
+ * one error line.
+ */
+int config_load(struct config *cfg, int argc, char **argv);
+
 /*
  * Parses flags into @cfg. Returns 1 to go on, 0 when the caller should
  * exit successfully (--help, --version), or -EINVAL after one error line.

@@ -17,20 +17,12 @@
 #include "config.h"
 #include "fetch.h"
 #include "frontend.h"
-#include "io.h"
 #include "log.h"
 #include "manifest.h"
 #include "serve.h"
 #include "signature.h"
+#include "trust.h"
 #include "verified.h"
-
-#define CA_MAX (4 << 20)
-#define CMDLINE_MAX 8192
-
-static const char *const default_ca_files[] = {
-	"/etc/lazyroot/ca.pem",
-	"/etc/ssl/certs/ca-certificates.crt",
-};
 
 static volatile sig_atomic_t want_stats, want_exit;
 
@@ -40,73 +32,6 @@ static void on_signal(int sig)
 		want_stats = 1;
 	else
 		want_exit = 1;
-}
-
-/*
- * Loads the CA bundle into memory now: the initramfs holding it is gone
- * after switch_root, and the new root cannot be read without us.
- */
-static ssize_t load_ca(const struct config *cfg, unsigned char **pem,
-		       const char **used)
-{
-	ssize_t n;
-	size_t i;
-
-	if (cfg->ca_file[0]) {
-		*used = cfg->ca_file;
-	} else {
-		*used = NULL;
-		for (i = 0; i < sizeof(default_ca_files) / sizeof(*default_ca_files); i++) {
-			if (!access(default_ca_files[i], R_OK)) {
-				*used = default_ca_files[i];
-				break;
-			}
-		}
-		if (!*used) {
-			log_err("no CA bundle: give erofs.ca= or --ca (none of /etc/lazyroot/ca.pem, /etc/ssl/certs/ca-certificates.crt exists)");
-			return -ENOENT;
-		}
-	}
-	n = io_read_file(*used, pem, CA_MAX);
-	if (n < 0) {
-		log_err("CA bundle %s: %s", *used,
-			n == -EFBIG ? "larger than 4 MiB" : strerror((int)-n));
-		return n;
-	}
-	if (!strstr((char *)*pem, "-----BEGIN CERTIFICATE-----")) {
-		log_err("CA bundle %s: no PEM certificate in it", *used);
-		free(*pem);
-		return -EINVAL;
-	}
-	return n;
-}
-
-static int load_config(struct config *cfg, int argc, char **argv)
-{
-	unsigned char *cmdline = NULL;
-	ssize_t n;
-	int ret;
-
-	config_init(cfg);
-	ret = config_parse_args(cfg, argc, argv);
-	if (ret <= 0)
-		return ret;
-	n = io_read_file(cfg->cmdline_file, &cmdline, CMDLINE_MAX);
-	if (n < 0) {
-		log_err("kernel command line %s: %s", cfg->cmdline_file,
-			strerror((int)-n));
-		return -EINVAL;
-	}
-	ret = config_apply_cmdline(cfg, (char *)cmdline);
-	free(cmdline);
-	if (ret)
-		return ret;
-	/* An initramfs built with an image key boots only images it signed. */
-	if (!cfg->key_file[0] && !access(CONFIG_DEFAULT_KEY, F_OK))
-		strcpy(cfg->key_file, CONFIG_DEFAULT_KEY);
-	if (config_validate(cfg))
-		return -EINVAL;
-	return 1;
 }
 
 /* A root storage daemon must outlive memory pressure. */
@@ -137,103 +62,44 @@ static void setup_signals(void)
 	signal(SIGHUP, SIG_IGN);
 }
 
-int main(int argc, char **argv)
+/* The network: mirrors resolved and pinned, the CA bundle in memory. */
+static int setup_engine(const struct config *cfg, struct fetch_engine **engine,
+			unsigned char **ca, const char **ca_used)
 {
-	struct config cfg;
-	struct fetch_options fo = { 0 };
-	struct fetch_engine *engine = NULL;
-	struct server *server = NULL;
-	struct frontend *fe = NULL;
-	struct manifest *manifest = NULL;
-	struct signature_key *key = NULL;
-	unsigned char *ca = NULL;
-	const char *ca_used;
-	ssize_t ca_len;
-	int ret;
+	struct fetch_options fo = {
+		.base_url = cfg->url,
+		.timeout_s = cfg->timeout_s,
+		.connections = cfg->connections,
+		.verbose = cfg->verbose,
+	};
+	ssize_t n = trust_load_ca(cfg, ca, ca_used);
 
-	log_open();
-	ret = load_config(&cfg, argc, argv);
-	if (ret <= 0)
-		return ret ? 2 : 0;
-	log_set_verbose(cfg.verbose);
+	if (n < 0)
+		return (int)n;
+	fo.ca_pem = *ca;
+	fo.ca_pem_len = (size_t)n;
+	return fetch_engine_new(engine, &fo);
+}
 
-	ca_len = load_ca(&cfg, &ca, &ca_used);
-	if (ca_len < 0)
-		return 2;
-	fo.base_url = cfg.url;
-	fo.ca_pem = ca;
-	fo.ca_pem_len = (size_t)ca_len;
-	fo.timeout_s = cfg.timeout_s;
-	fo.connections = cfg.connections;
-	fo.verbose = cfg.verbose;
-	if (fetch_engine_new(&engine, &fo))
-		return 1;
-	if (cfg.digest[0] || cfg.key_file[0]) {
-		char why[2048];
+/* Forks into the background once ready: the caller may mount then. */
+static int detach(void)
+{
+	pid_t pid = fork();
 
-		/* Read now: the initramfs holding it is gone after switch_root. */
-		if (cfg.key_file[0]) {
-			unsigned char *pem;
-			ssize_t n = io_read_file(cfg.key_file, &pem,
-					      SIGNATURE_KEY_FILE_MAX);
-
-			if (n < 0) {
-				log_err("image key %s: %s", cfg.key_file,
-					n == -EFBIG ? "larger than 16 KiB, not a public key" :
-					strerror((int)-n));
-				return 2;
-			}
-			ret = signature_key_parse(pem, (size_t)n, cfg.key_file,
-						  &key);
-			free(pem);
-			if (ret)
-				return 2;
-		}
-		/* Before "ready": a manifest nobody vouches for stops the boot here. */
-		if (verified_load_manifest(engine, cfg.fsid,
-					   cfg.digest[0] ? cfg.digest +
-					   strlen(CONFIG_DIGEST_PREFIX) : NULL,
-					   key, &manifest, why, sizeof(why))) {
-			log_err("cannot load the manifest of fsid %s: %s",
-				cfg.fsid, why);
-			return 1;
-		}
-		log_info("manifest of fsid %s: %u blobs, %u chunks in %u packs, %s%s%s",
-			 cfg.fsid, manifest->nblobs, manifest->nchunks,
-			 manifest->npacks,
-			 cfg.digest[0] ? "sha256 matches erofs.digest" : "",
-			 cfg.digest[0] && key ? ", " : "",
-			 key ? "signed by the image key" : "");
-		signature_key_free(key);
+	if (pid < 0) {
+		log_err("fork: %s", strerror(errno));
+		return -errno;
 	}
+	if (pid > 0)
+		_exit(0);
+	setsid();
+	log_detach();
+	return 0;
+}
 
-	if (server_new(&server, &cfg, engine, manifest)) {
-		log_err("out of memory");
-		return 1;
-	}
-	if (fe_cachefiles_new(&fe, server, &cfg))
-		return 1;
-	setup_signals();
-	if (chdir("/"))
-		log_warn("chdir /: %s", strerror(errno));
-
-	if (!cfg.foreground) {
-		pid_t pid = fork();
-
-		if (pid < 0) {
-			log_err("fork: %s", strerror(errno));
-			return 1;
-		}
-		if (pid > 0)
-			_exit(0); /* ready: the caller may mount now */
-		setsid();
-		log_detach();
-	}
-	protect_self();
-	log_info("serving %s (CA %s, cache %s, timeout %us, %u connections)",
-		 cfg.url, ca_used, cfg.cache_dir, cfg.timeout_s,
-		 cfg.connections);
-
+static void serve_until_signalled(struct fetch_engine *engine,
+				  struct server *server, struct frontend *fe)
+{
 	while (!want_exit) {
 		if (want_stats) {
 			want_stats = 0;
@@ -244,6 +110,54 @@ int main(int argc, char **argv)
 		fetch_engine_run(engine);
 	}
 	server_log_stats(server);
+}
+
+int main(int argc, char **argv)
+{
+	struct config cfg;
+	struct fetch_engine *engine = NULL;
+	struct manifest *manifest = NULL;
+	struct server *server = NULL;
+	struct frontend *fe = NULL;
+	struct signature_key *key = NULL;
+	unsigned char *ca = NULL;
+	const char *ca_used = NULL;
+	int ret;
+
+	log_open();
+	ret = config_load(&cfg, argc, argv);
+	if (ret <= 0)
+		return ret ? 2 : 0;
+	log_set_verbose(cfg.verbose);
+
+	ret = setup_engine(&cfg, &engine, &ca, &ca_used);
+	if (ret)
+		return ca ? 1 : 2;
+	if (cfg.digest[0] || cfg.key_file[0]) {
+		if (cfg.key_file[0] && trust_load_key(cfg.key_file, &key))
+			return 2;
+		ret = verified_setup(engine, &cfg, key, &manifest);
+		signature_key_free(key);
+		if (ret)
+			return 1;
+	}
+	if (server_new(&server, &cfg, engine, manifest)) {
+		log_err("out of memory");
+		return 1;
+	}
+	if (fe_cachefiles_new(&fe, server, &cfg))
+		return 1;
+	setup_signals();
+	if (chdir("/"))
+		log_warn("chdir /: %s", strerror(errno));
+	if (!cfg.foreground && detach())
+		return 1;
+	protect_self();
+	log_info("serving %s (CA %s, cache %s, timeout %us, %u connections)",
+		 cfg.url, ca_used, cfg.cache_dir, cfg.timeout_s,
+		 cfg.connections);
+
+	serve_until_signalled(engine, server, fe);
 	log_info("exiting: the cache is withdrawn and pending reads fail");
 	fe->destroy(fe);
 	server_free(server);

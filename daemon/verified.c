@@ -127,3 +127,27 @@ int verified_load_manifest(struct fetch_engine *e, const char *fsid,
 			 url, key ? "signed by the image key" : "", last);
 	return -EBADMSG;
 }
+
+int verified_setup(struct fetch_engine *e, const struct config *cfg,
+		   const struct signature_key *key, struct manifest **out)
+{
+	const char *digest = cfg->digest[0] ?
+			     cfg->digest + strlen(CONFIG_DIGEST_PREFIX) : NULL;
+	char why[2048];
+	int ret;
+
+	ret = verified_load_manifest(e, cfg->fsid, digest, key, out, why,
+				     sizeof(why));
+	if (ret) {
+		log_err("cannot load the manifest of fsid %s: %s", cfg->fsid,
+			why);
+	} else {
+		log_info("manifest of fsid %s: %u blobs, %u chunks in %u packs, %s%s%s",
+			 cfg->fsid, (*out)->nblobs, (*out)->nchunks,
+			 (*out)->npacks,
+			 digest ? "sha256 matches erofs.digest" : "",
+			 digest && key ? ", " : "",
+			 key ? "signed by the image key" : "");
+	}
+	return ret;
+}

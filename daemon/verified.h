@@ -29,6 +29,15 @@ int verified_load_manifest(struct fetch_engine *e, const char *fsid,
 			   const struct signature_key *key,
 			   struct manifest **out, char *why, size_t why_size);
 
+/*
+ * The verified image the configuration names: its manifest fetched and
+ * vouched for (erofs.digest=, and @key when not NULL) before the daemon
+ * reports ready, so an image nobody vouches for stops the boot here.
+ * Returns 0, or -errno after one line saying why.
+ */
+int verified_setup(struct fetch_engine *e, const struct config *cfg,
+		   const struct signature_key *key, struct manifest **out);
+
 /* Writes the URL of pack @p under @base. Returns 0 or -ENAMETOOLONG. */
 int verified_pack_url(char *out, size_t size, const char *base,
 		      const struct manifest_pack *p);
