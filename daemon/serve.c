@@ -70,23 +70,39 @@ struct server {
 	struct sblob *blobs;
 };
 
-int server_new(struct server **out, const struct config *cfg,
-	       struct fetch_engine *engine, const struct manifest *m)
+int server_new_source(struct server **out, const struct config *cfg,
+		      struct fetch_engine *engine, struct source *src)
 {
 	struct server *s = calloc(1, sizeof(*s));
-	int ret;
 
 	if (!s)
 		return -ENOMEM;
 	s->cfg = cfg;
 	s->engine = engine;
-	ret = m ? source_verified_new(&s->src, engine, m, cfg->fsid, &s->stats) :
-		  source_plain_new(&s->src, engine, &s->stats);
+	s->src = src;
+	*out = s;
+	return 0;
+}
+
+int server_new(struct server **out, const struct config *cfg,
+	       struct fetch_engine *engine, const struct manifest *m)
+{
+	struct serve_stats *stats;
+	struct source *src;
+	int ret;
+
+	/* The source counts into the server's stats: make the server first. */
+	ret = server_new_source(out, cfg, engine, NULL);
+	if (ret)
+		return ret;
+	stats = &(*out)->stats;
+	ret = m ? source_verified_new(&src, engine, m, cfg->fsid, stats) :
+		  source_plain_new(&src, engine, stats);
 	if (ret) {
-		free(s);
+		free(*out);
 		return ret;
 	}
-	*out = s;
+	(*out)->src = src;
 	return 0;
 }
 
@@ -358,7 +374,8 @@ void job_done(struct job *j, int err, const char *why)
 	size_t i;
 
 	unlink_fetch(sb, f);
-	for (i = 0; i < f->nwaiters && !bad; i++)
+	/* After a CLOSE nobody waits for the reads: nothing to fail. */
+	for (i = 0; i < f->nwaiters && !bad && !sb->closed; i++)
 		if (!fetch_covers(f, f->waiters[i].off, f->waiters[i].len))
 			bad = &f->waiters[i];
 	if (bad) {

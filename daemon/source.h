@@ -87,6 +87,11 @@ struct source {
 
 struct fetch_engine;
 struct manifest;
+struct server;
+
+/* A server around any source (tests); it owns @src. Returns 0 or -ENOMEM. */
+int server_new_source(struct server **out, const struct config *cfg,
+		      struct fetch_engine *engine, struct source *src);
 
 /* Blobs are <base>/<name> files on the server. Returns 0 or -ENOMEM. */
 int source_plain_new(struct source **out, struct fetch_engine *e,
