@@ -112,7 +112,7 @@ static int parse_argv(int argc, char **argv)
 			if (errno || end == optarg || *end || v < 1 ||
 			    v > ZSTD_maxCLevel())
 				return pack_err("--level %s: use 1..%d", optarg,
-					     ZSTD_maxCLevel());
+						ZSTD_maxCLevel());
 			arg_level = v;
 			break;
 		case 'm':
@@ -129,10 +129,10 @@ static int parse_argv(int argc, char **argv)
 			return 0;
 		case ':':
 			return pack_err("%s needs an argument (try --help)",
-				     argv[optind - 1]);
+					argv[optind - 1]);
 		default:
 			return pack_err("unknown option '%s' (try --help)",
-				     argv[optind - 1]);
+					argv[optind - 1]);
 		}
 	}
 	argc -= optind;
@@ -141,11 +141,11 @@ static int parse_argv(int argc, char **argv)
 			return pack_err("--unpack takes no --previous or --manifest");
 		if (argc != 3)
 			return pack_err("--unpack needs OUTDIR MANIFEST DESTDIR, got %d argument%s (try --help)",
-				     argc, argc == 1 ? "" : "s");
+					argc, argc == 1 ? "" : "s");
 	} else if (argc < 2 || argc > MANIFEST_BLOBS_MAX + 1) {
 		return pack_err("expected OUTDIR, BOOTSTRAP and up to %d BLOBs, got %d argument%s (try --help)",
-			     MANIFEST_BLOBS_MAX - 1, argc,
-			     argc == 1 ? "" : "s");
+				MANIFEST_BLOBS_MAX - 1, argc,
+				argc == 1 ? "" : "s");
 	}
 	return 1;
 }

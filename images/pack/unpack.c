@@ -45,22 +45,22 @@ static int unpack_chunk(struct unpacker *u, uint32_t b, uint32_t r)
 		u->pfd_pack = c->pack;
 		if (u->pfd < 0)
 			return pack_err("pack %u, %s: %s", c->pack,
-				     u->paths[c->pack], strerror(errno));
+					u->paths[c->pack], strerror(errno));
 	}
 	n = io_pread_upto(u->pfd, u->stored, c->stored_size, c->offset);
 	if (n != c->stored_size)
 		return pack_err("chunk %u in pack %u, %s, offset %llu: %s", ci,
-			     c->pack, u->paths[c->pack],
-			     (unsigned long long)c->offset,
-			     n < 0 ? strerror(-n) : "the pack ends before it");
+				c->pack, u->paths[c->pack],
+				(unsigned long long)c->offset,
+				n < 0 ? strerror(-n) : "the pack ends before it");
 	if (!chunk_decode_checked(u->dctx, c, u->stored, u->plain, why,
 				  sizeof(why)))
 		return 0;
 	return pack_err("chunk %u (blob %u, bytes %llu-%llu) in pack %u, %s, offset %llu, %u bytes: %s",
-		     ci, b, (unsigned long long)m->ref_off[r],
-		     (unsigned long long)m->ref_off[r] + c->size - 1, c->pack,
-		     u->paths[c->pack], (unsigned long long)c->offset,
-		     c->stored_size, why);
+			ci, b, (unsigned long long)m->ref_off[r],
+			(unsigned long long)m->ref_off[r] + c->size - 1, c->pack,
+			u->paths[c->pack], (unsigned long long)c->offset,
+			c->stored_size, why);
 }
 
 /* Writes blob @b as DESTDIR/<tag>, every chunk checked, or nothing. */
@@ -101,7 +101,7 @@ static int unpack_blob(struct unpacker *u, uint32_t b)
 	if (memcmp(got, blob->digest, SHA256_SIZE)) {
 		sha256_to_hex(got, hex);
 		pack_err("blob %u: its chunks make sha256 %s, not its tag %s", b,
-		      hex, blob->tag);
+			 hex, blob->tag);
 		goto out;
 	}
 	final = xasprintf("%s/%s", u->destdir, blob->tag);
@@ -139,8 +139,8 @@ int unpack(const char *outdir, const char *mpath, const char *destdir)
 	for (i = 0; i < m->nchunks; i++)
 		if (m->chunks[i].stored_size > zmax) {
 			pack_err("%s: chunk %u: %u stored bytes for %u plain",
-			      mpath, i, m->chunks[i].stored_size,
-			      m->chunks[i].size);
+				 mpath, i, m->chunks[i].stored_size,
+				 m->chunks[i].size);
 			goto out;
 		}
 	u.paths = xrealloc(NULL, m->npacks, sizeof(*u.paths));
@@ -154,10 +154,10 @@ int unpack(const char *outdir, const char *mpath, const char *destdir)
 		if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size !=
 		    m->packs[i].size) {
 			pack_err("pack %u, %s: %llu bytes, the manifest says %llu%s",
-			      i, u.paths[i], (unsigned long long)st.st_size,
-			      (unsigned long long)m->packs[i].size,
-			      (uint64_t)st.st_size < m->packs[i].size ?
-			      " (truncated?)" : "");
+				 i, u.paths[i], (unsigned long long)st.st_size,
+				 (unsigned long long)m->packs[i].size,
+				 (uint64_t)st.st_size < m->packs[i].size ?
+				 " (truncated?)" : "");
 			goto out;
 		}
 	}
@@ -181,14 +181,14 @@ int unpack(const char *outdir, const char *mpath, const char *destdir)
 		}
 		if (memcmp(got, m->packs[i].digest, SHA256_SIZE)) {
 			pack_err("pack %u, %s: its sha256 is not its name (damaged outside the chunks of this manifest)",
-			      i, u.paths[i]);
+				 i, u.paths[i]);
 			goto out;
 		}
 	}
 	sha256_to_hex(mdigest, hex);
 	pack_say("%s (sha256 %s): %u blob%s, %u chunks in %u pack%s, all as the manifest says; written to %s",
-	    mpath, hex, m->nblobs, m->nblobs == 1 ? "" : "s", m->nchunks,
-	    m->npacks, m->npacks == 1 ? "" : "s", destdir);
+		 mpath, hex, m->nblobs, m->nblobs == 1 ? "" : "s", m->nchunks,
+		 m->npacks, m->npacks == 1 ? "" : "s", destdir);
 	ret = 0;
 out:
 	if (u.pfd >= 0)
