@@ -4,28 +4,14 @@
  * checked before it is used to find anything else in the image.
  */
 #include <errno.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "crc32c.h"
 #include "erofs_sb.h"
+#include "refuse.h"
 
 /* The kernel's crc32c covers the rest of block 0 from the superblock on. */
 #define EROFS_SB_CSUM_LEN (PAGE_SIZE_4K - EROFS_SB_OFFSET)
-
-static __attribute__((format(printf, 3, 4)))
-int refuse(char *why, size_t why_size, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (why && why_size) {
-		va_start(ap, fmt);
-		vsnprintf(why, why_size, fmt, ap);
-		va_end(ap);
-	}
-	return -EINVAL;
-}
 
 uint32_t erofs_sb_checksum(const unsigned char blk[PAGE_SIZE_4K])
 {
@@ -50,27 +36,27 @@ int erofs_sb_parse(const unsigned char blk[PAGE_SIZE_4K], uint64_t image_size,
 
 	memcpy(&sb, blk + EROFS_SB_OFFSET, sizeof(sb));
 	if (le32_to_cpu(sb.magic) != EROFS_SB_MAGIC)
-		return refuse(why, why_size,
-			      "not an EROFS image (no superblock magic at byte %u)",
-			      EROFS_SB_OFFSET);
+		return format_refuse(why, why_size,
+				     "not an EROFS image (no superblock magic at byte %u)",
+				     EROFS_SB_OFFSET);
 	if (sb.blkszbits != EROFS_SB_BLKSZBITS)
-		return refuse(why, why_size,
-			      "EROFS blocks of 2^%u bytes; only 4096-byte blocks are supported",
-			      sb.blkszbits);
+		return format_refuse(why, why_size,
+				     "EROFS blocks of 2^%u bytes; only 4096-byte blocks are supported",
+				     sb.blkszbits);
 	sbsize = sizeof(sb) + sb.sb_extslots * EROFS_SB_EXTSLOT_SIZE;
 	if (sbsize > EROFS_SB_CSUM_LEN)
-		return refuse(why, why_size,
-			      "malformed superblock (%u bytes, more than its block)",
-			      sbsize);
+		return format_refuse(why, why_size,
+				     "malformed superblock (%u bytes, more than its block)",
+				     sbsize);
 	sbi->feature_compat = le32_to_cpu(sb.feature_compat);
 	if (sbi->feature_compat & EROFS_FEATURE_COMPAT_SB_CHKSUM) {
 		uint32_t want = le32_to_cpu(sb.checksum);
 		uint32_t got = erofs_sb_checksum(blk);
 
 		if (got != want)
-			return refuse(why, why_size,
-				      "superblock checksum is 0x%08x, the superblock says 0x%08x (damaged?)",
-				      got, want);
+			return format_refuse(why, why_size,
+					     "superblock checksum is 0x%08x, the superblock says 0x%08x (damaged?)",
+					     got, want);
 	}
 	sbi->extra_devices = le16_to_cpu(sb.extra_devices);
 	sbi->devt_off = (uint64_t)le16_to_cpu(sb.devt_slotoff) *
@@ -80,15 +66,15 @@ int erofs_sb_parse(const unsigned char blk[PAGE_SIZE_4K], uint64_t image_size,
 	end = sbi->devt_off + (uint64_t)sbi->extra_devices *
 			      EROFS_DEVT_SLOT_SIZE;
 	if (sbi->devt_off < EROFS_SB_OFFSET + sbsize && end > EROFS_SB_OFFSET)
-		return refuse(why, why_size,
-			      "malformed superblock (the device table, bytes %llu-%llu, overlaps it)",
-			      (unsigned long long)sbi->devt_off,
-			      (unsigned long long)end - 1);
+		return format_refuse(why, why_size,
+				     "malformed superblock (the device table, bytes %llu-%llu, overlaps it)",
+				     (unsigned long long)sbi->devt_off,
+				     (unsigned long long)end - 1);
 	if (end > image_size)
-		return refuse(why, why_size,
-			      "malformed superblock (the device table, bytes %llu-%llu, is past the end of the image, %llu bytes)",
-			      (unsigned long long)sbi->devt_off,
-			      (unsigned long long)end - 1,
-			      (unsigned long long)image_size);
+		return format_refuse(why, why_size,
+				     "malformed superblock (the device table, bytes %llu-%llu, is past the end of the image, %llu bytes)",
+				     (unsigned long long)sbi->devt_off,
+				     (unsigned long long)end - 1,
+				     (unsigned long long)image_size);
 	return 0;
 }

@@ -5,7 +5,6 @@
  */
 #include <errno.h>
 #include <stddef.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,19 +12,7 @@
 #include "le.h"
 #include "manifest.h"
 #include "page.h"
-
-static __attribute__((format(printf, 3, 4)))
-int refuse(char *why, size_t why_size, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (why && why_size) {
-		va_start(ap, fmt);
-		vsnprintf(why, why_size, fmt, ap);
-		va_end(ap);
-	}
-	return -EINVAL;
-}
+#include "refuse.h"
 
 /* Offset of the first nonzero byte in @p[0..n), or -1. */
 static int nonzero_at(const unsigned char *p, int n)
@@ -61,15 +48,15 @@ static int check_counts(const struct manifest *m, char *why, size_t why_size)
 
 	for (i = 0; i < 4; i++)
 		if (v[i] < 1 || v[i] > max[i])
-			return refuse(why, why_size,
-				      "header: %s %u out of range 1..%u",
-				      name[i], v[i], max[i]);
+			return format_refuse(why, why_size,
+					     "header: %s %u out of range 1..%u",
+					     name[i], v[i], max[i]);
 	if (m->chunk_max < PAGE_SIZE_4K || m->chunk_max > MANIFEST_CHUNK_MAX ||
 	    !page_aligned(m->chunk_max))
-		return refuse(why, why_size,
-			      "header: chunk_max %u is not a multiple of %u in %u..%u",
-			      m->chunk_max, PAGE_SIZE_4K, PAGE_SIZE_4K,
-			      MANIFEST_CHUNK_MAX);
+		return format_refuse(why, why_size,
+				     "header: chunk_max %u is not a multiple of %u in %u..%u",
+				     m->chunk_max, PAGE_SIZE_4K, PAGE_SIZE_4K,
+				     MANIFEST_CHUNK_MAX);
 	return 0;
 }
 
@@ -97,52 +84,52 @@ static int parse_blobs(struct manifest *m, const unsigned char *p,
 
 		memcpy(&d, p, sizeof(d));
 		if (!is_tag((const unsigned char *)d.tag))
-			return refuse(why, why_size,
-				      "blob %u: tag is not 64 lower-case hex digits",
-				      i);
+			return format_refuse(why, why_size,
+					     "blob %u: tag is not 64 lower-case hex digits",
+					     i);
 		memcpy(b->tag, d.tag, SHA256_HEX_SIZE);
 		b->tag[SHA256_HEX_SIZE] = '\0';
 		if (sha256_from_hex(b->tag, SHA256_HEX_SIZE, b->digest))
-			return refuse(why, why_size, "blob %u: bad tag", i);
+			return format_refuse(why, why_size, "blob %u: bad tag", i);
 		for (j = 0; j < i; j++)
 			if (!memcmp(m->blobs[j].digest, b->digest,
 				    SHA256_SIZE))
-				return refuse(why, why_size,
-					      "blob %u: same tag as blob %u",
-					      i, j);
+				return format_refuse(why, why_size,
+						     "blob %u: same tag as blob %u",
+						     i, j);
 		b->size = le64_to_cpu(d.size);
 		if (b->size < 1 || b->size > MANIFEST_BLOB_SIZE_MAX)
-			return refuse(why, why_size,
-				      "blob %u: size %llu out of range 1..2^47",
-				      i, (unsigned long long)b->size);
+			return format_refuse(why, why_size,
+					     "blob %u: size %llu out of range 1..2^47",
+					     i, (unsigned long long)b->size);
 		b->first_ref = le32_to_cpu(d.first_ref);
 		b->nrefs = le32_to_cpu(d.nrefs);
 		z = nonzero_at(d.reserved, sizeof(d.reserved));
 		if (z >= 0)
-			return refuse(why, why_size,
-				      "blob %u: reserved byte %zu is not zero",
-				      i, offsetof(struct manifest_disk_blob,
-						  reserved) + z);
+			return format_refuse(why, why_size,
+					     "blob %u: reserved byte %zu is not zero",
+					     i, offsetof(struct manifest_disk_blob,
+							 reserved) + z);
 		/* The blobs take the refs in order, each at least one. */
 		if (b->first_ref != next_ref)
-			return refuse(why, why_size,
-				      "blob %u: first ref %u, expected %llu",
-				      i, b->first_ref,
-				      (unsigned long long)next_ref);
+			return format_refuse(why, why_size,
+					     "blob %u: first ref %u, expected %llu",
+					     i, b->first_ref,
+					     (unsigned long long)next_ref);
 		if (!b->nrefs)
-			return refuse(why, why_size, "blob %u: no refs", i);
+			return format_refuse(why, why_size, "blob %u: no refs", i);
 		next_ref += b->nrefs;
 		if (next_ref > m->nrefs)
-			return refuse(why, why_size,
-				      "blob %u: refs %u..%llu past the %u refs",
-				      i, b->first_ref,
-				      (unsigned long long)next_ref - 1,
-				      m->nrefs);
+			return format_refuse(why, why_size,
+					     "blob %u: refs %u..%llu past the %u refs",
+					     i, b->first_ref,
+					     (unsigned long long)next_ref - 1,
+					     m->nrefs);
 	}
 	if (next_ref != m->nrefs)
-		return refuse(why, why_size,
-			      "blobs: only %llu of the %u refs belong to a blob",
-			      (unsigned long long)next_ref, m->nrefs);
+		return format_refuse(why, why_size,
+				     "blobs: only %llu of the %u refs belong to a blob",
+				     (unsigned long long)next_ref, m->nrefs);
 	return 0;
 }
 
@@ -161,10 +148,10 @@ static int parse_packs(struct manifest *m, const unsigned char *p,
 		k->size = le64_to_cpu(d.size);
 		z = nonzero_at(d.reserved, sizeof(d.reserved));
 		if (z >= 0)
-			return refuse(why, why_size,
-				      "pack %u: reserved byte %zu is not zero",
-				      i, offsetof(struct manifest_disk_pack,
-						  reserved) + z);
+			return format_refuse(why, why_size,
+					     "pack %u: reserved byte %zu is not zero",
+					     i, offsetof(struct manifest_disk_pack,
+							 reserved) + z);
 	}
 	return 0;
 }
@@ -187,32 +174,32 @@ static int parse_chunks(struct manifest *m, const unsigned char *p,
 		c->size = le32_to_cpu(d.size);
 		c->encoding = le32_to_cpu(d.encoding);
 		if (c->pack >= m->npacks)
-			return refuse(why, why_size,
-				      "chunk %u: pack index %u out of range (%u packs)",
-				      i, c->pack, m->npacks);
+			return format_refuse(why, why_size,
+					     "chunk %u: pack index %u out of range (%u packs)",
+					     i, c->pack, m->npacks);
 		psize = m->packs[c->pack].size;
 		/* offset + stored <= psize, written so it cannot wrap */
 		if (!c->stored_size || c->stored_size > psize ||
 		    c->offset > psize - c->stored_size)
-			return refuse(why, why_size,
-				      "chunk %u: offset %llu + stored size %u is past the end of pack %u (%llu bytes)",
-				      i, (unsigned long long)c->offset,
-				      c->stored_size, c->pack,
-				      (unsigned long long)psize);
+			return format_refuse(why, why_size,
+					     "chunk %u: offset %llu + stored size %u is past the end of pack %u (%llu bytes)",
+					     i, (unsigned long long)c->offset,
+					     c->stored_size, c->pack,
+					     (unsigned long long)psize);
 		if (c->size < 1 || c->size > m->chunk_max)
-			return refuse(why, why_size,
-				      "chunk %u: plain size %u out of range 1..%u (chunk_max)",
-				      i, c->size, m->chunk_max);
+			return format_refuse(why, why_size,
+					     "chunk %u: plain size %u out of range 1..%u (chunk_max)",
+					     i, c->size, m->chunk_max);
 		if (c->encoding != MANIFEST_ZSTD &&
 		    c->encoding != MANIFEST_STORED)
-			return refuse(why, why_size,
-				      "chunk %u: unknown encoding %u", i,
-				      c->encoding);
+			return format_refuse(why, why_size,
+					     "chunk %u: unknown encoding %u", i,
+					     c->encoding);
 		if (c->encoding == MANIFEST_STORED &&
 		    c->stored_size != c->size)
-			return refuse(why, why_size,
-				      "chunk %u: stored as is, but stored size %u is not plain size %u",
-				      i, c->stored_size, c->size);
+			return format_refuse(why, why_size,
+					     "chunk %u: stored as is, but stored size %u is not plain size %u",
+					     i, c->stored_size, c->size);
 	}
 	return 0;
 }
@@ -229,9 +216,9 @@ static int parse_refs(struct manifest *m, const unsigned char *p,
 		memcpy(&d, p, sizeof(d));
 		m->refs[r] = le32_to_cpu(d.chunk);
 		if (m->refs[r] >= m->nchunks)
-			return refuse(why, why_size,
-				      "ref %u: chunk %u out of range (%u chunks)",
-				      r, m->refs[r], m->nchunks);
+			return format_refuse(why, why_size,
+					     "ref %u: chunk %u out of range (%u chunks)",
+					     r, m->refs[r], m->nchunks);
 	}
 	for (i = 0; i < m->nblobs; i++) {
 		const struct manifest_blob *b = &m->blobs[i];
@@ -245,18 +232,18 @@ static int parse_refs(struct manifest *m, const unsigned char *p,
 
 			/* A page must never span two chunks. */
 			if (r + 1 < end && !page_aligned(c->size))
-				return refuse(why, why_size,
-					      "blob %u: chunk %u (ref %u) is not the last, but its size %u is not a multiple of %u",
-					      i, m->refs[r], r, c->size,
-					      PAGE_SIZE_4K);
+				return format_refuse(why, why_size,
+						     "blob %u: chunk %u (ref %u) is not the last, but its size %u is not a multiple of %u",
+						     i, m->refs[r], r, c->size,
+						     PAGE_SIZE_4K);
 			m->ref_off[r] = off;
 			off += c->size;
 		}
 		if (off != b->size)
-			return refuse(why, why_size,
-				      "blob %u: chunk sizes add up to %llu, blob size is %llu",
-				      i, (unsigned long long)off,
-				      (unsigned long long)b->size);
+			return format_refuse(why, why_size,
+					     "blob %u: chunk sizes add up to %llu, blob size is %llu",
+					     i, (unsigned long long)off,
+					     (unsigned long long)b->size);
 	}
 	return 0;
 }
@@ -273,21 +260,21 @@ int manifest_parse(const void *buf, size_t len, struct manifest **out,
 
 	*out = NULL;
 	if (len < sizeof(h))
-		return refuse(why, why_size,
-			      "header: truncated, %zu of %zu bytes", len,
-			      sizeof(h));
+		return format_refuse(why, why_size,
+				     "header: truncated, %zu of %zu bytes", len,
+				     sizeof(h));
 	memcpy(&h, p, sizeof(h));
 	if (memcmp(h.magic, MANIFEST_MAGIC, sizeof(h.magic)))
-		return refuse(why, why_size,
-			      "header: magic is not " MANIFEST_MAGIC);
+		return format_refuse(why, why_size,
+				     "header: magic is not " MANIFEST_MAGIC);
 	version = le32_to_cpu(h.version);
 	if (version != MANIFEST_VERSION)
-		return refuse(why, why_size,
-			      "header: version %u, only %u is known", version,
-			      MANIFEST_VERSION);
+		return format_refuse(why, why_size,
+				     "header: version %u, only %u is known", version,
+				     MANIFEST_VERSION);
 	m = calloc(1, sizeof(*m));
 	if (!m) {
-		refuse(why, why_size, "out of memory");
+		format_refuse(why, why_size, "out of memory");
 		return -ENOMEM;
 	}
 	m->nblobs = le32_to_cpu(h.nblobs);
@@ -300,22 +287,22 @@ int manifest_parse(const void *buf, size_t len, struct manifest **out,
 		goto fail;
 	z = nonzero_at(h.reserved, sizeof(h.reserved));
 	if (z >= 0) {
-		ret = refuse(why, why_size,
-			     "header: reserved byte %zu is not zero",
-			     offsetof(struct manifest_disk_header, reserved) + z);
+		ret = format_refuse(why, why_size,
+				    "header: reserved byte %zu is not zero",
+				    offsetof(struct manifest_disk_header, reserved) + z);
 		goto fail;
 	}
 	need = encoded_size(m->nblobs, m->npacks, m->nchunks, m->nrefs);
 	if (len != need) {
-		ret = refuse(why, why_size,
-			     "length: %zu bytes, the counts in the header make %llu",
-			     len, (unsigned long long)need);
+		ret = format_refuse(why, why_size,
+				    "length: %zu bytes, the counts in the header make %llu",
+				    len, (unsigned long long)need);
 		goto fail;
 	}
 	if (need > MANIFEST_MAX_SIZE) {
-		ret = refuse(why, why_size,
-			     "length: %llu bytes, more than the %u allowed",
-			     (unsigned long long)need, MANIFEST_MAX_SIZE);
+		ret = format_refuse(why, why_size,
+				    "length: %llu bytes, more than the %u allowed",
+				    (unsigned long long)need, MANIFEST_MAX_SIZE);
 		goto fail;
 	}
 
@@ -326,7 +313,7 @@ int manifest_parse(const void *buf, size_t len, struct manifest **out,
 	m->refs = calloc(m->nrefs, sizeof(*m->refs));
 	m->ref_off = calloc(m->nrefs, sizeof(*m->ref_off));
 	if (!m->blobs || !m->packs || !m->chunks || !m->refs || !m->ref_off) {
-		refuse(why, why_size, "out of memory");
+		format_refuse(why, why_size, "out of memory");
 		ret = -ENOMEM;
 		goto fail;
 	}
@@ -463,12 +450,12 @@ int manifest_encode(const struct manifest *m, unsigned char **out,
 		return ret;
 	size = encoded_size(m->nblobs, m->npacks, m->nchunks, m->nrefs);
 	if (size > MANIFEST_MAX_SIZE)
-		return refuse(why, why_size,
-			      "length: %zu bytes, more than the %u allowed",
-			      size, MANIFEST_MAX_SIZE);
+		return format_refuse(why, why_size,
+				     "length: %zu bytes, more than the %u allowed",
+				     size, MANIFEST_MAX_SIZE);
 	buf = calloc(1, size);
 	if (!buf) {
-		refuse(why, why_size, "out of memory");
+		format_refuse(why, why_size, "out of memory");
 		return -ENOMEM;
 	}
 	encode_header(m, buf);
@@ -494,9 +481,9 @@ int manifest_encode(const struct manifest *m, unsigned char **out,
 	for (i = 0; i < m->nblobs; i++) {
 		if (memcmp(back->blobs[i].digest, m->blobs[i].digest,
 			   SHA256_SIZE)) {
-			ret = refuse(why, why_size,
-				     "blob %u: digest does not match the tag",
-				     i);
+			ret = format_refuse(why, why_size,
+					    "blob %u: digest does not match the tag",
+					    i);
 			break;
 		}
 	}
