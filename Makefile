@@ -73,6 +73,10 @@ build/unit-san/%: build/san/tests/unit/%.o build/san/daemon.a build/san/lib.a
 	@mkdir -p $(@D)
 	$(CC) -O1 -g $(SAN) -o $@ $^ $(LIBS)
 
+# The chunking rule is the pack tool's; its test links it alone.
+build/unit/test_chunker: build/obj/images/pack/chunker.o
+build/unit-san/test_chunker: build/san/images/pack/chunker.o
+
 # Test tools: the fetch engine against a real server, the request loop
 # over a fake /dev/cachefiles (under ASan/UBSan), and the bench's checker.
 build/fetch-range: build/san/tests/tools/fetch-range.o build/san/daemon.a build/san/lib.a

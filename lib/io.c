@@ -6,24 +6,33 @@
 
 #include "io.h"
 
-int io_pread_all(int fd, void *buf, size_t len, uint64_t off)
+ssize_t io_pread_upto(int fd, void *buf, size_t len, uint64_t off)
 {
 	unsigned char *p = buf;
+	size_t done = 0;
 
-	while (len) {
-		ssize_t n = pread(fd, p, len, (off_t)off);
+	while (done < len) {
+		ssize_t n = pread(fd, p + done, len - done,
+				  (off_t)(off + done));
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
 			return -errno;
 		if (n == 0)
-			return -EIO;
-		p += n;
-		len -= (size_t)n;
-		off += (uint64_t)n;
+			break;
+		done += (size_t)n;
 	}
-	return 0;
+	return (ssize_t)done;
+}
+
+int io_pread_all(int fd, void *buf, size_t len, uint64_t off)
+{
+	ssize_t n = io_pread_upto(fd, buf, len, off);
+
+	if (n < 0)
+		return (int)n;
+	return (size_t)n == len ? 0 : -EIO;
 }
 
 int io_pwrite_all(int fd, const void *buf, size_t len, uint64_t off)

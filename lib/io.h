@@ -11,6 +11,9 @@
 int io_pread_all(int fd, void *buf, size_t len, uint64_t off);
 int io_pwrite_all(int fd, const void *buf, size_t len, uint64_t off);
 
+/* Reads up to @len bytes at @off: the count (short only at end of file) or -errno. */
+ssize_t io_pread_upto(int fd, void *buf, size_t len, uint64_t off);
+
 /*
  * Reads the whole of a small file into a NUL-terminated buffer (free()
  * it). Returns its length, or -errno: -EFBIG when it is larger than @max.

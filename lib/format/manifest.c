@@ -4,26 +4,15 @@
  * so every one is checked before the daemon indexes anything with it.
  */
 #include <errno.h>
-#include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "le.h"
 #include "manifest.h"
-
-static __attribute__((format(printf, 3, 4)))
-int refuse(char *why, size_t why_size, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (why && why_size) {
-		va_start(ap, fmt);
-		vsnprintf(why, why_size, fmt, ap);
-		va_end(ap);
-	}
-	return -EINVAL;
-}
+#include "page.h"
+#include "refuse.h"
 
 /* Offset of the first nonzero byte in @p[0..n), or -1. */
 static int nonzero_at(const unsigned char *p, int n)
@@ -40,9 +29,11 @@ static int nonzero_at(const unsigned char *p, int n)
 static uint64_t encoded_size(uint64_t nblobs, uint64_t npacks,
 			     uint64_t nchunks, uint64_t nrefs)
 {
-	return MANIFEST_HEADER_SIZE + MANIFEST_BLOB_SIZE * nblobs +
-	       MANIFEST_PACK_SIZE * npacks + MANIFEST_CHUNK_SIZE * nchunks +
-	       MANIFEST_REF_SIZE * nrefs;
+	return sizeof(struct manifest_disk_header) +
+	       sizeof(struct manifest_disk_blob) * nblobs +
+	       sizeof(struct manifest_disk_pack) * npacks +
+	       sizeof(struct manifest_disk_chunk) * nchunks +
+	       sizeof(struct manifest_disk_ref) * nrefs;
 }
 
 /* The header's counts and chunk_max, which the sizes of everything
@@ -57,15 +48,15 @@ static int check_counts(const struct manifest *m, char *why, size_t why_size)
 
 	for (i = 0; i < 4; i++)
 		if (v[i] < 1 || v[i] > max[i])
-			return refuse(why, why_size,
-				      "header: %s %u out of range 1..%u",
-				      name[i], v[i], max[i]);
-	if (m->chunk_max < MANIFEST_PAGE || m->chunk_max > MANIFEST_CHUNK_MAX ||
-	    m->chunk_max % MANIFEST_PAGE)
-		return refuse(why, why_size,
-			      "header: chunk_max %u is not a multiple of %u in %u..%u",
-			      m->chunk_max, MANIFEST_PAGE, MANIFEST_PAGE,
-			      MANIFEST_CHUNK_MAX);
+			return format_refuse(why, why_size,
+					     "header: %s %u out of range 1..%u",
+					     name[i], v[i], max[i]);
+	if (m->chunk_max < PAGE_SIZE_4K || m->chunk_max > MANIFEST_CHUNK_MAX ||
+	    !page_aligned(m->chunk_max))
+		return format_refuse(why, why_size,
+				     "header: chunk_max %u is not a multiple of %u in %u..%u",
+				     m->chunk_max, PAGE_SIZE_4K, PAGE_SIZE_4K,
+				     MANIFEST_CHUNK_MAX);
 	return 0;
 }
 
@@ -87,55 +78,58 @@ static int parse_blobs(struct manifest *m, const unsigned char *p,
 	uint32_t i, j;
 	int z;
 
-	for (i = 0; i < m->nblobs; i++, p += MANIFEST_BLOB_SIZE) {
+	for (i = 0; i < m->nblobs; i++, p += sizeof(struct manifest_disk_blob)) {
 		struct manifest_blob *b = &m->blobs[i];
+		struct manifest_disk_blob d;
 
-		if (!is_tag(p))
-			return refuse(why, why_size,
-				      "blob %u: tag is not 64 lower-case hex digits",
-				      i);
-		memcpy(b->tag, p, SHA256_HEX_SIZE);
+		memcpy(&d, p, sizeof(d));
+		if (!is_tag((const unsigned char *)d.tag))
+			return format_refuse(why, why_size,
+					     "blob %u: tag is not 64 lower-case hex digits",
+					     i);
+		memcpy(b->tag, d.tag, SHA256_HEX_SIZE);
 		b->tag[SHA256_HEX_SIZE] = '\0';
 		if (sha256_from_hex(b->tag, SHA256_HEX_SIZE, b->digest))
-			return refuse(why, why_size, "blob %u: bad tag", i);
+			return format_refuse(why, why_size, "blob %u: bad tag", i);
 		for (j = 0; j < i; j++)
 			if (!memcmp(m->blobs[j].digest, b->digest,
 				    SHA256_SIZE))
-				return refuse(why, why_size,
-					      "blob %u: same tag as blob %u",
-					      i, j);
-		b->size = get_le64(p + 64);
+				return format_refuse(why, why_size,
+						     "blob %u: same tag as blob %u",
+						     i, j);
+		b->size = le64_to_cpu(d.size);
 		if (b->size < 1 || b->size > MANIFEST_BLOB_SIZE_MAX)
-			return refuse(why, why_size,
-				      "blob %u: size %llu out of range 1..2^47",
-				      i, (unsigned long long)b->size);
-		b->first_ref = get_le32(p + 72);
-		b->nrefs = get_le32(p + 76);
-		z = nonzero_at(p + 80, 16);
+			return format_refuse(why, why_size,
+					     "blob %u: size %llu out of range 1..2^47",
+					     i, (unsigned long long)b->size);
+		b->first_ref = le32_to_cpu(d.first_ref);
+		b->nrefs = le32_to_cpu(d.nrefs);
+		z = nonzero_at(d.reserved, sizeof(d.reserved));
 		if (z >= 0)
-			return refuse(why, why_size,
-				      "blob %u: reserved byte %d is not zero",
-				      i, 80 + z);
+			return format_refuse(why, why_size,
+					     "blob %u: reserved byte %zu is not zero",
+					     i, offsetof(struct manifest_disk_blob,
+							 reserved) + z);
 		/* The blobs take the refs in order, each at least one. */
 		if (b->first_ref != next_ref)
-			return refuse(why, why_size,
-				      "blob %u: first ref %u, expected %llu",
-				      i, b->first_ref,
-				      (unsigned long long)next_ref);
+			return format_refuse(why, why_size,
+					     "blob %u: first ref %u, expected %llu",
+					     i, b->first_ref,
+					     (unsigned long long)next_ref);
 		if (!b->nrefs)
-			return refuse(why, why_size, "blob %u: no refs", i);
+			return format_refuse(why, why_size, "blob %u: no refs", i);
 		next_ref += b->nrefs;
 		if (next_ref > m->nrefs)
-			return refuse(why, why_size,
-				      "blob %u: refs %u..%llu past the %u refs",
-				      i, b->first_ref,
-				      (unsigned long long)next_ref - 1,
-				      m->nrefs);
+			return format_refuse(why, why_size,
+					     "blob %u: refs %u..%llu past the %u refs",
+					     i, b->first_ref,
+					     (unsigned long long)next_ref - 1,
+					     m->nrefs);
 	}
 	if (next_ref != m->nrefs)
-		return refuse(why, why_size,
-			      "blobs: only %llu of the %u refs belong to a blob",
-			      (unsigned long long)next_ref, m->nrefs);
+		return format_refuse(why, why_size,
+				     "blobs: only %llu of the %u refs belong to a blob",
+				     (unsigned long long)next_ref, m->nrefs);
 	return 0;
 }
 
@@ -145,16 +139,19 @@ static int parse_packs(struct manifest *m, const unsigned char *p,
 	uint32_t i;
 	int z;
 
-	for (i = 0; i < m->npacks; i++, p += MANIFEST_PACK_SIZE) {
+	for (i = 0; i < m->npacks; i++, p += sizeof(struct manifest_disk_pack)) {
 		struct manifest_pack *k = &m->packs[i];
+		struct manifest_disk_pack d;
 
-		memcpy(k->digest, p, SHA256_SIZE);
-		k->size = get_le64(p + 32);
-		z = nonzero_at(p + 40, 8);
+		memcpy(&d, p, sizeof(d));
+		memcpy(k->digest, d.digest, SHA256_SIZE);
+		k->size = le64_to_cpu(d.size);
+		z = nonzero_at(d.reserved, sizeof(d.reserved));
 		if (z >= 0)
-			return refuse(why, why_size,
-				      "pack %u: reserved byte %d is not zero",
-				      i, 40 + z);
+			return format_refuse(why, why_size,
+					     "pack %u: reserved byte %zu is not zero",
+					     i, offsetof(struct manifest_disk_pack,
+							 reserved) + z);
 	}
 	return 0;
 }
@@ -164,43 +161,45 @@ static int parse_chunks(struct manifest *m, const unsigned char *p,
 {
 	uint32_t i;
 
-	for (i = 0; i < m->nchunks; i++, p += MANIFEST_CHUNK_SIZE) {
+	for (i = 0; i < m->nchunks; i++, p += sizeof(struct manifest_disk_chunk)) {
 		struct manifest_chunk *c = &m->chunks[i];
+		struct manifest_disk_chunk d;
 		uint64_t psize;
 
-		memcpy(c->digest, p, SHA256_SIZE);
-		c->offset = get_le64(p + 32);
-		c->pack = get_le32(p + 40);
-		c->stored_size = get_le32(p + 44);
-		c->size = get_le32(p + 48);
-		c->encoding = get_le32(p + 52);
+		memcpy(&d, p, sizeof(d));
+		memcpy(c->digest, d.digest, SHA256_SIZE);
+		c->offset = le64_to_cpu(d.offset);
+		c->pack = le32_to_cpu(d.pack);
+		c->stored_size = le32_to_cpu(d.stored_size);
+		c->size = le32_to_cpu(d.size);
+		c->encoding = le32_to_cpu(d.encoding);
 		if (c->pack >= m->npacks)
-			return refuse(why, why_size,
-				      "chunk %u: pack index %u out of range (%u packs)",
-				      i, c->pack, m->npacks);
+			return format_refuse(why, why_size,
+					     "chunk %u: pack index %u out of range (%u packs)",
+					     i, c->pack, m->npacks);
 		psize = m->packs[c->pack].size;
 		/* offset + stored <= psize, written so it cannot wrap */
 		if (!c->stored_size || c->stored_size > psize ||
 		    c->offset > psize - c->stored_size)
-			return refuse(why, why_size,
-				      "chunk %u: offset %llu + stored size %u is past the end of pack %u (%llu bytes)",
-				      i, (unsigned long long)c->offset,
-				      c->stored_size, c->pack,
-				      (unsigned long long)psize);
+			return format_refuse(why, why_size,
+					     "chunk %u: offset %llu + stored size %u is past the end of pack %u (%llu bytes)",
+					     i, (unsigned long long)c->offset,
+					     c->stored_size, c->pack,
+					     (unsigned long long)psize);
 		if (c->size < 1 || c->size > m->chunk_max)
-			return refuse(why, why_size,
-				      "chunk %u: plain size %u out of range 1..%u (chunk_max)",
-				      i, c->size, m->chunk_max);
+			return format_refuse(why, why_size,
+					     "chunk %u: plain size %u out of range 1..%u (chunk_max)",
+					     i, c->size, m->chunk_max);
 		if (c->encoding != MANIFEST_ZSTD &&
 		    c->encoding != MANIFEST_STORED)
-			return refuse(why, why_size,
-				      "chunk %u: unknown encoding %u", i,
-				      c->encoding);
+			return format_refuse(why, why_size,
+					     "chunk %u: unknown encoding %u", i,
+					     c->encoding);
 		if (c->encoding == MANIFEST_STORED &&
 		    c->stored_size != c->size)
-			return refuse(why, why_size,
-				      "chunk %u: stored as is, but stored size %u is not plain size %u",
-				      i, c->stored_size, c->size);
+			return format_refuse(why, why_size,
+					     "chunk %u: stored as is, but stored size %u is not plain size %u",
+					     i, c->stored_size, c->size);
 	}
 	return 0;
 }
@@ -211,12 +210,15 @@ static int parse_refs(struct manifest *m, const unsigned char *p,
 {
 	uint32_t i, r;
 
-	for (r = 0; r < m->nrefs; r++, p += MANIFEST_REF_SIZE) {
-		m->refs[r] = get_le32(p);
+	for (r = 0; r < m->nrefs; r++, p += sizeof(struct manifest_disk_ref)) {
+		struct manifest_disk_ref d;
+
+		memcpy(&d, p, sizeof(d));
+		m->refs[r] = le32_to_cpu(d.chunk);
 		if (m->refs[r] >= m->nchunks)
-			return refuse(why, why_size,
-				      "ref %u: chunk %u out of range (%u chunks)",
-				      r, m->refs[r], m->nchunks);
+			return format_refuse(why, why_size,
+					     "ref %u: chunk %u out of range (%u chunks)",
+					     r, m->refs[r], m->nchunks);
 	}
 	for (i = 0; i < m->nblobs; i++) {
 		const struct manifest_blob *b = &m->blobs[i];
@@ -229,19 +231,19 @@ static int parse_refs(struct manifest *m, const unsigned char *p,
 				&m->chunks[m->refs[r]];
 
 			/* A page must never span two chunks. */
-			if (r + 1 < end && c->size % MANIFEST_PAGE)
-				return refuse(why, why_size,
-					      "blob %u: chunk %u (ref %u) is not the last, but its size %u is not a multiple of %u",
-					      i, m->refs[r], r, c->size,
-					      MANIFEST_PAGE);
+			if (r + 1 < end && !page_aligned(c->size))
+				return format_refuse(why, why_size,
+						     "blob %u: chunk %u (ref %u) is not the last, but its size %u is not a multiple of %u",
+						     i, m->refs[r], r, c->size,
+						     PAGE_SIZE_4K);
 			m->ref_off[r] = off;
 			off += c->size;
 		}
 		if (off != b->size)
-			return refuse(why, why_size,
-				      "blob %u: chunk sizes add up to %llu, blob size is %llu",
-				      i, (unsigned long long)off,
-				      (unsigned long long)b->size);
+			return format_refuse(why, why_size,
+					     "blob %u: chunk sizes add up to %llu, blob size is %llu",
+					     i, (unsigned long long)off,
+					     (unsigned long long)b->size);
 	}
 	return 0;
 }
@@ -250,54 +252,57 @@ int manifest_parse(const void *buf, size_t len, struct manifest **out,
 		   char *why, size_t why_size)
 {
 	const unsigned char *p = buf;
+	struct manifest_disk_header h;
 	struct manifest *m;
 	uint64_t need;
 	uint32_t version;
 	int z, ret;
 
 	*out = NULL;
-	if (len < MANIFEST_HEADER_SIZE)
-		return refuse(why, why_size,
-			      "header: truncated, %zu of %u bytes", len,
-			      MANIFEST_HEADER_SIZE);
-	if (memcmp(p, MANIFEST_MAGIC, 8))
-		return refuse(why, why_size,
-			      "header: magic is not " MANIFEST_MAGIC);
-	version = get_le32(p + 8);
+	if (len < sizeof(h))
+		return format_refuse(why, why_size,
+				     "header: truncated, %zu of %zu bytes", len,
+				     sizeof(h));
+	memcpy(&h, p, sizeof(h));
+	if (memcmp(h.magic, MANIFEST_MAGIC, sizeof(h.magic)))
+		return format_refuse(why, why_size,
+				     "header: magic is not " MANIFEST_MAGIC);
+	version = le32_to_cpu(h.version);
 	if (version != MANIFEST_VERSION)
-		return refuse(why, why_size,
-			      "header: version %u, only %u is known", version,
-			      MANIFEST_VERSION);
+		return format_refuse(why, why_size,
+				     "header: version %u, only %u is known", version,
+				     MANIFEST_VERSION);
 	m = calloc(1, sizeof(*m));
 	if (!m) {
-		refuse(why, why_size, "out of memory");
+		format_refuse(why, why_size, "out of memory");
 		return -ENOMEM;
 	}
-	m->nblobs = get_le32(p + 12);
-	m->npacks = get_le32(p + 16);
-	m->nchunks = get_le32(p + 20);
-	m->nrefs = get_le32(p + 24);
-	m->chunk_max = get_le32(p + 28);
+	m->nblobs = le32_to_cpu(h.nblobs);
+	m->npacks = le32_to_cpu(h.npacks);
+	m->nchunks = le32_to_cpu(h.nchunks);
+	m->nrefs = le32_to_cpu(h.nrefs);
+	m->chunk_max = le32_to_cpu(h.chunk_max);
 	ret = check_counts(m, why, why_size);
 	if (ret)
 		goto fail;
-	z = nonzero_at(p + 32, 32);
+	z = nonzero_at(h.reserved, sizeof(h.reserved));
 	if (z >= 0) {
-		ret = refuse(why, why_size,
-			     "header: reserved byte %d is not zero", 32 + z);
+		ret = format_refuse(why, why_size,
+				    "header: reserved byte %zu is not zero",
+				    offsetof(struct manifest_disk_header, reserved) + z);
 		goto fail;
 	}
 	need = encoded_size(m->nblobs, m->npacks, m->nchunks, m->nrefs);
 	if (len != need) {
-		ret = refuse(why, why_size,
-			     "length: %zu bytes, the counts in the header make %llu",
-			     len, (unsigned long long)need);
+		ret = format_refuse(why, why_size,
+				    "length: %zu bytes, the counts in the header make %llu",
+				    len, (unsigned long long)need);
 		goto fail;
 	}
 	if (need > MANIFEST_MAX_SIZE) {
-		ret = refuse(why, why_size,
-			     "length: %llu bytes, more than the %u allowed",
-			     (unsigned long long)need, MANIFEST_MAX_SIZE);
+		ret = format_refuse(why, why_size,
+				    "length: %llu bytes, more than the %u allowed",
+				    (unsigned long long)need, MANIFEST_MAX_SIZE);
 		goto fail;
 	}
 
@@ -308,23 +313,23 @@ int manifest_parse(const void *buf, size_t len, struct manifest **out,
 	m->refs = calloc(m->nrefs, sizeof(*m->refs));
 	m->ref_off = calloc(m->nrefs, sizeof(*m->ref_off));
 	if (!m->blobs || !m->packs || !m->chunks || !m->refs || !m->ref_off) {
-		refuse(why, why_size, "out of memory");
+		format_refuse(why, why_size, "out of memory");
 		ret = -ENOMEM;
 		goto fail;
 	}
-	p += MANIFEST_HEADER_SIZE;
+	p += sizeof(h);
 	ret = parse_blobs(m, p, why, why_size);
 	if (ret)
 		goto fail;
-	p += (size_t)MANIFEST_BLOB_SIZE * m->nblobs;
+	p += sizeof(struct manifest_disk_blob) * m->nblobs;
 	ret = parse_packs(m, p, why, why_size);
 	if (ret)
 		goto fail;
-	p += (size_t)MANIFEST_PACK_SIZE * m->npacks;
+	p += sizeof(struct manifest_disk_pack) * m->npacks;
 	ret = parse_chunks(m, p, why, why_size);
 	if (ret)
 		goto fail;
-	p += (size_t)MANIFEST_CHUNK_SIZE * m->nchunks;
+	p += sizeof(struct manifest_disk_chunk) * m->nchunks;
 	ret = parse_refs(m, p, why, why_size);
 	if (ret)
 		goto fail;
@@ -378,6 +383,56 @@ uint32_t manifest_ref_at(const struct manifest *m,
 	return lo;
 }
 
+/* Each record is built whole, reserved bytes zero, then copied out. */
+static void encode_header(const struct manifest *m, unsigned char *p)
+{
+	struct manifest_disk_header d = {
+		.version = cpu_to_le32(MANIFEST_VERSION),
+		.nblobs = cpu_to_le32(m->nblobs),
+		.npacks = cpu_to_le32(m->npacks),
+		.nchunks = cpu_to_le32(m->nchunks),
+		.nrefs = cpu_to_le32(m->nrefs),
+		.chunk_max = cpu_to_le32(m->chunk_max),
+	};
+
+	memcpy(d.magic, MANIFEST_MAGIC, sizeof(d.magic));
+	memcpy(p, &d, sizeof(d));
+}
+
+static void encode_blob(const struct manifest_blob *b, unsigned char *p)
+{
+	struct manifest_disk_blob d = {
+		.size = cpu_to_le64(b->size),
+		.first_ref = cpu_to_le32(b->first_ref),
+		.nrefs = cpu_to_le32(b->nrefs),
+	};
+
+	memcpy(d.tag, b->tag, sizeof(d.tag));
+	memcpy(p, &d, sizeof(d));
+}
+
+static void encode_pack(const struct manifest_pack *k, unsigned char *p)
+{
+	struct manifest_disk_pack d = { .size = cpu_to_le64(k->size) };
+
+	memcpy(d.digest, k->digest, sizeof(d.digest));
+	memcpy(p, &d, sizeof(d));
+}
+
+static void encode_chunk(const struct manifest_chunk *c, unsigned char *p)
+{
+	struct manifest_disk_chunk d = {
+		.offset = cpu_to_le64(c->offset),
+		.pack = cpu_to_le32(c->pack),
+		.stored_size = cpu_to_le32(c->stored_size),
+		.size = cpu_to_le32(c->size),
+		.encoding = cpu_to_le32(c->encoding),
+	};
+
+	memcpy(d.digest, c->digest, sizeof(d.digest));
+	memcpy(p, &d, sizeof(d));
+}
+
 int manifest_encode(const struct manifest *m, unsigned char **out,
 		    size_t *len, char *why, size_t why_size)
 {
@@ -395,44 +450,28 @@ int manifest_encode(const struct manifest *m, unsigned char **out,
 		return ret;
 	size = encoded_size(m->nblobs, m->npacks, m->nchunks, m->nrefs);
 	if (size > MANIFEST_MAX_SIZE)
-		return refuse(why, why_size,
-			      "length: %zu bytes, more than the %u allowed",
-			      size, MANIFEST_MAX_SIZE);
+		return format_refuse(why, why_size,
+				     "length: %zu bytes, more than the %u allowed",
+				     size, MANIFEST_MAX_SIZE);
 	buf = calloc(1, size);
 	if (!buf) {
-		refuse(why, why_size, "out of memory");
+		format_refuse(why, why_size, "out of memory");
 		return -ENOMEM;
 	}
-	memcpy(buf, MANIFEST_MAGIC, 8);
-	put_le32(buf + 8, MANIFEST_VERSION);
-	put_le32(buf + 12, m->nblobs);
-	put_le32(buf + 16, m->npacks);
-	put_le32(buf + 20, m->nchunks);
-	put_le32(buf + 24, m->nrefs);
-	put_le32(buf + 28, m->chunk_max);
-	p = buf + MANIFEST_HEADER_SIZE;
-	for (i = 0; i < m->nblobs; i++, p += MANIFEST_BLOB_SIZE) {
-		memcpy(p, m->blobs[i].tag, SHA256_HEX_SIZE);
-		put_le64(p + 64, m->blobs[i].size);
-		put_le32(p + 72, m->blobs[i].first_ref);
-		put_le32(p + 76, m->blobs[i].nrefs);
-	}
-	for (i = 0; i < m->npacks; i++, p += MANIFEST_PACK_SIZE) {
-		memcpy(p, m->packs[i].digest, SHA256_SIZE);
-		put_le64(p + 32, m->packs[i].size);
-	}
-	for (i = 0; i < m->nchunks; i++, p += MANIFEST_CHUNK_SIZE) {
-		const struct manifest_chunk *c = &m->chunks[i];
+	encode_header(m, buf);
+	p = buf + sizeof(struct manifest_disk_header);
+	for (i = 0; i < m->nblobs; i++, p += sizeof(struct manifest_disk_blob))
+		encode_blob(&m->blobs[i], p);
+	for (i = 0; i < m->npacks; i++, p += sizeof(struct manifest_disk_pack))
+		encode_pack(&m->packs[i], p);
+	for (i = 0; i < m->nchunks; i++,
+	     p += sizeof(struct manifest_disk_chunk))
+		encode_chunk(&m->chunks[i], p);
+	for (i = 0; i < m->nrefs; i++, p += sizeof(struct manifest_disk_ref)) {
+		struct manifest_disk_ref d = { .chunk = cpu_to_le32(m->refs[i]) };
 
-		memcpy(p, c->digest, SHA256_SIZE);
-		put_le64(p + 32, c->offset);
-		put_le32(p + 40, c->pack);
-		put_le32(p + 44, c->stored_size);
-		put_le32(p + 48, c->size);
-		put_le32(p + 52, c->encoding);
+		memcpy(p, &d, sizeof(d));
 	}
-	for (i = 0; i < m->nrefs; i++, p += MANIFEST_REF_SIZE)
-		put_le32(p, m->refs[i]);
 
 	/* The daemon's own checks, so nothing it would refuse leaves here. */
 	ret = manifest_parse(buf, size, &back, why, why_size);
@@ -442,9 +481,9 @@ int manifest_encode(const struct manifest *m, unsigned char **out,
 	for (i = 0; i < m->nblobs; i++) {
 		if (memcmp(back->blobs[i].digest, m->blobs[i].digest,
 			   SHA256_SIZE)) {
-			ret = refuse(why, why_size,
-				     "blob %u: digest does not match the tag",
-				     i);
+			ret = format_refuse(why, why_size,
+					    "blob %u: digest does not match the tag",
+					    i);
 			break;
 		}
 	}
