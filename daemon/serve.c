@@ -302,13 +302,11 @@ static int hand_over(struct sblob *sb, const unsigned char *buf, uint64_t off,
 
 	if (sb->closed)
 		return -EBADF;
+	/* A failure is logged by the front end and counted by the read it fails. */
 	ret = sb->fe->ops->write(sb->fe, buf, off, len);
-	if (ret) {
-		s->stats.errors++;
-		return ret;
-	}
-	s->stats.bytes_written += page_up(len);
-	return 0;
+	if (!ret)
+		s->stats.bytes_written += page_up(len);
+	return ret;
 }
 
 void job_checked(struct job *j, uint64_t off, uint64_t len)
@@ -321,8 +319,11 @@ void job_checked(struct job *j, uint64_t off, uint64_t len)
 		return;
 	keep_on_disk(&f->sb->b, buf, off, len);
 	sp = realloc(f->checked, (f->nchecked + 1) * sizeof(*sp));
-	if (!sp)
-		return; /* the reads it would answer fail: nothing wrong is written */
+	if (!sp) {
+		/* the reads it would answer fail: nothing unchecked is answered */
+		log_err("blob %s: out of memory", j->blob->name);
+		return;
+	}
 	/* The blob's last page is whole: its tail is zeros, as the kernel expects. */
 	if (off + len >= j->blob->size)
 		len = page_up(len);
@@ -383,7 +384,7 @@ void job_done(struct job *j, int err, const char *why)
 		log_err("blob %s: cannot read bytes %llu-%llu from %s: %s",
 			sb->b.name, (unsigned long long)bad->off,
 			(unsigned long long)(bad->off + bad->len - 1), sb->b.url,
-			err ? why : "out of memory");
+			err ? why : "its bytes did not reach the kernel (see above)");
 	} else if (err) {
 		log_warn("blob %s: read-ahead of bytes %llu-%llu from %s failed: %s",
 			 sb->b.name, (unsigned long long)j->off,
@@ -540,7 +541,9 @@ static int read_from_store(struct sblob *sb, const struct waiter *w)
 		return 0;
 	}
 	ret = sb->fe->ops->write(sb->fe, buf, off, end - off);
-	if (!ret) {
+	if (ret) {
+		s->stats.errors++;
+	} else {
 		s->stats.bytes_written += end - off;
 		s->stats.bytes_from_disk += end - off;
 		log_debug("READ: blob %s bytes %llu+%llu from the disk store",
