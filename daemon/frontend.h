@@ -70,5 +70,7 @@ struct config;
  */
 int fe_cachefiles_new(struct frontend **out, struct server *s,
 		      const struct config *cfg);
+/* The same on a device fd already bound (tests: a fake device). */
+int fe_cachefiles_attach(struct frontend **out, struct server *s, int devfd);
 
 #endif

@@ -14,9 +14,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cachefiles.h"
 #include "config.h"
 #include "fetch.h"
+#include "frontend.h"
 #include "io.h"
 #include "log.h"
 #include "manifest.h"
@@ -143,12 +143,13 @@ int main(int argc, char **argv)
 	struct fetch_options fo = { 0 };
 	struct fetch_engine *engine = NULL;
 	struct server *server = NULL;
+	struct frontend *fe = NULL;
 	struct manifest *manifest = NULL;
 	struct signature_key *key = NULL;
 	unsigned char *ca = NULL;
 	const char *ca_used;
 	ssize_t ca_len;
-	int ret, devfd;
+	int ret;
 
 	log_open();
 	ret = load_config(&cfg, argc, argv);
@@ -206,14 +207,12 @@ int main(int argc, char **argv)
 		signature_key_free(key);
 	}
 
-	devfd = cf_dev_bind(cfg.cache_dir, cfg.tag);
-	if (devfd < 0)
-		return 1;
-	if (server_new(&server, &cfg, devfd, engine) ||
-	    (manifest && server_set_manifest(server, manifest))) {
+	if (server_new(&server, &cfg, engine, manifest)) {
 		log_err("out of memory");
 		return 1;
 	}
+	if (fe_cachefiles_new(&fe, server, &cfg))
+		return 1;
 	setup_signals();
 	if (chdir("/"))
 		log_warn("chdir /: %s", strerror(errno));
@@ -240,15 +239,15 @@ int main(int argc, char **argv)
 			want_stats = 0;
 			server_log_stats(server);
 		}
-		if (fetch_engine_wait(engine, devfd, 1000))
-			server_drain_device(server);
+		if (fetch_engine_wait(engine, fe->fd, 1000))
+			fe->drain(fe);
 		fetch_engine_run(engine);
 	}
 	server_log_stats(server);
 	log_info("exiting: the cache is withdrawn and pending reads fail");
+	fe->destroy(fe);
 	server_free(server);
 	manifest_free(manifest);
-	close(devfd);
 	fetch_engine_free(engine);
 	free(ca);
 	return 0;

@@ -1,15 +1,24 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The request loop: kernel OPEN/READ/CLOSE messages from /dev/cachefiles
- * become HTTPS fetches whose checked bytes are written to the cache.
+ * The core between a kernel front end (frontend.h) and the network: open
+ * blobs, READ planning (whole pages, joining fetches under way, sequential
+ * read-ahead), the disk store (erofs.cache=), and an image source that
+ * fetches and checks bytes (source.h: plain or verified). Nothing here
+ * knows which front end or which source is in use.
  */
 #ifndef LAZYROOT_SERVE_H
 #define LAZYROOT_SERVE_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #include "config.h"
 #include "fetch.h"
+#include "frontend.h"
 
 struct server;
+struct blob;
+struct manifest;
 
 struct serve_stats {
 	unsigned long long opens, reads, closes;
@@ -19,16 +28,39 @@ struct serve_stats {
 	unsigned long long chunks_verified, chunks_bad;	/* verified images */
 };
 
-int server_new(struct server **out, const struct config *cfg, int devfd,
-	       struct fetch_engine *engine);
+/*
+ * A server for a plain image, or for the verified image @m (kept by the
+ * caller) when @m is not NULL. Returns 0 or -ENOMEM.
+ */
+int server_new(struct server **out, const struct config *cfg,
+	       struct fetch_engine *engine, const struct manifest *m);
 void server_free(struct server *s);
 
-/* Serves the verified image @m (kept by the caller) instead of plain blobs. */
-struct manifest;
-int server_set_manifest(struct server *s, const struct manifest *m);
+/*
+ * Opens blob @name (@len bytes: the fsid, or an extra device's tag, as the
+ * kernel names it; hostile input) for @o; answered by o->ops->opened().
+ */
+void serve_open(struct server *s, const char *name, size_t len,
+		struct fe_object *o);
 
-/* Reads and dispatches what the kernel has queued. */
-void server_drain_device(struct server *s);
+/*
+ * Reads [off, off + len) of @b (hostile input: checked here); answered
+ * once by read_done(..., @tag, ...) of @b's object.
+ */
+void serve_read(struct server *s, struct blob *b, uint64_t off, uint64_t len,
+		uint64_t tag);
+
+/* The kernel closed @b; its object is released once no fetch uses it. */
+void serve_close(struct server *s, struct blob *b);
+
+const char *blob_name(const struct blob *b);
+uint64_t blob_size(const struct blob *b);
+
+/*
+ * A failure the user must see: counted, and @line (one line, already
+ * logged by the caller) written to the error file (--error-file).
+ */
+void server_error(struct server *s, const char *line);
 
 /* Writes the stats line to the log. */
 void server_log_stats(const struct server *s);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "fetch_file.h"
 #include "log.h"
 #include "signature.h"
 #include "verified.h"
@@ -20,83 +21,6 @@ int verified_pack_url(char *out, size_t size, const char *base,
 	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
 }
 
-/* One request run to completion: the daemon serves nothing before this. */
-struct blocking {
-	struct fetch_request req;
-	int done, err;
-	char why[1400];
-};
-
-static void blocking_done(struct fetch_request *req, int err, const char *why)
-{
-	struct blocking *b = req->ctx;
-
-	b->done = 1;
-	b->err = err;
-	snprintf(b->why, sizeof(b->why), "%s", why);
-}
-
-static int run_blocking(struct fetch_engine *e, struct blocking *b)
-{
-	int ret;
-
-	b->done = 0;
-	b->req.done = blocking_done;
-	b->req.ctx = b;
-	ret = fetch_submit(e, &b->req);
-	if (ret) {
-		snprintf(b->why, sizeof(b->why), "cannot start a request: %s",
-			 strerror(-ret));
-		return ret;
-	}
-	while (!b->done) {
-		fetch_engine_wait(e, -1, 1000);
-		fetch_engine_run(e);
-	}
-	return b->err;
-}
-
-/*
- * Fetches all of @url (@min..@max bytes) into a new buffer, from mirrors
- * not in @skip. Returns 0 (with the mirror that answered), -EBADMSG for a
- * file of another size (a mirror's fault), or another -errno for a request
- * that failed on every mirror; the reason in b->why either way.
- */
-static int fetch_whole(struct fetch_engine *e, struct blocking *b,
-		       const char *url, uint32_t skip, uint64_t min,
-		       uint64_t max)
-{
-	int ret;
-
-	memset(b, 0, sizeof(*b));
-	b->req.kind = FETCH_PROBE;
-	b->req.url = url;
-	b->req.skip_mirrors = skip;
-	ret = run_blocking(e, b);
-	if (ret)
-		return ret;
-	if (b->req.size < min || b->req.size > max) {
-		snprintf(b->why, sizeof(b->why), "%llu bytes, not %llu..%llu",
-			 (unsigned long long)b->req.size,
-			 (unsigned long long)min, (unsigned long long)max);
-		return -EBADMSG;
-	}
-	b->req.kind = FETCH_RANGE;
-	b->req.off = 0;
-	b->req.len = b->req.blob_size = b->req.size;
-	b->req.buf = malloc(b->req.size);
-	if (!b->req.buf) {
-		snprintf(b->why, sizeof(b->why), "out of memory");
-		return -ENOMEM;
-	}
-	ret = run_blocking(e, b);
-	if (ret) {
-		free(b->req.buf);
-		b->req.buf = NULL;
-	}
-	return ret;
-}
-
 /*
  * The manifest's signature, from mirror @mirror only (a signature is
  * about that copy). Returns 0 or -EBADMSG with the reason in @why.
@@ -106,19 +30,22 @@ static int check_signature(struct fetch_engine *e, const char *url,
 			   const unsigned char hash[SHA256_SIZE], char *why,
 			   size_t why_size)
 {
-	char sig_url[CONFIG_URL_MAX + CONFIG_FSID_MAX + 24];
-	struct blocking b;
+	char sig_url[CONFIG_URL_MAX + CONFIG_FSID_MAX + 24], fwhy[400];
+	unsigned char *sig;
+	uint64_t len;
+	unsigned int from;
 	int ret;
 
 	snprintf(sig_url, sizeof(sig_url), "%s.sig", url);
-	ret = fetch_whole(e, &b, sig_url, ~(1u << mirror), 1, SIGNATURE_MAX);
+	ret = fetch_file_wait(e, sig_url, ~(1u << mirror), 1, SIGNATURE_MAX,
+			      &sig, &len, &from, fwhy, sizeof(fwhy));
 	if (ret) {
 		snprintf(why, why_size, "its signature %s.sig: %.300s",
-			 url + strlen(fetch_engine_base(e)) + 1, b.why);
+			 url + strlen(fetch_engine_base(e)) + 1, fwhy);
 		return -EBADMSG;
 	}
-	ret = signature_verify(key, hash, b.req.buf, b.req.len, why, why_size);
-	free(b.req.buf);
+	ret = signature_verify(key, hash, sig, len, why, why_size);
+	free(sig);
 	return ret;
 }
 
@@ -130,8 +57,10 @@ int verified_load_manifest(struct fetch_engine *e, const char *fsid,
 	char url[CONFIG_URL_MAX + CONFIG_FSID_MAX + 16];
 	unsigned char want[SHA256_SIZE], got[SHA256_SIZE];
 	char got_hex[SHA256_HEX_SIZE + 1], pwhy[512], last[600] = "";
+	char fwhy[1400];
 	unsigned int tries, n = fetch_engine_mirrors(e);
-	struct blocking b;
+	unsigned char *buf;
+	uint64_t len;
 	uint32_t skip = 0;
 	int ret = -EINVAL;
 
@@ -149,18 +78,19 @@ int verified_load_manifest(struct fetch_engine *e, const char *fsid,
 	for (tries = 0; tries < n; tries++) {
 		unsigned int mirror;
 
-		ret = fetch_whole(e, &b, url, skip, MANIFEST_HEADER_SIZE,
-				  MANIFEST_MAX_SIZE);
+		ret = fetch_file_wait(e, url, skip, MANIFEST_HEADER_SIZE,
+				      MANIFEST_MAX_SIZE, &buf, &len, &mirror,
+				      fwhy, sizeof(fwhy));
 		if (ret && ret != -EBADMSG) {
-			snprintf(why, why_size, "%s: %s", url, b.why);
+			snprintf(why, why_size, "%s: %s", url, fwhy);
 			return ret;
 		}
-		mirror = b.req.mirror;
 		if (ret) {
+			buf = NULL;
 			snprintf(pwhy, sizeof(pwhy), "%.200s: not a manifest",
-				 b.why);
+				 fwhy);
 		} else {
-			sha256(b.req.buf, b.req.len, got);
+			sha256(buf, len, got);
 			if (digest_hex && memcmp(got, want, SHA256_SIZE)) {
 				sha256_to_hex(got, got_hex);
 				snprintf(pwhy, sizeof(pwhy),
@@ -174,14 +104,13 @@ int verified_load_manifest(struct fetch_engine *e, const char *fsid,
 		}
 		if (!ret) {
 			/* Vouched for: a manifest that does not parse is fatal. */
-			ret = manifest_parse(b.req.buf, b.req.len, out, pwhy,
-					     sizeof(pwhy));
-			free(b.req.buf);
+			ret = manifest_parse(buf, len, out, pwhy, sizeof(pwhy));
+			free(buf);
 			if (ret)
 				snprintf(why, why_size, "%s: %s", url, pwhy);
 			return ret;
 		}
-		free(b.req.buf);
+		free(buf);
 		log_warn("%s%s: %s%s", fetch_engine_mirror(e, mirror),
 			 url + strlen(fetch_engine_base(e)), pwhy,
 			 tries + 1 < n ? "; trying the next mirror" : "");

@@ -47,7 +47,7 @@ verified() {
 	[ "$status" -eq 0 ]
 	echo "$output" | grep -q '^serve-verified: [0-9]* passed, 0 failed$'
 	echo "$output" | grep -Eq '^lazyrootd: stats: chunks verified [1-9][0-9]*, failed verification 0$'
-	echo "$output" | grep -q "the kernel asked for blob '0\{64\}', which is neither the fsid nor a device tag in the manifest; refused"
+	echo "$output" | grep -q "cannot open blob 0\{64\}: https://127.0.0.1:[0-9]*/good/rootfs-v.manifest: the kernel asked for blob '0\{64\}', which is neither the fsid nor a device tag in the manifest$"
 }
 
 @test "one changed byte: that chunk's READ fails and writes nothing, the others land" {

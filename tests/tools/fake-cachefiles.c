@@ -10,16 +10,19 @@
 #include "fake-cachefiles.h"
 
 struct server *fk_srv;
+static struct frontend *fk_fe;
 struct fetch_engine *fk_engine;
 static int kfd = -1, dfd = -1;	/* the "kernel" end, the daemon's end */
 
-int fk_start(const struct config *cfg, struct fetch_engine *engine)
+int fk_start(const struct config *cfg, struct fetch_engine *engine,
+	     const struct manifest *m)
 {
 	int sv[2];
 
 	fk_engine = engine;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) ||
-	    server_new(&fk_srv, cfg, sv[1], engine))
+	    server_new(&fk_srv, cfg, engine, m) ||
+	    fe_cachefiles_attach(&fk_fe, fk_srv, sv[1]))
 		return -1;
 	kfd = sv[0];
 	dfd = sv[1];
@@ -30,9 +33,9 @@ int fk_start(const struct config *cfg, struct fetch_engine *engine)
 
 void fk_stop(void)
 {
+	fk_fe->destroy(fk_fe); /* closes dfd */
 	server_free(fk_srv);
 	close(kfd);
-	close(dfd);
 }
 
 void fk_send_msg(uint32_t id, uint32_t op, uint32_t obj, const void *payload,
@@ -78,8 +81,8 @@ static int64_t now_ms(void)
 void fk_pump(void)
 {
 	if (fetch_engine_wait(fk_engine, -1, 50))
-		server_drain_device(fk_srv);
-	server_drain_device(fk_srv);
+		fk_fe->drain(fk_fe);
+	fk_fe->drain(fk_fe);
 	fetch_engine_run(fk_engine);
 }
 

@@ -17,8 +17,13 @@
 extern struct server *fk_srv;
 extern struct fetch_engine *fk_engine;
 
-/* Makes the socket pair and the server around @engine. Returns 0 or -1. */
-int fk_start(const struct config *cfg, struct fetch_engine *engine);
+/*
+ * Makes the socket pair, the server around @engine (for the verified image
+ * @m, or a plain one when NULL) and its cachefiles front end. Returns 0 or -1.
+ */
+struct manifest;
+int fk_start(const struct config *cfg, struct fetch_engine *engine,
+	     const struct manifest *m);
 void fk_stop(void);
 
 void fk_send_msg(uint32_t id, uint32_t op, uint32_t obj, const void *payload,

@@ -27,7 +27,7 @@
 #include "serve.h"
 
 static unsigned char *blob;
-static size_t blob_size;
+static size_t blob_len;
 
 static int same_as_blob(int fd, uint64_t off, uint64_t len)
 {
@@ -65,7 +65,7 @@ int main(int argc, char **argv)
 	fclose(f);
 	f = fopen(argv[3], "rb");
 	blob = malloc(4 << 20);
-	blob_size = fread(blob, 1, 4 << 20, f);
+	blob_len = fread(blob, 1, 4 << 20, f);
 	fclose(f);
 
 	config_init(&cfg);
@@ -77,14 +77,14 @@ int main(int argc, char **argv)
 	fo.ca_pem_len = (size_t)ca_len;
 	fo.timeout_s = 10;
 	fo.connections = 4;
-	if (fetch_engine_new(&engine, &fo) || fk_start(&cfg, engine))
+	if (fetch_engine_new(&engine, &fo) || fk_start(&cfg, engine, NULL))
 		return 2;
 	st = server_stats(fk_srv);
 
 	/* OPEN: the size comes from the server. */
 	fd = memfd_create("blob", 0);
 	fk_send_open(1, 7, "blob", fd);
-	snprintf(expect, sizeof(expect), "copen 1,%zu", blob_size);
+	snprintf(expect, sizeof(expect), "copen 1,%zu", blob_len);
 	CHECK_STR(fk_await_copen(), expect);
 
 	/* A READ lands at its offset, byte for byte. */
@@ -104,14 +104,14 @@ int main(int argc, char **argv)
 
 	/* The last, partial page: the blob's bytes, then zeros. */
 	w = st->bytes_written;
-	fk_send_read(4, 7, blob_size & ~4095UL, 4096);
+	fk_send_read(4, 7, blob_len & ~4095UL, 4096);
 	fk_await_progress(w, e);
-	CHECK(same_as_blob(fd, blob_size & ~4095UL, blob_size & 4095));
+	CHECK(same_as_blob(fd, blob_len & ~4095UL, blob_len & 4095));
 	{
 		unsigned char z[4096], zero[4096] = { 0 };
-		size_t pad = 4096 - (blob_size & 4095);
+		size_t pad = 4096 - (blob_len & 4095);
 
-		CHECK(pread(fd, z, pad, (off_t)blob_size) == (ssize_t)pad &&
+		CHECK(pread(fd, z, pad, (off_t)blob_len) == (ssize_t)pad &&
 		      !memcmp(z, zero, pad));
 	}
 
@@ -142,7 +142,7 @@ int main(int argc, char **argv)
 
 	/* A READ outside the blob fails without a write. */
 	w = st->bytes_written;
-	fk_send_read(7, 7, blob_size + 4096, 4096);
+	fk_send_read(7, 7, blob_len + 4096, 4096);
 	fk_await_progress(w, e);
 	CHECK(st->errors == e + 1 && st->bytes_written == w);
 	e = st->errors;

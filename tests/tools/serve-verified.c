@@ -97,7 +97,7 @@ int main(int argc, char **argv)
 		free(ca);
 		return 1;
 	}
-	if (fk_start(&cfg, engine) || server_set_manifest(fk_srv, m))
+	if (fk_start(&cfg, engine, m))
 		return 2;
 	st = server_stats(fk_srv);
 

@@ -1,0 +1,226 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Plain images: a blob is the file <base>/<name>; its bytes are trusted as
+ * the server sends them once status, range and length check out (fetch.c).
+ * With a disk store, <name>.sha256 (published by lazyroot-mkimage) says what
+ * the blob is, so pages kept from another image are never used.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fetch.h"
+#include "fetch_file.h"
+#include "log.h"
+#include "sha256.h"
+#include "source.h"
+
+/* sha256sum format: 64 hex digits, two spaces, the name */
+#define ID_MIN SHA256_HEX_SIZE
+#define ID_MAX 4096
+
+struct plain {
+	struct source src;
+	struct fetch_engine *engine;
+};
+
+/* An OPEN under way: the size probe, then NAME.sha256. */
+struct plain_open {
+	struct fetch_request probe;
+	struct fetch_file id;
+	struct blob *b;
+	struct plain *p;
+	const char *store_dir;
+	char id_url[CONFIG_URL_MAX + URL_NAME_MAX + 10];
+};
+
+static void open_finish(struct plain_open *po, int err, const char *why)
+{
+	struct blob *b = po->b;
+
+	if (!err)
+		log_info("blob %s: %llu bytes at %s", b->name,
+			 (unsigned long long)b->size, b->url);
+	free(po);
+	blob_opened(b, err, why);
+}
+
+/* Without NAME.sha256 the content cannot be told apart: keep nothing. */
+static void open_without_store(struct plain_open *po, const char *why)
+{
+	log_warn("blob %s: %s: %s; its pages are not kept across boots",
+		 po->b->name, po->id_url, why);
+	open_finish(po, 0, NULL);
+}
+
+static int is_hex_digest(const unsigned char *s)
+{
+	int i;
+
+	for (i = 0; i < SHA256_HEX_SIZE; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return 1;
+}
+
+static void id_done(struct fetch_file *f, int err, unsigned char *data,
+		    uint64_t len, const char *why)
+{
+	struct plain_open *po = f->ctx;
+	char hex[SHA256_HEX_SIZE + 1];
+
+	(void)len;
+	if (err == -EBADMSG || (!err && !is_hex_digest(data))) {
+		free(data);
+		open_without_store(po, "not a sha256sum line");
+		return;
+	}
+	if (err) {
+		open_without_store(po, why);
+		return;
+	}
+	memcpy(hex, data, SHA256_HEX_SIZE);
+	hex[SHA256_HEX_SIZE] = '\0';
+	free(data);
+	blob_keep(po->b, po->store_dir, hex);
+	open_finish(po, 0, NULL);
+}
+
+static void probe_done(struct fetch_request *req, int err, const char *why)
+{
+	struct plain_open *po = req->ctx;
+	char line[CONFIG_URL_MAX + URL_NAME_MAX + 1600];
+
+	if (err) {
+		snprintf(line, sizeof(line), "%s: %s", po->b->url, why);
+		open_finish(po, err, line);
+		return;
+	}
+	po->b->size = req->size;
+	if (!po->store_dir) {
+		open_finish(po, 0, NULL);
+		return;
+	}
+	/* Learn what the blob is before trusting pages kept from earlier boots. */
+	snprintf(po->id_url, sizeof(po->id_url), "%s.sha256", po->b->url);
+	po->id.min = ID_MIN;
+	po->id.max = ID_MAX;
+	po->id.done = id_done;
+	po->id.ctx = po;
+	if (fetch_file_start(po->p->engine, &po->id, po->id_url, 0))
+		open_without_store(po, "cannot start a request");
+}
+
+static void plain_open(struct source *src, struct blob *b,
+		       const char *store_dir)
+{
+	struct plain *p = (struct plain *)src;
+	struct plain_open *po;
+	char line[128];
+	int ret;
+
+	ret = url_join(b->url, sizeof(b->url), fetch_engine_base(p->engine),
+		       b->name, strlen(b->name));
+	if (ret) {
+		blob_opened(b, ret, "blob URL too long");
+		return;
+	}
+	po = calloc(1, sizeof(*po));
+	if (!po) {
+		blob_opened(b, -ENOMEM, "out of memory");
+		return;
+	}
+	po->b = b;
+	po->p = p;
+	po->store_dir = store_dir;
+	po->probe.kind = FETCH_PROBE;
+	po->probe.url = b->url;
+	po->probe.done = probe_done;
+	po->probe.ctx = po;
+	ret = fetch_submit(p->engine, &po->probe);
+	if (ret) {
+		snprintf(line, sizeof(line), "cannot start a request: %s",
+			 strerror(-ret));
+		open_finish(po, ret, line);
+	}
+}
+
+static void plain_extent(const struct source *src, const struct blob *b,
+			 uint64_t *off, uint64_t *end)
+{
+	/* Any whole pages will do. */
+	(void)src;
+	(void)b;
+	(void)off;
+	(void)end;
+}
+
+static void range_done(struct fetch_request *req, int err, const char *why)
+{
+	struct job *j = req->ctx;
+
+	if (!err)
+		job_checked(j, j->off, j->len);
+	job_done(j, err, why);
+}
+
+static int plain_fetch(struct source *src, struct job *j)
+{
+	struct plain *p = (struct plain *)src;
+	struct fetch_request *req = calloc(1, sizeof(*req));
+	char why[64];
+	int ret;
+
+	if (!req)
+		return -ENOMEM;
+	req->kind = FETCH_RANGE;
+	req->url = j->blob->url;
+	req->off = j->off;
+	req->len = j->len;
+	req->blob_size = j->blob->size;
+	req->buf = j->buf;
+	req->done = range_done;
+	req->ctx = j;
+	j->src_priv = req;
+	ret = fetch_submit(p->engine, req);
+	if (ret) {
+		/* As a failed request: the reads it was for get their answer. */
+		snprintf(why, sizeof(why), "cannot start a request: %s",
+			 strerror(-ret));
+		job_done(j, ret, why);
+	}
+	return 0;
+}
+
+static void plain_job_free(struct job *j)
+{
+	free(j->src_priv);
+}
+
+static void plain_destroy(struct source *src)
+{
+	free(src);
+}
+
+static const struct source_ops plain_ops = {
+	.open = plain_open,
+	.extent = plain_extent,
+	.fetch = plain_fetch,
+	.job_free = plain_job_free,
+	.destroy = plain_destroy,
+};
+
+int source_plain_new(struct source **out, struct fetch_engine *e,
+		     struct serve_stats *stats)
+{
+	struct plain *p = calloc(1, sizeof(*p));
+
+	(void)stats;
+	if (!p)
+		return -ENOMEM;
+	p->src.ops = &plain_ops;
+	p->engine = e;
+	*out = &p->src;
+	return 0;
+}
