@@ -15,11 +15,13 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "fe_nbd.h"
 #include "fetch.h"
 #include "frontend.h"
 #include "io.h"
 #include "log.h"
 #include "manifest.h"
+#include "nbd.h"
 #include "serve.h"
 #include "signature.h"
 #include "verified.h"
@@ -122,6 +124,96 @@ static void protect_self(void)
 	}
 	if (mlockall(MCL_CURRENT | MCL_FUTURE))
 		log_warn("cannot lock memory: %s", strerror(errno));
+	/* Reclaim may wait on the root's writeback: never on our own I/O. */
+	if (nbd_set_io_flusher())
+		log_warn("cannot mark as an I/O flusher (PR_SET_IO_FLUSHER, 5.6+): %s",
+			 strerror(errno));
+}
+
+/*
+ * erofs.backend=auto: fscache where /dev/cachefiles binds on-demand (the
+ * kernel then has the EROFS side too in every kernel we know), else NBD.
+ * Returns 1 for NBD, 0 with *fe bound for fscache, -1 after one line.
+ */
+static int choose_backend(const struct config *cfg, struct server *s,
+			  struct frontend **fe)
+{
+	int nbd = !access("/sys/module/nbd", F_OK);
+	int fd, ret;
+
+	if (!strcmp(cfg->backend, "nbd"))
+		return 1;
+	if (!strcmp(cfg->backend, "fscache"))
+		return fe_cachefiles_new(fe, s, cfg) ? -1 : 0;
+	fd = open("/dev/cachefiles", O_RDWR | O_CLOEXEC);
+	if (fd < 0 && errno != EBUSY) {
+		if (nbd) {
+			log_info("backend nbd: the kernel has no /dev/cachefiles (CONFIG_CACHEFILES), NBD is there");
+			return 1;
+		}
+		log_err("the kernel can serve neither backend: it lacks CONFIG_CACHEFILES_ONDEMAND with CONFIG_EROFS_FS_ONDEMAND, and CONFIG_BLK_DEV_NBD (or the nbd module is not loaded)");
+		return -1;
+	}
+	if (fd >= 0)
+		close(fd);
+	ret = fe_cachefiles_new(fe, s, cfg);
+	if (!ret) {
+		log_info("backend fscache: /dev/cachefiles binds on-demand");
+		return 0;
+	}
+	if (ret == -EINVAL && nbd) {
+		log_info("backend nbd: the kernel lacks CONFIG_CACHEFILES_ONDEMAND, NBD is there");
+		return 1;
+	}
+	if (ret == -EINVAL)
+		log_err("the kernel can serve neither backend: it lacks CONFIG_CACHEFILES_ONDEMAND, and CONFIG_BLK_DEV_NBD (or the nbd module is not loaded)");
+	return -1;
+}
+
+/*
+ * NBD: one device per blob (the fsid's, then a verified image's extra
+ * devices), all connected before we report ready, since the mount names
+ * them.
+ */
+static int start_nbd(const struct config *cfg, struct server *s,
+		     struct fetch_engine *engine, const struct manifest *m,
+		     struct frontend **fe)
+{
+	const char *names[16];
+	struct fe_nbd_options opt = {
+		.map_file = cfg->nbd_map[0] ? cfg->nbd_map : NULL,
+		/* A restarted daemon has as long as a request may take. */
+		.dead_conn_timeout_s = cfg->timeout_s,
+	};
+	unsigned int n = 0, i;
+	int ready;
+
+	if (!cfg->fsid[0]) {
+		log_err("backend nbd: needs erofs.fsid= (or --fsid) to know which image to serve");
+		return -1;
+	}
+	names[n++] = cfg->fsid;
+	for (i = 1; m && i < m->nblobs; i++) {
+		if (n == sizeof(names) / sizeof(*names)) {
+			log_err("backend nbd: the manifest has more than %u devices",
+				n);
+			return -1;
+		}
+		names[n++] = m->blobs[i].tag;
+	}
+	if (fe_nbd_new(fe, s, &opt, names, n))
+		return -1;
+	while (!(ready = fe_nbd_ready(*fe)) && !want_exit) {
+		if (fetch_engine_wait(engine, (*fe)->fd, 1000))
+			(*fe)->drain(*fe);
+		fetch_engine_run(engine);
+	}
+	if (ready != 1)
+		return -1;
+	for (i = 0; i < n; i++)
+		log_info("blob %s on /dev/nbd%d", names[i],
+			 fe_nbd_index(*fe, i));
+	return 0;
 }
 
 static void setup_signals(void)
@@ -211,9 +303,10 @@ int main(int argc, char **argv)
 		log_err("out of memory");
 		return 1;
 	}
-	if (fe_cachefiles_new(&fe, server, &cfg))
-		return 1;
 	setup_signals();
+	ret = choose_backend(&cfg, server, &fe);
+	if (ret < 0 || (ret && start_nbd(&cfg, server, engine, manifest, &fe)))
+		return 1;
 	if (chdir("/"))
 		log_warn("chdir /: %s", strerror(errno));
 
@@ -230,8 +323,9 @@ int main(int argc, char **argv)
 		log_detach();
 	}
 	protect_self();
-	log_info("serving %s (CA %s, cache %s, timeout %us, %u connections)",
-		 cfg.url, ca_used, cfg.cache_dir, cfg.timeout_s,
+	log_info("serving %s through %s (CA %s, cache %s, timeout %us, %u connections)",
+		 cfg.url, fe->name, ca_used,
+		 cfg.cache_dir[0] ? cfg.cache_dir : "none", cfg.timeout_s,
 		 cfg.connections);
 
 	while (!want_exit) {
