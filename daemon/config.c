@@ -72,6 +72,8 @@ static void usage(void)
 	       "                     this PEM public key (erofs.key=; default " CONFIG_DEFAULT_KEY "\n"
 	       "                     if it exists)\n"
 	       "  --fsid NAME        the image's fsid (erofs.fsid=); needed with --digest, --key\n"
+	       "  --backend B        auto, fscache or nbd (erofs.backend=; auto)\n"
+	       "  --nbd-map FILE     nbd: write \"NAME /dev/nbdN\" lines to FILE once ready\n"
 	       "  --error-file FILE  write why the last OPEN failed to FILE\n"
 	       "  --cmdline FILE     read the kernel command line from FILE (/proc/cmdline)\n"
 	       "  --foreground       do not fork once ready\n"
@@ -83,7 +85,7 @@ int config_parse_args(struct config *cfg, int argc, char **argv)
 	enum { OPT_CACHE_DIR = 256, OPT_URL, OPT_CA, OPT_TIMEOUT, OPT_CONNS,
 	       OPT_TAG, OPT_STORE_DIR, OPT_ERROR_FILE, OPT_CMDLINE, OPT_FOREGROUND,
 	       OPT_VERBOSE, OPT_HELP, OPT_VERSION, OPT_DIGEST, OPT_FSID,
-	       OPT_KEY };
+	       OPT_KEY, OPT_BACKEND, OPT_NBD_MAP };
 	static const struct option opts[] = {
 		{ "cache-dir", required_argument, NULL, OPT_CACHE_DIR },
 		{ "url", required_argument, NULL, OPT_URL },
@@ -95,6 +97,8 @@ int config_parse_args(struct config *cfg, int argc, char **argv)
 		{ "digest", required_argument, NULL, OPT_DIGEST },
 		{ "fsid", required_argument, NULL, OPT_FSID },
 		{ "key", required_argument, NULL, OPT_KEY },
+		{ "backend", required_argument, NULL, OPT_BACKEND },
+		{ "nbd-map", required_argument, NULL, OPT_NBD_MAP },
 		{ "error-file", required_argument, NULL, OPT_ERROR_FILE },
 		{ "cmdline", required_argument, NULL, OPT_CMDLINE },
 		{ "foreground", no_argument, NULL, OPT_FOREGROUND },
@@ -150,6 +154,14 @@ int config_parse_args(struct config *cfg, int argc, char **argv)
 		case OPT_KEY:
 			ret = set_string(cfg->key_file, sizeof(cfg->key_file),
 					 "--key", optarg);
+			break;
+		case OPT_BACKEND:
+			ret = set_string(cfg->backend, sizeof(cfg->backend),
+					 "--backend", optarg);
+			break;
+		case OPT_NBD_MAP:
+			ret = set_string(cfg->nbd_map, sizeof(cfg->nbd_map),
+					 "--nbd-map", optarg);
 			break;
 		case OPT_FSID:
 			ret = set_string(cfg->fsid, sizeof(cfg->fsid), "--fsid",
@@ -217,7 +229,9 @@ int config_apply_cmdline(struct config *cfg, const char *cmdline)
 	    apply_one(cmdline, "erofs.ca", cfg->ca_file, sizeof(cfg->ca_file)) ||
 	    apply_one(cmdline, "erofs.digest", cfg->digest, sizeof(cfg->digest)) ||
 	    apply_one(cmdline, "erofs.key", cfg->key_file, sizeof(cfg->key_file)) ||
-	    apply_one(cmdline, "erofs.fsid", cfg->fsid, sizeof(cfg->fsid)))
+	    apply_one(cmdline, "erofs.fsid", cfg->fsid, sizeof(cfg->fsid)) ||
+	    apply_one(cmdline, "erofs.backend", cfg->backend,
+		      sizeof(cfg->backend)))
 		return -EINVAL;
 	if (!cfg->timeout_s) {
 		ret = cmdline_get(cmdline, "erofs.timeout", v, sizeof(v));
@@ -330,7 +344,19 @@ int config_validate(const struct config *cfg)
 		if (check_one_url(cfg, item, len))
 			return -EINVAL;
 	}
-	if (!*cfg->cache_dir || cfg->cache_dir[0] != '/') {
+	if (cfg->backend[0] && strcmp(cfg->backend, "auto") &&
+	    strcmp(cfg->backend, "fscache") && strcmp(cfg->backend, "nbd")) {
+		log_err("erofs.backend=%s: expected auto, fscache or nbd",
+			cfg->backend);
+		return -EINVAL;
+	}
+	if (cfg->nbd_map[0] && cfg->nbd_map[0] != '/') {
+		log_err("--nbd-map must name an absolute file");
+		return -EINVAL;
+	}
+	/* NBD needs no cache directory: the kernel's page cache is the cache. */
+	if (strcmp(cfg->backend, "nbd") &&
+	    (!*cfg->cache_dir || cfg->cache_dir[0] != '/')) {
 		log_err("--cache-dir must name an absolute directory");
 		return -EINVAL;
 	}

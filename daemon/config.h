@@ -31,6 +31,13 @@ struct config {
 	char key_file[CONFIG_PATH_MAX];
 	char fsid[CONFIG_FSID_MAX + 1];
 	char cmdline_file[CONFIG_PATH_MAX];
+	/*
+	 * How the kernel asks for blocks: "fscache" (cachefiles on-demand),
+	 * "nbd" (block devices), or "auto" (empty: fscache where the kernel
+	 * has it); --backend, erofs.backend=.
+	 */
+	char backend[16];
+	char nbd_map[CONFIG_PATH_MAX];	/* --nbd-map: "NAME /dev/nbdN" lines */
 	unsigned int timeout_s;		/* per kernel request, all retries */
 	unsigned int connections;	/* parallel HTTP connections */
 	int foreground;

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * lazyrootd: answers the kernel's cachefiles on-demand requests for EROFS
- * blobs with HTTPS range requests, so a root filesystem is fetched block
- * by block as it is read.
+ * lazyrootd: serves the blobs of an EROFS image to the kernel (cachefiles
+ * on-demand, or NBD block devices) from HTTPS range requests, so a root
+ * filesystem is fetched block by block as it is read.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,10 +15,12 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "backend.h"
 #include "fetch.h"
 #include "frontend.h"
 #include "log.h"
 #include "manifest.h"
+#include "nbd.h"
 #include "serve.h"
 #include "signature.h"
 #include "trust.h"
@@ -47,6 +49,10 @@ static void protect_self(void)
 	}
 	if (mlockall(MCL_CURRENT | MCL_FUTURE))
 		log_warn("cannot lock memory: %s", strerror(errno));
+	/* Reclaim may wait on the root's writeback: never on our own I/O. */
+	if (nbd_set_io_flusher())
+		log_warn("cannot mark as an I/O flusher (PR_SET_IO_FLUSHER, 5.6+): %s",
+			 strerror(errno));
 }
 
 static void setup_signals(void)
@@ -145,16 +151,17 @@ int main(int argc, char **argv)
 		log_err("out of memory");
 		return 1;
 	}
-	if (fe_cachefiles_new(&fe, server, &cfg))
-		return 1;
 	setup_signals();
+	if (backend_start(&cfg, server, engine, manifest, &want_exit, &fe))
+		return 1;
 	if (chdir("/"))
 		log_warn("chdir /: %s", strerror(errno));
 	if (!cfg.foreground && detach())
 		return 1;
 	protect_self();
-	log_info("serving %s (CA %s, cache %s, timeout %us, %u connections)",
-		 cfg.url, ca_used, cfg.cache_dir, cfg.timeout_s,
+	log_info("serving %s through %s (CA %s, cache %s, timeout %us, %u connections)",
+		 cfg.url, fe->name, ca_used,
+		 cfg.cache_dir[0] ? cfg.cache_dir : "none", cfg.timeout_s,
 		 cfg.connections);
 
 	serve_until_signalled(engine, server, fe);
