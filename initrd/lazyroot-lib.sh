@@ -144,6 +144,15 @@ lr_check_fsid() {
 	esac
 }
 
+# lr_required NAME WHAT: LR_VAL is the value of NAME=, which must not be empty; else LR_ERR
+# says that NAME= (WHAT) is missing.
+lr_required() {
+	LR_VAL=$(getarg "$1=") || LR_VAL=''
+	[ -n "$LR_VAL" ] && return 0
+	LR_ERR="missing $1= on the kernel command line ($2)"
+	return 1
+}
+
 # lr_parse_root: the parameters of the root image and its cache, through the init's getarg.
 # Sets LR_FSID, LR_URL, LR_CACHESIZE (bytes), LR_CACHESIZE_ARG (as given, or the default),
 # LR_CACHEDEV (empty: the cache is in RAM). An empty value is the same as none: the default,
@@ -151,21 +160,10 @@ lr_check_fsid() {
 lr_parse_root() {
 	local v
 	LR_ERR=''
-	v=$(getarg erofs.fsid=) || v=''
-	if [ -z "$v" ]; then
-		LR_ERR="missing erofs.fsid= on the kernel command line (the fsid of the EROFS image)"
-		return 1
-	fi
-	lr_check_fsid "$v" || return 1
-	LR_FSID=$v
-
-	v=$(getarg erofs.url=) || v=''
-	if [ -z "$v" ]; then
-		LR_ERR="missing erofs.url= on the kernel command line (https://HOST/PATH of the image)"
-		return 1
-	fi
-	lr_check_url "$v" || return 1
-	LR_URL=$v
+	lr_required erofs.fsid 'the fsid of the EROFS image' && lr_check_fsid "$LR_VAL" || return 1
+	LR_FSID=$LR_VAL
+	lr_required erofs.url 'https://HOST/PATH of the image' && lr_check_url "$LR_VAL" || return 1
+	LR_URL=$LR_VAL
 
 	v=$(getarg erofs.cachesize=) || v=''
 	if [ -n "$v" ]; then
@@ -193,8 +191,8 @@ lr_have_fs() {
 	return 1
 }
 
-# lr_have_sym NAME...: the kernel's symbol table lists one of the functions NAME (built in,
-# or in a loaded module).
+# lr_have_sym RE...: the kernel's symbol table lists a function whose whole name matches one
+# of the extended regular expressions RE (built in, or in a loaded module).
 lr_have_sym() {
 	local names="$1" n
 	shift
@@ -204,31 +202,30 @@ lr_have_sym() {
 	grep -qE "^[0-9a-f]+ [A-Za-z] ($names)([[:space:]]|\$)" "$LR_PROC/kallsyms" 2>/dev/null
 }
 
-# lr_kernel_lacks_ondemand ANYSYM SYM...: the kernel has a feature's code (its function ANYSYM
-# is listed) but not its on-demand part (no SYM is). Without a symbol table (no
-# CONFIG_KALLSYMS) nothing can be told: lazyrootd's bind or the mount says it later.
+# lr_kernel_lacks_ondemand ANY RE: the kernel has a feature's code (its function ANY is listed)
+# but not its on-demand part (no function matches RE). Without a symbol table (no
+# CONFIG_KALLSYMS), or when ANY is not in it, nothing can be told and this is false: lazyrootd's
+# bind or the mount says it later.
 lr_kernel_lacks_ondemand() {
-	local any="$1"
-	shift
-	lr_have_sym "$any" && ! lr_have_sym "$@"
+	lr_have_sym "$1" && ! lr_have_sym "$2"
 }
 
 # lr_kernel_check: everything the kernel lacks for serving the root on demand, named in one
 # line in LR_ERR, before anything is set up. The kernel's modules must be loaded first.
 # What it looks at: /dev/cachefiles (a char device), /proc/filesystems, and for the on-demand
-# parts, which have no file of their own, the functions /proc/kallsyms lists. (A second
-# kernel front end adds its alternative here.)
+# parts, which have no file of their own, /proc/kallsyms: cachefiles' ondemand.c and EROFS's
+# fscache.c are built only with those options (their stubs otherwise are static inline).
+# (A second kernel front end adds its alternative here.)
 lr_kernel_check() {
 	local miss=''
 	if [ ! -c "$LR_DEV/cachefiles" ]; then
 		miss="$miss, no /dev/cachefiles (CONFIG_CACHEFILES)"
-	elif lr_kernel_lacks_ondemand cachefiles_daemon_write \
-		cachefiles_ondemand_copen cachefiles_ondemand_daemon_read; then
+	elif lr_kernel_lacks_ondemand cachefiles_daemon_write 'cachefiles_ondemand_[a-z0-9_]+'; then
 		miss="$miss, /dev/cachefiles has no on-demand mode (CONFIG_CACHEFILES_ONDEMAND)"
 	fi
 	if ! lr_have_fs erofs; then
 		miss="$miss, no EROFS in /proc/filesystems (CONFIG_EROFS_FS)"
-	elif lr_kernel_lacks_ondemand erofs_fill_super erofs_fscache_register_fs; then
+	elif lr_kernel_lacks_ondemand erofs_fill_super 'erofs_fscache_[a-z0-9_]+'; then
 		miss="$miss, EROFS has no fscache mode (CONFIG_EROFS_FS_ONDEMAND)"
 	fi
 	lr_have_fs overlay ||
