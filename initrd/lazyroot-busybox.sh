@@ -19,6 +19,8 @@
 LR_SYSFS=${LR_SYSFS:-/sys}
 LR_LIBDIR=${LR_LIBDIR:-/lib/lazyroot}
 
+# info, warn, die, getarg, getargbool: dracut-lib.sh's names and calling conventions, so that
+# lazyroot-lib.sh runs the same under both inits; their lines say "lazyroot: ".
 info() {
 	[ -n "${LR_QUIET:-}" ] && [ -z "${LR_DEBUG:-}" ] && return 0
 	printf 'lazyroot: %s\n' "$*" >&2
@@ -26,11 +28,6 @@ info() {
 
 warn() {
 	printf 'lazyroot: warning: %s\n' "$*" >&2
-}
-
-debug() {
-	[ -n "${LR_DEBUG:-}" ] || return 0
-	printf 'lazyroot: debug: %s\n' "$*" >&2
 }
 
 # die MESSAGE: print exactly one line "lazyroot: MESSAGE" on the console, then either start
