@@ -202,10 +202,10 @@ lr_have_sym() {
 	grep -qE "^[0-9a-f]+ [A-Za-z] ($names)([[:space:]]|\$)" "$LR_PROC/kallsyms" 2>/dev/null
 }
 
-# lr_kernel_lacks_ondemand ANY RE: the kernel has a feature's code (its function ANY is listed)
-# but not its on-demand part (no function matches RE). Without a symbol table (no
-# CONFIG_KALLSYMS), or when ANY is not in it, nothing can be told and this is false: lazyrootd's
-# bind or the mount says it later.
+# lr_kernel_lacks_ondemand ANY RE: the kernel has a feature's code (a function matching ANY is
+# listed) but not its on-demand part (none matches RE). Without a symbol table (no
+# CONFIG_KALLSYMS), or when nothing in it matches ANY, nothing can be told and this is false:
+# lazyrootd's bind or the mount says it later.
 lr_kernel_lacks_ondemand() {
 	lr_have_sym "$1" && ! lr_have_sym "$2"
 }
@@ -220,12 +220,14 @@ lr_kernel_check() {
 	local miss=''
 	if [ ! -c "$LR_DEV/cachefiles" ]; then
 		miss="$miss, no /dev/cachefiles (CONFIG_CACHEFILES)"
-	elif lr_kernel_lacks_ondemand cachefiles_daemon_write 'cachefiles_ondemand_[a-z0-9_]+'; then
+	elif lr_kernel_lacks_ondemand 'cachefiles_daemon_(write|bind|open)' \
+		'cachefiles_ondemand_[a-z0-9_]+'; then
 		miss="$miss, /dev/cachefiles has no on-demand mode (CONFIG_CACHEFILES_ONDEMAND)"
 	fi
 	if ! lr_have_fs erofs; then
 		miss="$miss, no EROFS in /proc/filesystems (CONFIG_EROFS_FS)"
-	elif lr_kernel_lacks_ondemand erofs_fill_super 'erofs_fscache_[a-z0-9_]+'; then
+	elif lr_kernel_lacks_ondemand 'erofs_(fc_)?fill_super|erofs_fc_parse_param' \
+		'erofs_fscache_[a-z0-9_]+'; then
 		miss="$miss, EROFS has no fscache mode (CONFIG_EROFS_FS_ONDEMAND)"
 	fi
 	lr_have_fs overlay ||

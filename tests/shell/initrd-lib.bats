@@ -337,7 +337,7 @@ fake_kernel() {
 			;;
 		erofs)
 			printf '\terofs\n' >>"$k/proc/filesystems"
-			printf '0000000000000000 t erofs_fill_super\n' >>"$k/proc/kallsyms"
+			printf '0000000000000000 t erofs_fc_fill_super\n' >>"$k/proc/kallsyms"
 			;;
 		fscache)
 			printf '0000000000000000 T erofs_fscache_register_fs\n' >>"$k/proc/kallsyms"
