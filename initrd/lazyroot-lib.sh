@@ -11,7 +11,7 @@
 #
 # Sourced by the busybox /init (initrd/init, after lazyroot-busybox.sh) and by the dracut
 # module's hook and netroot handler (after dracut-lib.sh). It defines only lr_ and LR_ names
-# and uses the init's own getarg, info and warn: dracut-lib.sh's, or the stand-ins in
+# and uses the init's own getarg and info: dracut-lib.sh's, or the stand-ins in
 # lazyroot-busybox.sh. Functions report a failure by setting LR_ERR to one line naming the
 # bad value or the missing piece and returning 1; the init decides how to die. LR_TAG goes
 # before every line the functions print: dracut's info says "dracut: ", so the module sets
