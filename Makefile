@@ -141,25 +141,38 @@ LIBDIR := $(PREFIX)/lib/lazyroot
 # dracut reads modules only from its own directory, whatever PREFIX is.
 DRACUTMODULESDIR ?= $(or $(shell $(PKG_CONFIG) --variable=dracutmodulesdir dracut 2>/dev/null),/usr/lib/dracut/modules.d)
 
-# Installs the daemon, the tools and their man pages.
-install: all
+# Installs the daemon, the tools and their man pages. The programs in bin/ and
+# the dracut module's lazyroot-paths.sh are made from their .in templates with
+# the installed paths (in build/install/, remade when PREFIX changes).
+INSTALL_GEN := build/install/lazyroot-mkinitrd build/install/lazyroot-mkimage \
+	build/install/lazyroot-paths.sh
+install: all $(INSTALL_GEN)
 	install -D -m 0755 daemon/lazyrootd $(DESTDIR)$(PREFIX)/sbin/lazyrootd
 	install -D -m 0755 initrd/lazyroot-mkinitrd $(DESTDIR)$(LIBDIR)/initrd/lazyroot-mkinitrd
 	install -m 0755 initrd/init initrd/udhcpc.script $(DESTDIR)$(LIBDIR)/initrd/
-	install -m 0644 initrd/lazyroot-lib.sh $(DESTDIR)$(LIBDIR)/initrd/
-	install -d $(DESTDIR)$(PREFIX)/bin
-	printf '#!/bin/sh\nLAZYROOT_DAEMON=$${LAZYROOT_DAEMON:-$(PREFIX)/sbin/lazyrootd} exec $(LIBDIR)/initrd/lazyroot-mkinitrd "$$@"\n' \
-		> $(DESTDIR)$(PREFIX)/bin/lazyroot-mkinitrd
-	chmod 0755 $(DESTDIR)$(PREFIX)/bin/lazyroot-mkinitrd
+	install -m 0644 initrd/lazyroot-busybox.sh initrd/lazyroot-lib.sh $(DESTDIR)$(LIBDIR)/initrd/
+	install -D -m 0755 build/install/lazyroot-mkinitrd $(DESTDIR)$(PREFIX)/bin/lazyroot-mkinitrd
 	install -D -m 0755 build/lazyroot-pack $(DESTDIR)$(LIBDIR)/lazyroot-pack
-	install -m 0755 images/lazyroot-mkimage $(DESTDIR)$(PREFIX)/bin/lazyroot-mkimage
-	sed -i 's|^installed_pack=.*|installed_pack=$(LIBDIR)/lazyroot-pack|' \
-		$(DESTDIR)$(PREFIX)/bin/lazyroot-mkimage
+	install -m 0755 images/lazyroot-mkimage $(DESTDIR)$(LIBDIR)/lazyroot-mkimage
+	install -m 0755 build/install/lazyroot-mkimage $(DESTDIR)$(PREFIX)/bin/lazyroot-mkimage
 	install -D -m 0644 -t $(DESTDIR)$(PREFIX)/share/man/man8 man/*.8
 	install -d $(DESTDIR)$(DRACUTMODULESDIR)/90lazyroot
 	install -m 0755 dracut-module/90lazyroot/*.sh $(DESTDIR)$(DRACUTMODULESDIR)/90lazyroot/
-	sed -i 's|^lazyroot_installed_daemon=.*|lazyroot_installed_daemon=$(PREFIX)/sbin/lazyrootd|' \
-		$(DESTDIR)$(DRACUTMODULESDIR)/90lazyroot/module-setup.sh
+	install -m 0644 build/install/lazyroot-paths.sh $(DESTDIR)$(DRACUTMODULESDIR)/90lazyroot/
+
+build/install/lazyroot-mkinitrd: initrd/lazyroot-mkinitrd.in
+build/install/lazyroot-mkimage: images/lazyroot-mkimage.in
+build/install/lazyroot-paths.sh: dracut-module/90lazyroot/lazyroot-paths.sh.in
+$(INSTALL_GEN): build/install/paths
+	sed -e 's|@sbindir@|$(PREFIX)/sbin|g' -e 's|@libdir@|$(LIBDIR)|g' \
+		$(filter %.in,$^) >$@
+
+# The installed paths of the last make install, rewritten only when they change.
+build/install/paths: FORCE
+	@mkdir -p $(@D)
+	@echo '$(PREFIX) $(LIBDIR)' | cmp -s - $@ || echo '$(PREFIX) $(LIBDIR)' >$@
+
+.PHONY: FORCE
 
 clean:
 	rm -rf build daemon/lazyrootd

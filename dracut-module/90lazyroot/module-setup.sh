@@ -16,7 +16,8 @@
 #
 # The command line is documented in parse-lazyroot.sh and docs/dracut.md.
 
-# rewritten by `make install` to where it installed the daemon
+# Where `make install` put the daemon: lazyroot-paths.sh, which it makes from
+# lazyroot-paths.sh.in next to this file. Empty when the module is used from the source tree.
 lazyroot_installed_daemon=
 
 # called by dracut
@@ -57,6 +58,8 @@ installkernel() {
 install() {
     local daemon ca lib
 
+    # shellcheck source=/dev/null # made by make install
+    [[ -r $moddir/lazyroot-paths.sh ]] && . "$moddir/lazyroot-paths.sh"
     daemon=${lazyroot_daemon:-$lazyroot_installed_daemon}
     [[ -x $daemon ]] || daemon=$(find_binary lazyrootd)
     if [[ ! -x $daemon ]]; then
@@ -90,12 +93,14 @@ install() {
         inst_simple "$lazyroot_image_key" /etc/lazyroot/image-key.pem || return 1
     fi
 
-    # the shared functions of the busybox /init (a link into initrd/ in the source tree)
+    # the boot steps shared with the busybox /init (a link into initrd/ in the source tree);
+    # its busybox-only companion stays out: dracut-lib.sh and dracut's network do that part
     lib=$(readlink -f "$moddir/lazyroot-lib.sh")
     inst_simple "$lib" /lib/lazyroot/lazyroot-lib.sh || return 1
 
     inst_script "$moddir/lazyrootd-at.sh" /usr/lib/lazyroot/lazyrootd-at || return 1
-    inst_multiple bash mke2fs losetup truncate mount umount tail tr sed cat mkdir dd od wc rm sleep
+    inst_multiple bash mke2fs losetup truncate mount umount tail tr sed grep cat mkdir dd od wc \
+        rm sleep
     inst_multiple -o modprobe
 
     inst_hook cmdline 90 "$moddir/parse-lazyroot.sh"

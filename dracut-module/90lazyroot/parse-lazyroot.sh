@@ -2,16 +2,18 @@
 # shellcheck disable=SC2034,SC2154 # rootok, netroot: for dracut's init; hookdir: from it
 # lazyroot cmdline hook (sourced by dracut's init: return, never exit).
 #
-# Grammar:
+# Grammar (docs/cmdline.md says what each parameter means):
 #   [root=erofs] erofs.fsid=FSID erofs.url=https://HOST[:PORT]/PATH/
 #       boot the EROFS image FSID published under the URL. root= may be left out;
 #       root=erofs without erofs.fsid= is an error. Any other root= wins: erofs.* is ignored.
-#   erofs.ca=, erofs.timeout=      read by lazyrootd itself
-#   erofs.cachesize=SIZE            size of the RAM-backed cache (see lazyrootroot)
+#   erofs.cachesize=SIZE, erofs.cache=/dev/DEV   the cache (lazyroot-lib.sh's lr_parse_root)
+#   erofs.ca=, erofs.timeout=, erofs.digest=, erofs.key=   read by lazyrootd itself
 #   rd.lazyroot.debug               lazyrootd logs every request
 #
-# Sets rootok=1, root=erofs and netroot=lazyroot:FSID: the network module brings the network
-# up and then runs /sbin/lazyrootroot (netroot handler) for it.
+# Checks those values and the kernel now, before the network: a bad value or a kernel that
+# cannot serve the root stops the boot at once with one line naming it. Then sets rootok=1,
+# root=erofs and netroot=lazyroot:FSID: the network module brings the network up and runs
+# /sbin/lazyrootroot (the netroot handler) for it.
 
 [ -z "$root" ] && root=$(getarg root=)
 _lr_fsid=$(getarg erofs.fsid=)
@@ -32,23 +34,19 @@ erofs)
     return 0
     ;;
 esac
+unset _lr_fsid
 
-_lr_url=$(getarg erofs.url=)
-[ -n "$_lr_url" ] ||
-    die "lazyroot: missing erofs.url= on the kernel command line (https://HOST/PATH of the image)"
-# The checks of the busybox /init, in a subshell: its getarg/warn/die must not replace dracut's.
-_lr_err=$(
-    # shellcheck source=lazyroot-lib.sh
-    . "${LR_LIBDIR:-/lib/lazyroot}"/lazyroot-lib.sh
-    lr_check_fsid "$_lr_fsid" && lr_check_url "$_lr_url" && exit 0
-    printf '%s\n' "$LR_ERR"
-    exit 1
-) || die "lazyroot: $_lr_err"
+# shellcheck source=lazyroot-lib.sh
+. "${LR_LIBDIR:-/lib/lazyroot}"/lazyroot-lib.sh
+LR_TAG='lazyroot: '
+lr_parse_root || die "lazyroot: $LR_ERR"
+# The kernel's modules, where they are not built in (dracut installed them).
+modprobe -q -a cachefiles erofs overlay loop ext4 2>/dev/null
+lr_kernel_check || die "lazyroot: $LR_ERR"
 
-info "lazyroot: root image erofs.fsid=$_lr_fsid from $_lr_url"
+lr_info "root image erofs.fsid=$LR_FSID from $LR_URL"
 root=erofs
-netroot=lazyroot:$_lr_fsid
+netroot=lazyroot:$LR_FSID
 rootok=1
 # the initqueue is done when lazyrootroot has mounted the root or given up
 echo '[ -e /run/lazyroot/up ] || [ -e /run/lazyroot/failed ]' >"$hookdir"/initqueue/finished/lazyroot.sh
-unset _lr_fsid _lr_url _lr_err

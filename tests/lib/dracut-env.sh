@@ -1,20 +1,35 @@
 # shellcheck shell=bash
 # Real dracut with the lazyroot module of this tree, leaving the system's
 # dracut alone: a private module directory (dracut's own modules linked, ours
-# copied) and a private configuration. Source it from the repo root.
+# copied, whatever lazyroot module `make install` put into the system's) and a
+# private configuration. Source it from the repo root.
+
+# dracut_base DIR MODULE: DIR, a dracut base directory (for dracutbasedir=) that
+# links everything of the system's ($DRACUT_SYSTEM_BASE, default /usr/lib/dracut)
+# but its lazyroot module, if one is installed there, and holds the module
+# directory MODULE instead, copied.
+dracut_base() {
+	local base=$1 module=$2 sys=${DRACUT_SYSTEM_BASE:-/usr/lib/dracut} f
+	mkdir -p "$base/modules.d" || return 1
+	for f in "$sys"/*; do
+		[ "${f##*/}" = modules.d ] || ln -sf "$f" "$base/" || return 1
+	done
+	for f in "$sys"/modules.d/*; do
+		# dracut knows a module by its name without the number: any NNlazyroot
+		case ${f##*/} in [0-9][0-9]lazyroot) continue ;; esac
+		ln -sf "$f" "$base/modules.d/" || return 1
+	done
+	cp -RL "$module" "$base/modules.d/"
+}
 
 # dracut_env_setup DIR CA: $DIR/dracut-base and $DIR/dracut-conf.d, for images
 # that hold this tree's daemon/lazyrootd and trust CA
 dracut_env_setup() {
-	local dir=$1 ca=$2 f
+	local dir=$1 ca=$2
 	DRACUT_BASE=$dir/dracut-base
 	DRACUT_CONF=$dir/dracut-conf.d
-	mkdir -p "$DRACUT_BASE/modules.d" "$DRACUT_CONF"
-	for f in /usr/lib/dracut/*; do
-		[ "${f##*/}" = modules.d ] || ln -sf "$f" "$DRACUT_BASE/"
-	done
-	ln -sf /usr/lib/dracut/modules.d/* "$DRACUT_BASE/modules.d/"
-	cp -RL dracut-module/90lazyroot "$DRACUT_BASE/modules.d/"
+	mkdir -p "$DRACUT_CONF"
+	dracut_base "$DRACUT_BASE" dracut-module/90lazyroot || return 1
 	cat >"$DRACUT_CONF/lazyroot.conf" <<-EOC
 		lazyroot_daemon=$PWD/daemon/lazyrootd
 		lazyroot_ca=$ca

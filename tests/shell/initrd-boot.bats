@@ -96,6 +96,15 @@ echo "https://10.0.2.2:8443/img/rootfs-v2: HTTP 404" >"$f"'
 	fails_at "erofs.url=ftp://10.0.2.2/img/: must start with https:// (the root image must come from an authenticated server)"
 }
 
+@test "boot: a kernel that cannot serve the root stops at once with one line, before the network" {
+	daemon ok 'exit 0'
+	# the test kernel has everything built in: keep two of them from starting
+	boot ok erofs.fsid=r erofs.url=https://10.0.2.2/ initcall_blacklist=cachefiles_init,erofs_module_init
+	fails_at "this kernel cannot serve the root on demand: no /dev/cachefiles (CONFIG_CACHEFILES), no EROFS in /proc/filesystems (CONFIG_EROFS_FS); see docs/kernel.md"
+	[ "$(printf '%s\n' "$lr" | wc -l)" -eq 2 ] # the "booting" line, then that one
+	if grep -a 'DHCP' "$log"; then return 1; fi
+}
+
 @test "boot: a named interface that never appears" {
 	daemon ok 'exit 0'
 	boot ok erofs.fsid=r erofs.url=https://10.0.2.2/ ip=eth9:dhcp rd.lazyroot.nettimeout=2 quiet

@@ -34,6 +34,7 @@ in_ns() {
 		set -e
 		mount --make-rprivate /
 		PATH=$BB:$PATH
+		. "$TOP/initrd/lazyroot-busybox.sh"
 		. "$TOP/initrd/lazyroot-lib.sh"
 		LR_RUN=$RUNDIR
 		mkdir -p "$LR_RUN"
@@ -102,6 +103,7 @@ print(\"tmpfile ok\")
 	# a directory where the image should go: truncate fails
 	run unshare -m sh -c '
 		PATH=$BB:$PATH
+		. "$TOP/initrd/lazyroot-busybox.sh"
 		. "$TOP/initrd/lazyroot-lib.sh"
 		LR_RUN=$RUNDIR
 		mkdir -p "$LR_RUN/cache.img"

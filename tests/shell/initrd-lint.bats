@@ -8,7 +8,7 @@ setup() {
 }
 
 @test "busybox sh and dash parse every initramfs script" {
-	for f in init lazyroot-lib.sh udhcpc.script lazyroot-mkinitrd; do
+	for f in init lazyroot-busybox.sh lazyroot-lib.sh udhcpc.script lazyroot-mkinitrd; do
 		busybox sh -n "$I/$f" || { echo "busybox sh: $f"; return 1; }
 		if command -v dash >/dev/null; then
 			dash -n "$I/$f" || { echo "dash: $f"; return 1; }
@@ -26,6 +26,7 @@ setup() {
 @test "shellcheck finds no warnings" {
 	command -v shellcheck >/dev/null || skip "shellcheck not installed"
 	cd "$I"
-	run shellcheck -x -s sh -S warning init lazyroot-lib.sh udhcpc.script lazyroot-mkinitrd
+	run shellcheck -x -s sh -S warning init lazyroot-busybox.sh lazyroot-lib.sh udhcpc.script \
+		lazyroot-mkinitrd lazyroot-mkinitrd.in ../images/lazyroot-mkimage.in
 	[ "$status" -eq 0 ] || { echo "$output"; return 1; }
 }

@@ -52,6 +52,7 @@ ldd_paths() {
 	cmp "$D/a/init" "$BATS_TEST_DIRNAME/../../initrd/init"
 	[ -x "$D/a/init" ]
 	cmp "$D/a/lib/lazyroot/lazyroot-lib.sh" "$BATS_TEST_DIRNAME/../../initrd/lazyroot-lib.sh"
+	cmp "$D/a/lib/lazyroot/lazyroot-busybox.sh" "$BATS_TEST_DIRNAME/../../initrd/lazyroot-busybox.sh"
 	cmp "$D/a/lib/lazyroot/udhcpc.script" "$BATS_TEST_DIRNAME/../../initrd/udhcpc.script"
 	[ -x "$D/a/lib/lazyroot/udhcpc.script" ]
 }
@@ -86,7 +87,7 @@ ldd_paths() {
 	run chroot "$D/a" /sbin/lazyrootd --version
 	[ "$status" -eq 0 ]
 	case ${lines[0]} in "curl "*" libcurl/"*) ;; *) return 1 ;; esac
-	run chroot "$D/a" /bin/sh -c '. /lib/lazyroot/lazyroot-lib.sh; CMDLINE="erofs.fsid=x"; getarg erofs.fsid'
+	run chroot "$D/a" /bin/sh -c '. /lib/lazyroot/lazyroot-busybox.sh; . /lib/lazyroot/lazyroot-lib.sh; CMDLINE="erofs.fsid=x"; getarg erofs.fsid'
 	[ "$output" = x ]
 }
 
@@ -216,7 +217,7 @@ fails_with() {
 @test "the default daemon is daemon/lazyrootd of the repository" {
 	top=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
 	mkdir -p "$BATS_TEST_TMPDIR/repo/initrd"
-	cp "$top"/initrd/{lazyroot-mkinitrd,init,lazyroot-lib.sh,udhcpc.script} "$BATS_TEST_TMPDIR/repo/initrd/"
+	cp "$top"/initrd/{lazyroot-mkinitrd,init,lazyroot-busybox.sh,lazyroot-lib.sh,udhcpc.script} "$BATS_TEST_TMPDIR/repo/initrd/"
 	run --separate-stderr "$BATS_TEST_TMPDIR/repo/initrd/lazyroot-mkinitrd" --output "$BATS_TEST_TMPDIR/out.img"
 	[ "$status" -eq 1 ]
 	[ "$stderr" = "lazyroot-mkinitrd: daemon binary not found: $BATS_TEST_TMPDIR/repo/daemon/lazyrootd (build it, or pass --daemon PATH)" ]

@@ -102,6 +102,8 @@ lease() { # lease EVENT: run the script as udhcpc would after a typical QEMU lea
 netsetup() { # source the library and run lr_net_setup with CMDLINE=$1; prints LR_ERR on failure
 	LR_RUN=$BATS_TEST_TMPDIR/run LR_SYSFS=$BATS_TEST_TMPDIR/sys LR_LIBDIR=$TOP/initrd
 	mkdir -p "$LR_RUN"
+	# shellcheck source=../../initrd/lazyroot-busybox.sh
+	. "$TOP/initrd/lazyroot-busybox.sh"
 	# shellcheck source=../../initrd/lazyroot-lib.sh
 	. "$TOP/initrd/lazyroot-lib.sh"
 	unset LAZYROOT_NETSTATE

@@ -434,7 +434,7 @@ teardown() {
 	T=$BATS_TEST_TMPDIR
 	make -s -C "$BATS_TEST_DIRNAME/../.." install PREFIX="$T/p" DRACUTMODULESDIR="$T/d" >/dev/null
 	[ -x "$T/p/lib/lazyroot/lazyroot-pack" ]
-	grep -qx "installed_pack=$T/p/lib/lazyroot/lazyroot-pack" "$T/p/bin/lazyroot-mkimage"
+	[ -x "$T/p/lib/lazyroot/lazyroot-mkimage" ]
 	run --separate-stderr env -u LAZYROOT_PACK "$T/p/bin/lazyroot-mkimage" --verified "$D/src" "$T/o"
 	[ "$status" -eq 0 ] || { echo "$stderr"; return 1; }
 	[ "$output" = "$FSID $DIGEST" ]
