@@ -235,7 +235,9 @@ int config_apply_cmdline(struct config *cfg, const char *cmdline)
 		return -EINVAL;
 	if (!cfg->timeout_s) {
 		ret = cmdline_get(cmdline, "erofs.timeout", v, sizeof(v));
-		if (ret && (ret < 0 || parse_uint(v, 1, 86400, &cfg->timeout_s))) {
+		/* empty: the default, like any parameter left out */
+		if (ret && (ret < 0 || (v[0] &&
+				       parse_uint(v, 1, 86400, &cfg->timeout_s)))) {
 			log_err("erofs.timeout= on the kernel command line is not a number of seconds in 1..86400");
 			return -EINVAL;
 		}

@@ -28,6 +28,12 @@ int cmdline_get(const char *cmdline, const char *key, char *out, size_t size)
 				break;
 		}
 		end = p;
+		/* A quote opening the word goes with its closing one. */
+		if (*word == '"') {
+			word++;
+			if (end > word && end[-1] == '"')
+				end--;
+		}
 		/* What follows a lone "--" is for init, not the kernel. */
 		if (end - word == 2 && !strncmp(word, "--", 2))
 			break;
@@ -35,7 +41,7 @@ int cmdline_get(const char *cmdline, const char *key, char *out, size_t size)
 		    word[klen] != '=')
 			continue;
 		val = word + klen + 1;
-		if (*val == '"') {
+		if (val < end && *val == '"') {
 			val++;
 			if (end > val && end[-1] == '"')
 				end--;

@@ -64,6 +64,18 @@ static void test_too_long(void)
 	      -ENAMETOOLONG);
 }
 
+/* a quote may open the whole word, as the kernel allows */
+static void test_quoted_word(void)
+{
+	CHECK(get("\"b=x y\" c=1", "b") == 1);
+	CHECK_STR(v, "x y");
+	CHECK(get("\"b=\"", "b") == 1);
+	CHECK_STR(v, "");
+	/* a quote inside a value stays */
+	CHECK(get("b=a\"b", "b") == 1);
+	CHECK_STR(v, "a\"b");
+}
+
 /* after a lone "--" the words are init's arguments */
 static void test_double_dash(void)
 {
@@ -73,6 +85,9 @@ static void test_double_dash(void)
 	/* not lone: a word like any other */
 	CHECK(get("--x b=3 --=4", "b") == 1);
 	CHECK_STR(v, "3");
+	/* quoted, it still ends the kernel's part */
+	CHECK(get("b=1 \"--\" b=2", "b") == 1);
+	CHECK_STR(v, "1");
 	/* inside quotes it ends nothing */
 	CHECK(get("a=\"x -- y\" b=5", "b") == 1);
 	CHECK_STR(v, "5");
@@ -88,6 +103,7 @@ int main(void)
 	test_empty_value();
 	test_blanks();
 	test_too_long();
+	test_quoted_word();
 	test_double_dash();
 	return check_report("test_cmdline");
 }

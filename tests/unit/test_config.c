@@ -36,6 +36,9 @@ static void test_apply(void)
 	config_init(&c);
 	CHECK(config_apply_cmdline(&c, "erofs.timeout=0") == -EINVAL);
 	config_init(&c);
+	CHECK(config_apply_cmdline(&c, "erofs.timeout= x") == 0);
+	CHECK(c.timeout_s == 60);
+	config_init(&c);
 	CHECK(config_apply_cmdline(&c, "erofs.timeout=10s") == -EINVAL);
 	config_init(&c);
 	CHECK(config_apply_cmdline(&c, "erofs.timeout=99999999999") == -EINVAL);
