@@ -159,3 +159,4 @@ install: all
 
 clean:
 	rm -rf build daemon/lazyrootd
+-include mk/*.mk
