@@ -24,7 +24,7 @@ static:
 
 ifneq ($(STATIC_PREFIX),)
 # A new prefix (other versions or recipe) rebuilds every object.
-build/static/prefix: FORCE
+build/static/prefix: static-force
 	@mkdir -p $(@D)
 	@echo '$(STATIC_PREFIX)' | cmp -s - $@ || echo '$(STATIC_PREFIX)' > $@
 
@@ -40,5 +40,5 @@ build/static/lazyrootd.stripped: build/static/lazyrootd
 	strip -o $@ $<
 endif
 
-.PHONY: FORCE
-FORCE:
+.PHONY: static-force
+static-force:
