@@ -110,6 +110,19 @@ daemon() {
 	echo "$stderr" | grep -q '^lazyrootd: manifest of fsid root-ec: .*signed by the image key$'
 }
 
+@test "with /dev empty, as after switch_root, TLS still seeds its random generator" {
+	needs_server
+	[ "$(id -u)" -eq 0 ] && command -v unshare > /dev/null ||
+		skip "needs root and unshare for a mount namespace"
+	# an empty /dev in a mount namespace of its own: no /dev/urandom
+	run --separate-stderr unshare --mount sh -c 'mount -t tmpfs none /dev && exec "$@"' \
+		sh "$D" --cache-dir "$T/no-cache" --cmdline "$T/cmdline" \
+		--url "https://127.0.0.1:$(cat "$ST/port")/ec/" --fsid root-ec \
+		--timeout 5 --ca "$ST/ca.pem" --key "$T/ec-pub.pem"
+	echo "$stderr"
+	[[ ${stderr_lines[0]} == "lazyrootd: manifest of fsid root-ec: "*", signed by the image key" ]]
+}
+
 @test "a server certificate from another CA is refused" {
 	needs_server
 	daemon ec 127.0.0.1 --ca "$ST/wrong-ca.pem" --key "$T/ec-pub.pem"
