@@ -176,3 +176,4 @@ build/install/paths: FORCE
 
 clean:
 	rm -rf build daemon/lazyrootd
+-include mk/*.mk
