@@ -114,19 +114,25 @@ deps:
 check-unit: $(addprefix build/unit/,$(UNIT_TESTS)) $(addprefix build/unit-san/,$(UNIT_TESTS))
 	@tests/run-unit $^
 
-check-shell: build/fetch-range build/serve-harness build/serve-verified build/lazyroot-pack
+# The daemon the product ships, in every initramfs the tests boot: the static
+# one (`make static`). The unit, sanitizer and fuzz builds stay on glibc.
+STATIC_DAEMON := $(CURDIR)/build/static/lazyrootd.stripped
+# What make install installs: the static daemon once it is built.
+SHIP_DAEMON = $(if $(wildcard build/static/lazyrootd.stripped),build/static/lazyrootd.stripped,daemon/lazyrootd)
+
+check-shell: build/fetch-range build/serve-harness build/serve-verified build/lazyroot-pack static
 	@tests/run-bats tests/shell
 
-check-vm: all
-	@tests/run-bats tests/vm
+check-vm: all static
+	@LAZYROOT_DAEMON=$(STATIC_DAEMON) tests/run-bats tests/vm
 
 # iPXE -> dracut -> Debian 12 with systemd over HTTPS (the root is made by
 # mmdebstrap and cached).
-check-distro: all
-	@tests/run-bats tests/distro
+check-distro: all static
+	@LAZYROOT_DAEMON=$(STATIC_DAEMON) tests/run-bats tests/distro
 
 check: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all static
 	@tests/run-all
 
 demo: deps all
@@ -147,7 +153,7 @@ DRACUTMODULESDIR ?= $(or $(shell $(PKG_CONFIG) --variable=dracutmodulesdir dracu
 INSTALL_GEN := build/install/lazyroot-mkinitrd build/install/lazyroot-mkimage \
 	build/install/lazyroot-paths.sh
 install: all $(INSTALL_GEN)
-	install -D -m 0755 daemon/lazyrootd $(DESTDIR)$(PREFIX)/sbin/lazyrootd
+	install -D -m 0755 $(SHIP_DAEMON) $(DESTDIR)$(PREFIX)/sbin/lazyrootd
 	install -D -m 0755 initrd/lazyroot-mkinitrd $(DESTDIR)$(LIBDIR)/initrd/lazyroot-mkinitrd
 	install -m 0755 initrd/init initrd/udhcpc.script $(DESTDIR)$(LIBDIR)/initrd/
 	install -m 0644 initrd/lazyroot-busybox.sh initrd/lazyroot-lib.sh $(DESTDIR)$(LIBDIR)/initrd/

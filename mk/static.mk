@@ -7,7 +7,8 @@
 STATIC_SRCS := $(wildcard lib/*.c lib/format/*.c daemon/*.c)
 STATIC_OBJS := $(patsubst %.c,build/static/%.o,$(STATIC_SRCS))
 STATIC_CFLAGS = $(BASE_CFLAGS) -Ilib -Ilib/format -Idaemon \
-	-I$(STATIC_PREFIX)/include -O2 -g -ffunction-sections -fdata-sections
+	-I$(STATIC_PREFIX)/include -idirafter build/static/uapi \
+	-O2 -g -ffunction-sections -fdata-sections
 STATIC_LIBS = -L$(STATIC_PREFIX)/lib -lcurl -lmbedtls -lmbedx509 \
 	-lmbedcrypto -lzstd
 
@@ -28,7 +29,15 @@ build/static/prefix: static-force
 	@mkdir -p $(@D)
 	@echo '$(STATIC_PREFIX)' | cmp -s - $@ || echo '$(STATIC_PREFIX)' > $@
 
-build/static/%.o: %.c build/static/prefix
+# musl brings no kernel headers: the NBD front end's linux/*.h come from
+# Debian's linux-libc-dev, and only those (never glibc's own headers).
+build/static/uapi: /usr/include/linux/nbd.h
+	@mkdir -p $@
+	ln -sfn /usr/include/linux $@/linux
+	ln -sfn /usr/include/asm-generic $@/asm-generic
+	ln -sfn /usr/include/$(shell $(CC) -print-multiarch)/asm $@/asm
+
+build/static/%.o: %.c build/static/prefix | build/static/uapi
 	@mkdir -p $(@D)
 	$(STATIC_PREFIX)/bin/musl-gcc $(STATIC_CFLAGS) -MMD -MP -c -o $@ $<
 

@@ -31,7 +31,7 @@ dracut_env_setup() {
 	mkdir -p "$DRACUT_CONF"
 	dracut_base "$DRACUT_BASE" dracut-module/90lazyroot || return 1
 	cat >"$DRACUT_CONF/lazyroot.conf" <<-EOC
-		lazyroot_daemon=$PWD/daemon/lazyrootd
+		lazyroot_daemon=${LAZYROOT_DAEMON:-$PWD/daemon/lazyrootd}
 		lazyroot_ca=$ca
 	EOC
 	export DRACUT_BASE DRACUT_CONF

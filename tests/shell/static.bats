@@ -45,12 +45,12 @@ needs_server() {
 }
 
 # daemon ALG HOST OPTION...: the static daemon loading ALG's manifest from
-# HOST; with no /dev/cachefiles to bind it stops right after.
+# HOST; with no /dev/cachefiles to bind (--backend fscache) it stops right after.
 daemon() {
 	local alg=$1 host=$2
 
 	shift 2
-	run --separate-stderr "$D" --cache-dir "$T/no-cache" --cmdline "$T/cmdline" \
+	run --separate-stderr "$D" --backend fscache --cache-dir "$T/no-cache" --cmdline "$T/cmdline" \
 		--url "https://$host:$(cat "$ST/port")/$alg/" --fsid "root-$alg" \
 		--timeout 5 "$@"
 }
