@@ -409,8 +409,10 @@ lr_cache_setup() {
 # storage), on the route lr_kernel_check chose (LR_BACKEND), giving it the cache set up by
 # lr_cache_setup (fscache) or the file for its map of devices (NBD). The daemon's parent exits
 # 0 once it is bound to /dev/cachefiles or its NBD devices are up, or prints one error line
-# and exits non-zero.
+# and exits non-zero. For NBD it opens the image before it is up: when that fails (an HTTP
+# 404), its error file names why, and LR_ERR says it as a failed mount would with fscache.
 lr_daemon_start() {
+	local line=''
 	lr_info "starting lazyrootd${LR_BACKEND:+ (backend $LR_BACKEND)}"
 	if [ "${LR_BACKEND:-}" = nbd ]; then
 		set -- "$@" --backend nbd --nbd-map "$LR_NBD_MAP"
@@ -420,6 +422,8 @@ lr_daemon_start() {
 	"$@" --error-file "$LR_RUN/error" \
 		${LR_STORE_DIR:+--store-dir "$LR_STORE_DIR"} ${LR_DEBUG:+--verbose} </dev/null && return 0
 	LR_ERR="lazyrootd failed to start"
+	[ -s "$LR_RUN/error" ] && IFS= read -r line <"$LR_RUN/error" && [ -n "$line" ] &&
+		LR_ERR="cannot mount EROFS fsid=${LR_FSID-}: $line"
 	return 1
 }
 

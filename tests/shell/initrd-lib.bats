@@ -489,6 +489,11 @@ NO_ONDEMAND='/dev/cachefiles has no on-demand mode (CONFIG_CACHEFILES_ONDEMAND),
 	[ "${lines[1]}" = "--cache-dir /run/lazyroot/cache --error-file /run/lazyroot/error --store-dir /run/lazyroot/cache/store --verbose" ]
 	fails lr_daemon_start false
 	[ "$LR_ERR" = "lazyrootd failed to start" ]
+	# the daemon's error file, when it wrote one (NBD opens the image before it is up)
+	LR_RUN=$BATS_TEST_TMPDIR LR_FSID=rootfs-v2
+	echo "https://h/img/rootfs-v2: HTTP 404" >"$LR_RUN/error"
+	fails lr_daemon_start false
+	[ "$LR_ERR" = "cannot mount EROFS fsid=rootfs-v2: https://h/img/rootfs-v2: HTTP 404" ]
 }
 
 @test "lr_daemon_start for NBD: no cache directory, the map file instead" {
