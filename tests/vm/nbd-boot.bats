@@ -71,17 +71,17 @@ over_nbd() {
 	if [ "$1" -eq 2 ]; then
 		grep -Eq 'lazyrootd: nbd1: [0-9a-f]{64}, [0-9]+ bytes, read-only$' "$log"
 	else
-		! grep -q 'lazyrootd: nbd1:' "$log"
+		run ! grep -q 'lazyrootd: nbd1:' "$log"
 	fi
 	grep -q 'erofs: (device nbd0): mounted' "$log"
-	! grep -q 'loop0: detected capacity change' "$log"
+	run ! grep -q 'loop0: detected capacity change' "$log"
 }
 
 # the busybox init's own lines for NBD: DEVICES as lr_mount_erofs names them
 busybox_over_nbd() {
 	grep -q '^lazyroot: starting lazyrootd (backend nbd)$' "$log"
 	grep -q "^lazyroot: mounting EROFS fsid=rootfs-[a-z]* from $1\$" "$log"
-	! grep -q '^lazyroot: cache: ' "$log"
+	run ! grep -q '^lazyroot: cache: ' "$log"
 }
 
 @test "busybox init, erofs.backend=nbd: the plain root mounts from /dev/nbd0" {
@@ -107,7 +107,7 @@ busybox_over_nbd() {
 	[ "$qemu_status" -eq 1 ] # /init died: the kernel panicked
 	# the same line as with fscache
 	[ "$(grep -c "^lazyroot: cannot mount EROFS fsid=nosuch: $(vm_url "$PORT")nosuch: HTTP 404" "$log")" -eq 1 ]
-	! grep -q '^LAZYROOT-TEST' "$log"
+	run ! grep -q '^LAZYROOT-TEST' "$log"
 }
 
 @test "busybox init, erofs.backend=auto on the test kernel (on-demand cachefiles): takes fscache" {
@@ -116,7 +116,7 @@ busybox_over_nbd() {
 	booted_ok 10
 	grep -q '^lazyroot: starting lazyrootd (backend fscache)$' "$log"
 	grep -q '^lazyroot: mounting EROFS fsid=rootfs-test$' "$log"
-	! grep -q 'nbd0' "$log"
+	run ! grep -q 'nbd0' "$log"
 }
 
 @test "dracut, systemd init, erofs.backend=nbd: the plain root mounts from /dev/nbd0" {
@@ -149,5 +149,5 @@ busybox_over_nbd() {
 	booted_ok 10
 	# the EROFS mount took fscache: no NBD device served it
 	grep -q 'loop0: detected capacity change' "$log"
-	! grep -q 'nbd0' "$log"
+	run ! grep -q 'nbd0' "$log"
 }

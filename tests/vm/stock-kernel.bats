@@ -93,7 +93,7 @@ booted_over_nbd() {
 		grep -Eq 'lazyrootd: nbd1: [0-9a-f]{64}, [0-9]+ bytes, read-only$' "$log"
 	fi
 	# no cachefiles cache: that kernel cannot serve it
-	! grep -q 'loop0: detected capacity change' "$log"
+	run ! grep -q 'loop0: detected capacity change' "$log"
 }
 
 @test "stock kernel: the dracut image holds the kernel's nbd, erofs, overlay and virtio_net modules" {
@@ -128,5 +128,5 @@ booted_over_nbd() {
 	boot shell sh-fscache erofs.backend=fscache erofs.fsid=rootfs-test erofs.url="$(vm_url "$PORT")"
 	[ "$qemu_status" -ne 124 ]
 	grep -q 'lazyroot: this kernel cannot serve the root on demand (erofs.backend=fscache): /dev/cachefiles has no on-demand mode (CONFIG_CACHEFILES_ONDEMAND), EROFS has no fscache mode (CONFIG_EROFS_FS_ONDEMAND); see docs/kernel.md' "$log"
-	! grep -q '^LAZYROOT-TEST' "$log"
+	run ! grep -q '^LAZYROOT-TEST' "$log"
 }
