@@ -238,9 +238,9 @@ lr_kernel_lacks_ondemand() {
 # allows one or, auto, both, fscache first. When no allowed route is complete, everything the
 # kernel lacks is named in one line in LR_ERR, before anything is set up. The kernel's modules
 # must be loaded first (modprobe nbd). What it looks at: /dev/cachefiles (a char device),
-# /proc/devices (nbd), /proc/filesystems, and for the on-demand parts, which have no file of their
-# own, /proc/kallsyms: cachefiles' ondemand.c and EROFS's fscache.c are built only with those
-# options (their stubs otherwise are static inline).
+# /proc/devices (nbd), /proc/filesystems, and for the on-demand parts, which have no file of
+# their own, /proc/kallsyms: cachefiles' ondemand.c and EROFS's fscache.c are built only with
+# those options (their stubs otherwise are static inline).
 lr_kernel_check() {
 	local com='' fs='' nb='' want="${LR_BACKEND_ARG:-auto}" ext=''
 	LR_BACKEND=
@@ -281,8 +281,10 @@ lr_kernel_check() {
 		esac
 	fi
 	com=${com#, }
-	[ "$want" = auto ] || want=" (erofs.backend=$want)"
-	[ "$want" != auto ] || want=''
+	case $want in
+	auto) want='' ;;
+	*) want=" (erofs.backend=$want)" ;;
+	esac
 	LR_ERR="this kernel cannot serve the root on demand$want: ${com#; }; see docs/kernel.md"
 	LR_BACKEND=
 	return 1
