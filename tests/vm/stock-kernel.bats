@@ -12,12 +12,13 @@ setup_file() {
 	command -v dracut >/dev/null || return 0 # each test skips
 	. tests/lib/vm-env.sh
 	local out rc=0
-	out=$(tests/lib/stock-kernel) || rc=$?
+	out=$(tests/lib/stock-kernel 2>"$BATS_FILE_TMPDIR/stock-kernel.err") || rc=$?
 	if [ "$rc" -eq 3 ]; then
-		export STOCK_SKIP="the Debian archive cannot be reached (tests/lib/stock-kernel: exit 3)"
+		STOCK_SKIP="the Debian archive cannot be reached: $(tail -n 1 "$BATS_FILE_TMPDIR/stock-kernel.err")"
+		export STOCK_SKIP
 		return 0
 	fi
-	[ "$rc" -eq 0 ] || return 1
+	[ "$rc" -eq 0 ] || { cat "$BATS_FILE_TMPDIR/stock-kernel.err" >&2; return 1; }
 	read -r KVER KDIR <<<"$out"
 	vm_env_setup "$BATS_FILE_TMPDIR" 8
 	images/lazyroot-mkimage --verified --fsid rootfs-v "$W/rootfs" "$W/www/vimg" \
