@@ -14,6 +14,7 @@ setup_file() {
 	images/lazyroot-mkimage --verified --fsid rootfs-v "$W/rootfs" "$W/www/vimg" \
 		> "$W/vimg.out" 2> "$W/vimg.log" || { cat "$W/vimg.log" >&2; return 1; }
 	read -r _ DIGEST < "$W/vimg.out"
+	cp "$W/initrd.img" "$W/busybox.img" # lazyroot-mkinitrd's, as vm_env_setup made it
 	if command -v dracut >/dev/null; then
 		. tests/lib/dracut-env.sh
 		dracut_env_setup "$W" "$W/srv/ca.pem"
@@ -31,13 +32,14 @@ setup() {
 	. tests/lib/vm-env.sh
 }
 
-# boot IMAGE NAME KERNEL-ARGS...: boots $W/IMAGE.img; sets log and qemu_status
+# boot IMAGE NAME KERNEL-ARGS...: boots $W/IMAGE.img ($DISK, if set, as
+# /dev/vda); sets log and qemu_status
 boot() {
 	local img=$1
 	log="$W/$2.log"
 	shift 2
 	qemu_status=0
-	tests/lib/qemu-run --kernel "$KERNEL" --initrd "$W/$img.img" --log "$log" \
+	tests/lib/qemu-run --kernel "$KERNEL" --initrd "$W/$img.img" ${DISK:+--disk "$DISK"} --log "$log" \
 		--timeout 300 --append "console=ttyS0 panic=-1 rd.shell=0 rd.emergency=reboot $*" ||
 		qemu_status=$?
 	sed -i 's/\r$//' "$log"
@@ -85,7 +87,6 @@ busybox_over_nbd() {
 }
 
 @test "busybox init, erofs.backend=nbd: the plain root mounts from /dev/nbd0" {
-	cp "$W/initrd.img" "$W/busybox.img"
 	boot busybox bb-nbd erofs.backend=nbd erofs.fsid=rootfs-test erofs.url="$(vm_url "$PORT")" \
 		lazyroot.test=readbig
 	booted_ok 10
@@ -108,6 +109,29 @@ busybox_over_nbd() {
 	# the same line as with fscache
 	[ "$(grep -c "^lazyroot: cannot mount EROFS fsid=nosuch: $(vm_url "$PORT")nosuch: HTTP 404" "$log")" -eq 1 ]
 	run ! grep -q '^LAZYROOT-TEST' "$log"
+}
+
+@test "busybox init, erofs.backend=nbd, erofs.cache=: the first boot keeps what it fetched on the disk" {
+	DISK=$W/cache.disk
+	truncate -s 256M "$DISK"
+	boot busybox bb-nbd-disk1 erofs.backend=nbd erofs.cache=/dev/vda erofs.fsid=rootfs-test \
+		erofs.url="$(vm_url "$PORT")" lazyroot.test=readbig
+	booted_ok 10
+	over_nbd 1
+	grep -q '^lazyroot: cache: formatting the blank /dev/vda' "$log"
+	grep -q 'lazyrootd: blob rootfs-test: 0 of [0-9]* pages kept on disk from earlier boots' "$log"
+}
+
+@test "busybox init, erofs.backend=nbd, erofs.cache=: the next boot reads it from the disk" {
+	DISK=$W/cache.disk
+	[ -f "$DISK" ] || skip "needs the boot of the previous test"
+	boot busybox bb-nbd-disk2 erofs.backend=nbd erofs.cache=/dev/vda erofs.fsid=rootfs-test \
+		erofs.url="$(vm_url "$PORT")" lazyroot.test=readbig
+	booted_ok 10
+	over_nbd 1
+	run ! grep -q 'formatting' "$log"
+	grep -Eq 'lazyrootd: blob rootfs-test: [1-9][0-9]* of [0-9]+ pages kept on disk from earlier boots' "$log"
+	grep -Eq 'lazyrootd: stats: .*\(from disk [1-9][0-9]*\), errors 0$' "$log"
 }
 
 @test "busybox init, erofs.backend=auto on the test kernel (on-demand cachefiles): takes fscache" {
