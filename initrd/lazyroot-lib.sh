@@ -2,11 +2,11 @@
 # (local: busybox ash, dash and bash all have it; SC2034: the variables are for the callers)
 # lazyroot-lib.sh: the boot steps both initramfs kinds share, in the order both run them:
 #
-#   lr_parse_root      erofs.fsid=, erofs.url=, erofs.cachesize=, erofs.cache=
-#   lr_kernel_check    what the kernel lacks, in one line
+#   lr_parse_root      erofs.fsid=, erofs.url=, erofs.cachesize=, erofs.cache=, erofs.backend=
+#   lr_kernel_check    fscache or NBD (LR_BACKEND), or what the kernel lacks, in one line
 #   (the network: the busybox /init's lr_net_setup, or dracut's network module)
-#   lr_cache_setup     the cache directory cachefiles needs
-#   lr_daemon_start    lazyrootd, bound to /dev/cachefiles when it returns
+#   lr_cache_setup     the cache directory cachefiles needs; for NBD only erofs.cache=
+#   lr_daemon_start    lazyrootd, bound to /dev/cachefiles or its NBD devices when it returns
 #   lr_mount_root DIR  EROFS at $LR_RUN/lower, a tmpfs overlay on DIR
 #
 # Sourced by the busybox /init (initrd/init, after lazyroot-busybox.sh) and by the dracut
@@ -22,6 +22,7 @@
 LR_RUN=${LR_RUN:-/run/lazyroot}
 LR_PROC=${LR_PROC:-/proc}
 LR_DEV=${LR_DEV:-/dev}
+LR_NBD_MAP=${LR_NBD_MAP:-$LR_RUN/nbd-map}
 LR_SIZE_MIN=16777216            # 16M: room for cachefiles' directories, not much more
 LR_SIZE_MAX=1099511627776       # 1T
 
@@ -155,8 +156,8 @@ lr_required() {
 
 # lr_parse_root: the parameters of the root image and its cache, through the init's getarg.
 # Sets LR_FSID, LR_URL, LR_CACHESIZE (bytes), LR_CACHESIZE_ARG (as given, or the default),
-# LR_CACHEDEV (empty: the cache is in RAM). An empty value is the same as none: the default,
-# or for erofs.fsid= and erofs.url=, missing.
+# LR_CACHEDEV (empty: the cache is in RAM), LR_BACKEND_ARG (auto, fscache or nbd). An empty
+# value is the same as none: the default, or for erofs.fsid= and erofs.url=, missing.
 lr_parse_root() {
 	local v
 	LR_ERR=''
@@ -179,6 +180,16 @@ lr_parse_root() {
 		lr_check_cachedev "$v" || return 1
 		LR_CACHEDEV=$v
 	fi
+
+	v=$(getarg erofs.backend=) || v=''
+	case $v in
+	'') LR_BACKEND_ARG=auto ;;
+	auto | fscache | nbd) LR_BACKEND_ARG=$v ;;
+	*)
+		LR_ERR="erofs.backend=$v: expected auto, fscache or nbd"
+		return 1
+		;;
+	esac
 }
 
 # lr_have_fs NAME [FILE]: NAME is listed in /proc/filesystems (or FILE).
@@ -202,6 +213,18 @@ lr_have_sym() {
 	grep -qE "^[0-9a-f]+ [A-Za-z] ($names)([[:space:]]|\$)" "$LR_PROC/kallsyms" 2>/dev/null
 }
 
+# lr_have_blkdev NAME: a block driver NAME is registered (listed under "Block devices:" in
+# /proc/devices): loaded and initialised, unlike a directory in /sys/module.
+lr_have_blkdev() {
+	local major name blk=''
+	[ -r "$LR_PROC/devices" ] || return 1
+	while read -r major name; do
+		[ "$major $name" = "Block devices:" ] && blk=1
+		[ -n "$blk" ] && [ "$name" = "$1" ] && return 0
+	done <"$LR_PROC/devices"
+	return 1
+}
+
 # lr_kernel_lacks_ondemand ANY RE: the kernel has a feature's code (a function matching ANY is
 # listed) but not its on-demand part (none matches RE). Without a symbol table (no
 # CONFIG_KALLSYMS), or when nothing in it matches ANY, nothing can be told and this is false:
@@ -210,32 +233,60 @@ lr_kernel_lacks_ondemand() {
 	lr_have_sym "$1" && ! lr_have_sym "$2"
 }
 
-# lr_kernel_check: everything the kernel lacks for serving the root on demand, named in one
-# line in LR_ERR, before anything is set up. The kernel's modules must be loaded first.
-# What it looks at: /dev/cachefiles (a char device), /proc/filesystems, and for the on-demand
-# parts, which have no file of their own, /proc/kallsyms: cachefiles' ondemand.c and EROFS's
-# fscache.c are built only with those options (their stubs otherwise are static inline).
-# (A second kernel front end adds its alternative here.)
+# lr_kernel_check: which route serves the root, in LR_BACKEND: fscache (on-demand cachefiles
+# and EROFS's fscache mode) or nbd (the nbd block driver); erofs.backend= (LR_BACKEND_ARG)
+# allows one or, auto, both, fscache first. When no allowed route is complete, everything the
+# kernel lacks is named in one line in LR_ERR, before anything is set up. The kernel's modules
+# must be loaded first (modprobe nbd). What it looks at: /dev/cachefiles (a char device),
+# /proc/devices (nbd), /proc/filesystems, and for the on-demand parts, which have no file of
+# their own, /proc/kallsyms: cachefiles' ondemand.c and EROFS's fscache.c are built only with
+# those options (their stubs otherwise are static inline).
 lr_kernel_check() {
-	local miss=''
-	if [ ! -c "$LR_DEV/cachefiles" ]; then
-		miss="$miss, no /dev/cachefiles (CONFIG_CACHEFILES)"
-	elif lr_kernel_lacks_ondemand 'cachefiles_daemon_(write|bind|open)' \
-		'cachefiles_ondemand_[a-z0-9_]+'; then
-		miss="$miss, /dev/cachefiles has no on-demand mode (CONFIG_CACHEFILES_ONDEMAND)"
-	fi
+	local com='' fs='' nb='' want="${LR_BACKEND_ARG:-auto}" ext=''
+	LR_BACKEND=
+	lr_have_fs ext4 || lr_have_fs ext2 ||
+		ext=", no ext4 or ext2 for the cache in /proc/filesystems (CONFIG_EXT4_FS)"
 	if ! lr_have_fs erofs; then
-		miss="$miss, no EROFS in /proc/filesystems (CONFIG_EROFS_FS)"
+		com="$com, no EROFS in /proc/filesystems (CONFIG_EROFS_FS)"
 	elif lr_kernel_lacks_ondemand 'erofs_(fc_)?fill_super|erofs_fc_parse_param' \
 		'erofs_fscache_[a-z0-9_]+'; then
-		miss="$miss, EROFS has no fscache mode (CONFIG_EROFS_FS_ONDEMAND)"
+		fs="$fs, EROFS has no fscache mode (CONFIG_EROFS_FS_ONDEMAND)"
 	fi
 	lr_have_fs overlay ||
-		miss="$miss, no overlayfs in /proc/filesystems (CONFIG_OVERLAY_FS)"
-	lr_have_fs ext4 || lr_have_fs ext2 ||
-		miss="$miss, no ext4 or ext2 for the cache in /proc/filesystems (CONFIG_EXT4_FS)"
-	[ -z "$miss" ] && return 0
-	LR_ERR="this kernel cannot serve the root on demand: ${miss#, }; see docs/kernel.md"
+		com="$com, no overlayfs in /proc/filesystems (CONFIG_OVERLAY_FS)"
+	if [ ! -c "$LR_DEV/cachefiles" ]; then
+		fs=", no /dev/cachefiles (CONFIG_CACHEFILES)$fs"
+	elif lr_kernel_lacks_ondemand 'cachefiles_daemon_(write|bind|open)' \
+		'cachefiles_ondemand_[a-z0-9_]+'; then
+		fs=", /dev/cachefiles has no on-demand mode (CONFIG_CACHEFILES_ONDEMAND)$fs"
+	fi
+	fs=$fs$ext
+	lr_have_blkdev nbd || nb=", no NBD block driver in /proc/devices (CONFIG_BLK_DEV_NBD)"
+	# NBD needs a cache file system only for the disk store
+	[ -z "${LR_CACHEDEV:-}" ] || nb=$nb$ext
+
+	if [ "$want" != nbd ] && [ -z "$fs" ]; then
+		LR_BACKEND=fscache
+	elif [ "$want" != fscache ] && [ -z "$nb" ]; then
+		LR_BACKEND=nbd
+	fi
+	if [ -n "$LR_BACKEND" ] && [ -z "$com" ]; then
+		return 0
+	fi
+	if [ -z "$LR_BACKEND" ]; then
+		case $want in
+		fscache) com="$com$fs" ;;
+		nbd) com="$com$nb" ;;
+		*) com="$com; for fscache:${fs#,}; for NBD:${nb#,}" ;;
+		esac
+	fi
+	com=${com#, }
+	case $want in
+	auto) want='' ;;
+	*) want=" (erofs.backend=$want)" ;;
+	esac
+	LR_ERR="this kernel cannot serve the root on demand$want: ${com#; }; see docs/kernel.md"
+	LR_BACKEND=
 	return 1
 }
 
@@ -319,7 +370,9 @@ lr_cache_disk_setup() {
 
 # lr_cache_setup: the cache directory for cachefiles, which refuses tmpfs: the erofs.cache=
 # device, or an ext2 image file of LR_CACHESIZE bytes (sparse, in RAM under /run) on a loop
-# device. Sets LR_STORE_DIR for lazyrootd --store-dir (empty without erofs.cache=).
+# device. NBD needs none (the kernel's page cache holds what it read): only the erofs.cache=
+# device, for the disk store. Sets LR_STORE_DIR for lazyrootd --store-dir (empty without
+# erofs.cache=).
 lr_cache_setup() {
 	local img="$LR_RUN/cache.img" dir="$LR_RUN/cache" dev out
 	LR_STORE_DIR=
@@ -327,6 +380,7 @@ lr_cache_setup() {
 		lr_cache_disk_setup
 		return
 	fi
+	[ "${LR_BACKEND:-}" != nbd ] || return 0
 	mkdir -p "$dir"
 	if ! out=$(truncate -s "$LR_CACHESIZE" "$img" 2>&1); then
 		LR_ERR="cannot create the cache image $img ($LR_CACHESIZE_ARG): $out"
@@ -354,13 +408,24 @@ lr_cache_setup() {
 
 # lr_daemon_start COMMAND...: start lazyrootd with COMMAND (which runs it as "@lazyrootd":
 # systemd spares '@' processes at switch-root and shutdown, and this one is the root's
-# storage), giving it the cache set up by lr_cache_setup. The daemon's parent exits 0 once it
-# is bound to /dev/cachefiles and ready, or prints one error line and exits non-zero.
+# storage), on the route lr_kernel_check chose (LR_BACKEND), giving it the cache set up by
+# lr_cache_setup (fscache) or the file for its map of devices (NBD). The daemon's parent exits
+# 0 once it is bound to /dev/cachefiles or its NBD devices are up, or prints one error line
+# and exits non-zero. For NBD it opens the image before it is up: when that fails (an HTTP
+# 404), its error file names why, and LR_ERR says it as a failed mount would with fscache.
 lr_daemon_start() {
-	lr_info "starting lazyrootd"
-	"$@" --cache-dir "$LR_RUN/cache" --error-file "$LR_RUN/error" \
+	local line=''
+	lr_info "starting lazyrootd${LR_BACKEND:+ (backend $LR_BACKEND)}"
+	if [ "${LR_BACKEND:-}" = nbd ]; then
+		set -- "$@" --backend nbd --nbd-map "$LR_NBD_MAP"
+	else
+		set -- "$@" ${LR_BACKEND:+--backend "$LR_BACKEND"} --cache-dir "$LR_RUN/cache"
+	fi
+	"$@" --error-file "$LR_RUN/error" \
 		${LR_STORE_DIR:+--store-dir "$LR_STORE_DIR"} ${LR_DEBUG:+--verbose} </dev/null && return 0
 	LR_ERR="lazyrootd failed to start"
+	[ -s "$LR_RUN/error" ] && IFS= read -r line <"$LR_RUN/error" && [ -n "$line" ] &&
+		LR_ERR="cannot mount EROFS fsid=${LR_FSID-}: $line"
 	return 1
 }
 
@@ -394,17 +459,61 @@ lr_erofs_mount_error() {
 	fi
 }
 
-# lr_mount_root DIR: the EROFS image LR_FSID (served by lazyrootd, which writes
-# $LR_RUN/error when it fails the kernel's OPEN request) on $LR_RUN/lower, and over it a
+# lr_nbd_devices MAP: lazyrootd's map of NBD devices, "NAME /dev/nbdN" lines, the image
+# first, then a verified image's extra devices: sets LR_NBD_DEV to the first device and
+# LR_NBD_OPTS to the mount options (ro, and device=DEV for each other one).
+lr_nbd_devices() {
+	local name dev
+	LR_NBD_DEV='' LR_NBD_OPTS=ro
+	[ -r "$1" ] && while read -r name dev; do
+		[ -n "$name" ] || continue
+		case $dev in
+		/dev/nbd[0-9] | /dev/nbd[0-9][0-9] | /dev/nbd[0-9][0-9][0-9]) ;;
+		*)
+			LR_ERR="cannot mount EROFS fsid=$LR_FSID: $1 names '$dev' for $name, not an NBD device"
+			return 1
+			;;
+		esac
+		if [ -z "$LR_NBD_DEV" ]; then
+			LR_NBD_DEV=$dev
+		else
+			LR_NBD_OPTS=$LR_NBD_OPTS,device=$dev
+		fi
+	done <"$1"
+	[ -n "$LR_NBD_DEV" ] && return 0
+	LR_ERR="cannot mount EROFS fsid=$LR_FSID: lazyrootd wrote no NBD devices to $1"
+	return 1
+}
+
+# lr_mount_erofs: the EROFS image LR_FSID on $LR_RUN/lower: from lazyrootd's NBD devices when
+# it wrote their map, else through fscache (-o fsid=; lazyrootd writes $LR_RUN/error when it
+# fails the kernel's OPEN request).
+lr_mount_erofs() {
+	local out devs
+	if [ "${LR_BACKEND:-}" != nbd ] && [ ! -e "$LR_NBD_MAP" ]; then
+		lr_info "mounting EROFS fsid=$LR_FSID"
+		out=$(mount -t erofs -o "fsid=$LR_FSID" none "$LR_RUN/lower" 2>&1) && return 0
+		lr_erofs_mount_error "$LR_FSID" "$out" "$LR_RUN/error"
+		return 1
+	fi
+	lr_nbd_devices "$LR_NBD_MAP" || return 1
+	devs=$LR_NBD_DEV
+	case $LR_NBD_OPTS in
+	*,*) devs="$devs with $(printf '%s' "${LR_NBD_OPTS#ro,}" | sed 's/device=//g; s/,/, /g')" ;;
+	esac
+	lr_info "mounting EROFS fsid=$LR_FSID from $devs"
+	out=$(mount -t erofs -o "$LR_NBD_OPTS" "$LR_NBD_DEV" "$LR_RUN/lower" 2>&1) && return 0
+	out=$(printf '%s' "${out##*failed: }" | tr '\n' ' ')
+	LR_ERR="cannot mount EROFS fsid=$LR_FSID from $devs (NBD): ${out:-mount failed}"
+	return 1
+}
+
+# lr_mount_root DIR: the EROFS image LR_FSID (lr_mount_erofs) on $LR_RUN/lower, and over it a
 # writable tmpfs overlay on DIR.
 lr_mount_root() {
 	local out
 	mkdir -p "$LR_RUN/lower" "$LR_RUN/rw"
-	lr_info "mounting EROFS fsid=$LR_FSID"
-	if ! out=$(mount -t erofs -o "fsid=$LR_FSID" none "$LR_RUN/lower" 2>&1); then
-		lr_erofs_mount_error "$LR_FSID" "$out" "$LR_RUN/error"
-		return 1
-	fi
+	lr_mount_erofs || return 1
 	if ! out=$(mount -t tmpfs -o mode=0755 tmpfs "$LR_RUN/rw" 2>&1); then
 		LR_ERR="cannot mount a tmpfs on $LR_RUN/rw: $out"
 		return 1

@@ -1,11 +1,11 @@
 #!/bin/sh
 # /sbin/lazyrootroot NETIF NETROOT NEWROOT: dracut's netroot handler for netroot=lazyroot:FSID,
 # run by /sbin/netroot once NETIF is up. The steps of lazyroot-lib.sh, as the busybox /init
-# runs them: the cache filesystem (ext2 on a loop device over a sparse file in /run:
-# cachefiles refuses tmpfs; or the erofs.cache= disk), lazyrootd as "@lazyrootd" (in a
+# runs them: for fscache the cache filesystem (ext2 on a loop device over a sparse file in
+# /run: cachefiles refuses tmpfs; or the erofs.cache= disk), lazyrootd as "@lazyrootd" (in a
 # systemd initramfs as lazyrootd.service, which the root's systemd keeps), the EROFS image
-# with -o fsid=FSID and a tmpfs overlay on NEWROOT. The cmdline hook has checked the
-# command line and the kernel.
+# (-o fsid=FSID, or from /dev/nbdN for NBD) and a tmpfs overlay on NEWROOT. The cmdline hook
+# has checked the command line and the kernel.
 #
 # Done: /run/lazyroot/up. Failed: one warning naming the reason (for an OPEN that lazyrootd
 # refused, its error file: the fsid, the URL and why), the same line in /run/lazyroot/failed;
@@ -34,6 +34,8 @@ fail() {
 mkdir -p "$LR_RUN" || fail "cannot create $LR_RUN"
 getargbool 0 rd.lazyroot.debug && LR_DEBUG=1
 lr_parse_root || fail "$LR_ERR"
+# the cmdline hook checked the kernel; this process needs its choice, LR_BACKEND
+lr_kernel_check || fail "$LR_ERR"
 lr_cache_setup || fail "$LR_ERR"
 if [ -n "$DRACUT_SYSTEMD" ]; then
     # A service of its own. Left in the initqueue's cgroup, it would be killed with it when the

@@ -1,7 +1,7 @@
 #!/bin/bash
 # shellcheck disable=SC2154 # moddir, initdir, hookdir, systemdutildir: set by dracut
 # module-setup.sh for lazyroot: boot a root filesystem that an HTTPS server serves as an
-# EROFS image, fetched block by block by lazyrootd (cachefiles on-demand mode).
+# EROFS image, fetched block by block by lazyrootd (cachefiles on-demand mode, or NBD).
 #
 # Included only when asked for (dracut --add lazyroot, or add_dracutmodules+=" lazyroot ").
 # Build-time settings, from dracut.conf(.d) or the environment:
@@ -51,7 +51,8 @@ depends() {
 # called by dracut
 installkernel() {
     # no-ops when these are built in (or with --no-kernel)
-    hostonly='' instmods cachefiles erofs overlay loop ext4
+    # nbd: the route of kernels without on-demand cachefiles (Debian's, Ubuntu's, RHEL's)
+    hostonly='' instmods cachefiles erofs overlay loop ext4 nbd
 }
 
 # called by dracut

@@ -7,6 +7,7 @@
 #       boot the EROFS image FSID published under the URL. root= may be left out;
 #       root=erofs without erofs.fsid= is an error. Any other root= wins: erofs.* is ignored.
 #   erofs.cachesize=SIZE, erofs.cache=/dev/DEV   the cache (lazyroot-lib.sh's lr_parse_root)
+#   erofs.backend=auto|fscache|nbd  the kernel route (lazyroot-lib.sh's lr_kernel_check)
 #   erofs.ca=, erofs.timeout=, erofs.digest=, erofs.key=   read by lazyrootd itself
 #   rd.lazyroot.debug               lazyrootd logs every request
 #
@@ -40,8 +41,9 @@ unset _lr_fsid
 . "${LR_LIBDIR:-/lib/lazyroot}"/lazyroot-lib.sh
 LR_TAG='lazyroot: '
 lr_parse_root || die "lazyroot: $LR_ERR"
-# The kernel's modules, where they are not built in (dracut installed them).
-modprobe -q -a cachefiles erofs overlay loop ext4 2>/dev/null
+# The kernel's modules, where they are not built in (dracut installed them): nbd for the
+# kernels without on-demand cachefiles.
+modprobe -q -a cachefiles erofs overlay loop ext4 nbd 2>/dev/null
 lr_kernel_check || die "lazyroot: $LR_ERR"
 
 lr_info "root image erofs.fsid=$LR_FSID from $LR_URL"

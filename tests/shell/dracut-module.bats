@@ -20,6 +20,7 @@ setup() {
 }
 
 # fake_kernel SYMBOL...: /proc/filesystems with erofs, overlay and ext4, /proc/meminfo,
+# /proc/devices without nbd,
 # /dev/cachefiles, and a /proc/kallsyms listing SYMBOL...
 fake_kernel() {
 	local k=$BATS_TEST_TMPDIR/kernel s
@@ -27,6 +28,7 @@ fake_kernel() {
 	mkdir -p "$k/proc" "$k/dev"
 	printf '\terofs\nnodev\toverlay\n\text4\n' >"$k/proc/filesystems"
 	printf 'MemTotal:       24000000 kB\n' >"$k/proc/meminfo"
+	printf 'Character devices:\n 10 misc\n\nBlock devices:\n  7 loop\n' >"$k/proc/devices"
 	mknod "$k/dev/cachefiles" c 10 123
 	for s in _text "$@"; do
 		printf '0000000000000000 t %s\n' "$s"
@@ -51,7 +53,7 @@ parse() {
 @test "erofs.fsid= and erofs.url=: netroot=lazyroot:FSID, rootok, an initqueue finished check" {
 	run parse "console=ttyS0 erofs.fsid=rootfs-v1 erofs.url=https://boot.example/img/"
 	[ "$status" -eq 0 ]
-	[ "${lines[0]}" = "modprobe: -q -a cachefiles erofs overlay loop ext4" ]
+	[ "${lines[0]}" = "modprobe: -q -a cachefiles erofs overlay loop ext4 nbd" ]
 	[ "${lines[1]}" = "root=erofs rootok=1 netroot=lazyroot:rootfs-v1" ]
 	grep -q /run/lazyroot/failed "$hookdir/initqueue/finished/lazyroot.sh"
 }
@@ -102,10 +104,18 @@ parse() {
 	fake_kernel cachefiles_daemon_write erofs_fill_super
 	run parse "erofs.fsid=a erofs.url=https://h/"
 	[ "$status" -eq 1 ]
-	[ "${lines[0]}" = "modprobe: -q -a cachefiles erofs overlay loop ext4" ]
-	[ "${lines[1]}" = "die: lazyroot: this kernel cannot serve the root on demand: /dev/cachefiles has no on-demand mode (CONFIG_CACHEFILES_ONDEMAND), EROFS has no fscache mode (CONFIG_EROFS_FS_ONDEMAND); see docs/kernel.md" ]
+	[ "${lines[0]}" = "modprobe: -q -a cachefiles erofs overlay loop ext4 nbd" ]
+	[ "${lines[1]}" = "die: lazyroot: this kernel cannot serve the root on demand: for fscache: /dev/cachefiles has no on-demand mode (CONFIG_CACHEFILES_ONDEMAND), EROFS has no fscache mode (CONFIG_EROFS_FS_ONDEMAND); for NBD: no NBD block driver in /proc/devices (CONFIG_BLK_DEV_NBD); see docs/kernel.md" ]
 	[ "${#lines[@]}" -eq 2 ]
 	[ ! -e "$hookdir/initqueue/finished/lazyroot.sh" ]
+	# with the nbd driver it boots over NBD
+	printf ' 43 nbd\n' >>"$LR_PROC/devices"
+	run parse "erofs.fsid=a erofs.url=https://h/"
+	[ "$status" -eq 0 ]
+	[ "${lines[1]}" = "root=erofs rootok=1 netroot=lazyroot:a" ]
+	run parse "erofs.fsid=a erofs.url=https://h/ erofs.backend=fscache"
+	[ "$status" -eq 1 ]
+	[ "${lines[1]}" = "die: lazyroot: this kernel cannot serve the root on demand (erofs.backend=fscache): /dev/cachefiles has no on-demand mode (CONFIG_CACHEFILES_ONDEMAND), EROFS has no fscache mode (CONFIG_EROFS_FS_ONDEMAND); see docs/kernel.md" ]
 	# no lazyroot boot asked for: the kernel is not looked at
 	run parse "root=/dev/vda1"
 	[ "$status" -eq 0 ]

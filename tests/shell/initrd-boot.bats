@@ -55,11 +55,11 @@ fails_at() {
 		"lazyroot: eth0: DHCP (waiting up to 30s)" \
 		"lazyroot: eth0: 10.0.2.15/24 gateway 10.0.2.2 dns 10.0.2.3 (DHCP)" \
 		"lazyroot: cache: 4G sparse ext2 image on /dev/loop0, mounted on /run/lazyroot/cache" \
-		"lazyroot: starting lazyrootd" \
+		"lazyroot: starting lazyrootd (backend fscache)" \
 		"lazyroot: mounting EROFS fsid=rootfs-test" \
 		"lazyroot: cannot mount EROFS fsid=rootfs-test: no cache is bound to /dev/cachefiles (lazyrootd is not serving)")
 	[ "$lr" = "$want" ] || { echo "got:"; echo "$lr"; return 1; }
-	grep -aqx 'stand-in lazyrootd --cache-dir /run/lazyroot/cache --error-file /run/lazyroot/error' "$log"
+	grep -aqx 'stand-in lazyrootd --backend fscache --cache-dir /run/lazyroot/cache --error-file /run/lazyroot/error' "$log"
 	fails_at "cannot mount EROFS fsid=rootfs-test: no cache is bound to /dev/cachefiles (lazyrootd is not serving)"
 }
 
@@ -98,9 +98,10 @@ echo "https://10.0.2.2:8443/img/rootfs-v2: HTTP 404" >"$f"'
 
 @test "boot: a kernel that cannot serve the root stops at once with one line, before the network" {
 	daemon ok 'exit 0'
-	# the test kernel has everything built in: keep two of them from starting
-	boot ok erofs.fsid=r erofs.url=https://10.0.2.2/ initcall_blacklist=cachefiles_init,erofs_module_init
-	fails_at "this kernel cannot serve the root on demand: no /dev/cachefiles (CONFIG_CACHEFILES), no EROFS in /proc/filesystems (CONFIG_EROFS_FS); see docs/kernel.md"
+	# the test kernel has everything built in: keep three of them from starting
+	boot ok erofs.fsid=r erofs.url=https://10.0.2.2/ \
+		initcall_blacklist=cachefiles_init,erofs_module_init,nbd_init
+	fails_at "this kernel cannot serve the root on demand: no EROFS in /proc/filesystems (CONFIG_EROFS_FS); for fscache: no /dev/cachefiles (CONFIG_CACHEFILES); for NBD: no NBD block driver in /proc/devices (CONFIG_BLK_DEV_NBD); see docs/kernel.md"
 	[ "$(printf '%s\n' "$lr" | wc -l)" -eq 2 ] # the "booting" line, then that one
 	if grep -a 'DHCP' "$log"; then return 1; fi
 }

@@ -190,6 +190,25 @@ setup() {
 	! lr_disk_label "$d"
 }
 
+@test "lr_parse_root: erofs.backend= is auto (the default, also when empty), fscache or nbd" {
+	CMDLINE='erofs.fsid=r erofs.url=https://h/'
+	lr_parse_root
+	[ "$LR_BACKEND_ARG" = auto ]
+	for v in auto fscache nbd; do
+		CMDLINE="erofs.fsid=r erofs.url=https://h/ erofs.backend=$v"
+		lr_parse_root
+		[ "$LR_BACKEND_ARG" = "$v" ]
+	done
+	CMDLINE='erofs.fsid=r erofs.url=https://h/ erofs.backend='
+	lr_parse_root
+	[ "$LR_BACKEND_ARG" = auto ]
+	for v in NBD ublk 'nbd,fscache'; do
+		CMDLINE="erofs.fsid=r erofs.url=https://h/ erofs.backend=$v"
+		fails lr_parse_root
+		[ "$LR_ERR" = "erofs.backend=$v: expected auto, fscache or nbd" ]
+	done
+}
+
 @test "lr_parse_root: missing or empty erofs.fsid is named" {
 	CMDLINE='erofs.url=https://h/'
 	fails lr_parse_root
@@ -318,13 +337,14 @@ busybox_parse_root() {
 # --- the kernel check ----------------------------------------------------------------------
 
 # fake_kernel FEATURE...: a /proc and /dev with these: cachefiles, ondemand (cachefiles'
-# on-demand code), erofs, fscache (EROFS's fscache mode), overlay, ext4, nosyms (no
-# /proc/kallsyms); LR_PROC and LR_DEV point at them
+# on-demand code), erofs, fscache (EROFS's fscache mode), overlay, ext4, nbd (the block
+# driver in /proc/devices), nosyms (no /proc/kallsyms); LR_PROC and LR_DEV point at them
 fake_kernel() {
 	local k=$BATS_TEST_TMPDIR/kernel f
 	rm -rf "$k"
 	mkdir -p "$k/proc" "$k/dev"
 	printf 'nodev\tsysfs\nnodev\ttmpfs\n' >"$k/proc/filesystems"
+	printf 'Character devices:\n  1 mem\n 10 misc\n\nBlock devices:\n  7 loop\n' >"$k/proc/devices"
 	printf 'ffffffff81000000 T _text\n0000000000000000 t some_function\n' >"$k/proc/kallsyms"
 	for f; do
 		case $f in
@@ -344,34 +364,42 @@ fake_kernel() {
 			;;
 		overlay) printf 'nodev\toverlay\n' >>"$k/proc/filesystems" ;;
 		ext4) printf '\text4\n' >>"$k/proc/filesystems" ;;
+		nbd) printf ' 43 nbd\n' >>"$k/proc/devices" ;;
 		nosyms) rm "$k/proc/kallsyms" ;;
 		esac
 	done
-	LR_PROC=$k/proc LR_DEV=$k/dev
+	LR_PROC=$k/proc LR_DEV=$k/dev LR_BACKEND_ARG=auto LR_CACHEDEV=
 }
+
+# the two routes' lines when a kernel has neither
+NO_NBD='for NBD: no NBD block driver in /proc/devices (CONFIG_BLK_DEV_NBD)'
+NO_ONDEMAND='/dev/cachefiles has no on-demand mode (CONFIG_CACHEFILES_ONDEMAND), EROFS has no fscache mode (CONFIG_EROFS_FS_ONDEMAND)'
 
 @test "lr_kernel_check passes a kernel with everything" {
 	fake_kernel cachefiles ondemand erofs fscache overlay ext4
 	lr_kernel_check
 	[ -z "$LR_ERR" ]
+	[ "$LR_BACKEND" = fscache ]
 }
 
-@test "lr_kernel_check: a distribution kernel (no on-demand parts) gets one line naming both" {
+@test "lr_kernel_check: a distribution kernel without NBD gets one line naming both routes" {
 	fake_kernel cachefiles erofs overlay ext4
 	fails lr_kernel_check
-	[ "$LR_ERR" = "this kernel cannot serve the root on demand: /dev/cachefiles has no on-demand mode (CONFIG_CACHEFILES_ONDEMAND), EROFS has no fscache mode (CONFIG_EROFS_FS_ONDEMAND); see docs/kernel.md" ]
+	[ "$LR_ERR" = "this kernel cannot serve the root on demand: for fscache: $NO_ONDEMAND; $NO_NBD; see docs/kernel.md" ]
+	[ -z "$LR_BACKEND" ]
 }
 
 @test "lr_kernel_check names each missing piece, all in one line" {
 	fake_kernel cachefiles ondemand erofs overlay ext4
 	fails lr_kernel_check
-	[ "$LR_ERR" = "this kernel cannot serve the root on demand: EROFS has no fscache mode (CONFIG_EROFS_FS_ONDEMAND); see docs/kernel.md" ]
+	[ "$LR_ERR" = "this kernel cannot serve the root on demand: for fscache: EROFS has no fscache mode (CONFIG_EROFS_FS_ONDEMAND); $NO_NBD; see docs/kernel.md" ]
+	# what both routes need comes first
 	fake_kernel erofs fscache ext4
 	fails lr_kernel_check
-	[ "$LR_ERR" = "this kernel cannot serve the root on demand: no /dev/cachefiles (CONFIG_CACHEFILES), no overlayfs in /proc/filesystems (CONFIG_OVERLAY_FS); see docs/kernel.md" ]
+	[ "$LR_ERR" = "this kernel cannot serve the root on demand: no overlayfs in /proc/filesystems (CONFIG_OVERLAY_FS); for fscache: no /dev/cachefiles (CONFIG_CACHEFILES); $NO_NBD; see docs/kernel.md" ]
 	fake_kernel
 	fails lr_kernel_check
-	[ "$LR_ERR" = "this kernel cannot serve the root on demand: no /dev/cachefiles (CONFIG_CACHEFILES), no EROFS in /proc/filesystems (CONFIG_EROFS_FS), no overlayfs in /proc/filesystems (CONFIG_OVERLAY_FS), no ext4 or ext2 for the cache in /proc/filesystems (CONFIG_EXT4_FS); see docs/kernel.md" ]
+	[ "$LR_ERR" = "this kernel cannot serve the root on demand: no EROFS in /proc/filesystems (CONFIG_EROFS_FS), no overlayfs in /proc/filesystems (CONFIG_OVERLAY_FS); for fscache: no /dev/cachefiles (CONFIG_CACHEFILES), no ext4 or ext2 for the cache in /proc/filesystems (CONFIG_EXT4_FS); $NO_NBD; see docs/kernel.md" ]
 	# ext2 does for the cache
 	fake_kernel cachefiles ondemand erofs fscache overlay
 	printf '\text2\n' >>"$LR_PROC/filesystems"
@@ -382,7 +410,7 @@ fake_kernel() {
 	fake_kernel ondemand erofs fscache overlay ext4
 	: >"$LR_DEV/cachefiles"
 	fails lr_kernel_check
-	[ "$LR_ERR" = "this kernel cannot serve the root on demand: no /dev/cachefiles (CONFIG_CACHEFILES); see docs/kernel.md" ]
+	[ "$LR_ERR" = "this kernel cannot serve the root on demand: for fscache: no /dev/cachefiles (CONFIG_CACHEFILES); $NO_NBD; see docs/kernel.md" ]
 }
 
 @test "lr_kernel_check: without a symbol table the on-demand parts cannot be told, and pass" {
@@ -409,19 +437,129 @@ fake_kernel() {
 	case $LR_ERR in *CONFIG_CACHEFILES_ONDEMAND*CONFIG_EROFS_FS_ONDEMAND*) ;; *) return 1 ;; esac
 }
 
+@test "lr_kernel_check: a distribution kernel with NBD takes NBD, which needs no ext4 and no cachefiles" {
+	fake_kernel cachefiles erofs overlay nbd
+	lr_kernel_check
+	[ "$LR_BACKEND" = nbd ]
+	fake_kernel erofs overlay nbd
+	lr_kernel_check
+	[ "$LR_BACKEND" = nbd ]
+	# but the disk store (erofs.cache=) is an ext file system
+	LR_CACHEDEV=/dev/vdb
+	fails lr_kernel_check
+	[ "$LR_ERR" = "this kernel cannot serve the root on demand: for fscache: no /dev/cachefiles (CONFIG_CACHEFILES), EROFS has no fscache mode (CONFIG_EROFS_FS_ONDEMAND), no ext4 or ext2 for the cache in /proc/filesystems (CONFIG_EXT4_FS); for NBD: no ext4 or ext2 for the cache in /proc/filesystems (CONFIG_EXT4_FS); see docs/kernel.md" ]
+	# EROFS and overlayfs both routes need
+	fake_kernel cachefiles nbd ext4
+	fails lr_kernel_check
+	[ "$LR_ERR" = "this kernel cannot serve the root on demand: no EROFS in /proc/filesystems (CONFIG_EROFS_FS), no overlayfs in /proc/filesystems (CONFIG_OVERLAY_FS); see docs/kernel.md" ]
+}
+
+@test "lr_kernel_check: auto prefers fscache; erofs.backend= takes one route only" {
+	fake_kernel cachefiles ondemand erofs fscache overlay ext4 nbd
+	lr_kernel_check
+	[ "$LR_BACKEND" = fscache ]
+	LR_BACKEND_ARG=nbd
+	lr_kernel_check
+	[ "$LR_BACKEND" = nbd ]
+	fake_kernel cachefiles erofs overlay ext4 nbd
+	LR_BACKEND_ARG=fscache
+	fails lr_kernel_check
+	[ "$LR_ERR" = "this kernel cannot serve the root on demand (erofs.backend=fscache): $NO_ONDEMAND; see docs/kernel.md" ]
+	[ -z "$LR_BACKEND" ]
+	fake_kernel cachefiles ondemand erofs fscache overlay ext4
+	LR_BACKEND_ARG=nbd
+	fails lr_kernel_check
+	[ "$LR_ERR" = "this kernel cannot serve the root on demand (erofs.backend=nbd): no NBD block driver in /proc/devices (CONFIG_BLK_DEV_NBD); see docs/kernel.md" ]
+}
+
 # --- the daemon ----------------------------------------------------------------------------
 
 @test "lr_daemon_start runs the command with the cache's arguments, or says it failed" {
-	LR_RUN=/run/lazyroot LR_STORE_DIR= LR_DEBUG=
+	LR_RUN=/run/lazyroot LR_STORE_DIR= LR_DEBUG= LR_BACKEND=
 	run --separate-stderr lr_daemon_start echo @lazyrootd
 	[ "$status" -eq 0 ]
 	[ "$output" = "@lazyrootd --cache-dir /run/lazyroot/cache --error-file /run/lazyroot/error" ]
 	[ "$stderr" = "lazyroot: starting lazyrootd" ]
-	LR_STORE_DIR=/run/lazyroot/cache/store LR_DEBUG=1
+	LR_BACKEND=fscache
+	run --separate-stderr lr_daemon_start echo @lazyrootd
+	[ "$output" = "@lazyrootd --backend fscache --cache-dir /run/lazyroot/cache --error-file /run/lazyroot/error" ]
+	[ "$stderr" = "lazyroot: starting lazyrootd (backend fscache)" ]
+	LR_STORE_DIR=/run/lazyroot/cache/store LR_DEBUG=1 LR_BACKEND=
 	run lr_daemon_start echo
 	[ "${lines[1]}" = "--cache-dir /run/lazyroot/cache --error-file /run/lazyroot/error --store-dir /run/lazyroot/cache/store --verbose" ]
 	fails lr_daemon_start false
 	[ "$LR_ERR" = "lazyrootd failed to start" ]
+	# the daemon's error file, when it wrote one (NBD opens the image before it is up)
+	LR_RUN=$BATS_TEST_TMPDIR LR_FSID=rootfs-v2
+	echo "https://h/img/rootfs-v2: HTTP 404" >"$LR_RUN/error"
+	fails lr_daemon_start false
+	[ "$LR_ERR" = "cannot mount EROFS fsid=rootfs-v2: https://h/img/rootfs-v2: HTTP 404" ]
+}
+
+@test "lr_daemon_start for NBD: no cache directory, the map file instead" {
+	LR_NBD_MAP=/run/lazyroot/nbd-map LR_RUN=/run/lazyroot LR_STORE_DIR= LR_DEBUG= LR_BACKEND=nbd
+	run --separate-stderr lr_daemon_start echo @lazyrootd
+	[ "$status" -eq 0 ]
+	[ "$output" = "@lazyrootd --backend nbd --nbd-map /run/lazyroot/nbd-map --error-file /run/lazyroot/error" ]
+	[ "$stderr" = "lazyroot: starting lazyrootd (backend nbd)" ]
+	LR_STORE_DIR=/run/lazyroot/cache/store
+	run lr_daemon_start echo
+	[ "${lines[1]}" = "--backend nbd --nbd-map /run/lazyroot/nbd-map --error-file /run/lazyroot/error --store-dir /run/lazyroot/cache/store" ]
+}
+
+@test "lr_cache_setup: NBD without erofs.cache= needs no cache file system" {
+	LR_RUN=$BATS_TEST_TMPDIR/run LR_BACKEND=nbd LR_CACHEDEV= LR_CACHESIZE=4294967296
+	mke2fs() { echo "mke2fs called"; return 1; }
+	lr_cache_setup
+	[ -z "$LR_STORE_DIR" ]
+	[ ! -e "$LR_RUN/cache.img" ]
+}
+
+# --- the NBD mount -------------------------------------------------------------------------
+
+# nbd_map LINE...: lazyrootd's map in $LR_NBD_MAP
+nbd_map() {
+	LR_NBD_MAP=$BATS_TEST_TMPDIR/nbd-map LR_FSID=rootfs-v1
+	printf '%s\n' "$@" >"$LR_NBD_MAP"
+}
+
+@test "lr_nbd_devices: the first device is the image, the others its extra devices" {
+	nbd_map "rootfs-v1 /dev/nbd0"
+	lr_nbd_devices "$LR_NBD_MAP"
+	[ "$LR_NBD_DEV" = /dev/nbd0 ] && [ "$LR_NBD_OPTS" = ro ]
+	nbd_map "rootfs-v1 /dev/nbd3" "$(printf '%064d' 7) /dev/nbd12"
+	lr_nbd_devices "$LR_NBD_MAP"
+	[ "$LR_NBD_DEV" = /dev/nbd3 ] && [ "$LR_NBD_OPTS" = ro,device=/dev/nbd12 ]
+}
+
+@test "lr_nbd_devices: an empty map or one naming anything but /dev/nbdN is refused" {
+	nbd_map ""
+	fails lr_nbd_devices "$LR_NBD_MAP"
+	[ "$LR_ERR" = "cannot mount EROFS fsid=rootfs-v1: lazyrootd wrote no NBD devices to $LR_NBD_MAP" ]
+	rm "$LR_NBD_MAP"
+	fails lr_nbd_devices "$LR_NBD_MAP"
+	for d in /dev/sda /dev/nbd0,dax /dev/nbd /dev/nbd1234 nbd0; do
+		nbd_map "rootfs-v1 $d"
+		fails lr_nbd_devices "$LR_NBD_MAP"
+		[ "$LR_ERR" = "cannot mount EROFS fsid=rootfs-v1: $LR_NBD_MAP names '$d' for rootfs-v1, not an NBD device" ]
+	done
+}
+
+@test "lr_mount_erofs: EROFS from the map's devices, or one line naming them and why" {
+	nbd_map "rootfs-v1 /dev/nbd0" "$(printf '%064d' 7) /dev/nbd1"
+	LR_RUN=$BATS_TEST_TMPDIR/run LR_BACKEND=nbd
+	mount() { echo "mount $*" >>"$BATS_TEST_TMPDIR/calls"; }
+	run --separate-stderr lr_mount_erofs
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "lazyroot: mounting EROFS fsid=rootfs-v1 from /dev/nbd0 with /dev/nbd1" ]
+	[ "$(cat "$BATS_TEST_TMPDIR/calls")" = "mount -t erofs -o ro,device=/dev/nbd1 /dev/nbd0 $LR_RUN/lower" ]
+	mount() { echo "mount: mounting /dev/nbd0 on /x failed: Invalid argument" >&2; return 1; }
+	fails lr_mount_erofs 2>/dev/null
+	[ "$LR_ERR" = "cannot mount EROFS fsid=rootfs-v1 from /dev/nbd0 with /dev/nbd1 (NBD): Invalid argument" ]
+	# the backend chosen, but no map: lazyrootd said nothing of its devices
+	rm "$LR_NBD_MAP"
+	fails lr_mount_erofs 2>/dev/null
+	[ "$LR_ERR" = "cannot mount EROFS fsid=rootfs-v1: lazyrootd wrote no NBD devices to $LR_NBD_MAP" ]
 }
 
 @test "lr_info puts LR_TAG before the line (dracut's info says dracut: itself)" {

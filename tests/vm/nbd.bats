@@ -13,8 +13,9 @@ mkinitrd() {
 	rm -rf "$root"
 	mkdir -p "$root/bin" "$root/etc" "$root/proc" "$root/sys" "$root/dev"
 	cp /bin/busybox "$root/bin/busybox"
+	# --list names busybox itself: linking that would replace the binary
 	for a in $("$root/bin/busybox" --list); do
-		ln -sf busybox "$root/bin/$a"
+		[ "$a" = busybox ] || ln -sf busybox "$root/bin/$a"
 	done
 	cp daemon/lazyrootd "$root/bin/lazyrootd"
 	for lib in $(ldd daemon/lazyrootd | grep -o '/[^ ]*'); do

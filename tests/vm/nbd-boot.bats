@@ -1,0 +1,177 @@
+#!/usr/bin/env bats
+# The real boot over NBD: the busybox initramfs (lazyroot-mkinitrd) and the
+# dracut initramfs (shell and systemd init) boot the test root on the test
+# kernel with erofs.backend=nbd, plain and verified: lazyrootd serves the image
+# as /dev/nbdN, the init mounts EROFS from the devices of its map, and the
+# root's own init checks its files. With erofs.backend=auto the test kernel,
+# which has on-demand cachefiles too, takes fscache.
+
+bats_require_minimum_version 1.5.0
+
+setup_file() {
+	. tests/lib/vm-env.sh
+	vm_env_setup "$BATS_FILE_TMPDIR" 8
+	images/lazyroot-mkimage --verified --fsid rootfs-v "$W/rootfs" "$W/www/vimg" \
+		> "$W/vimg.out" 2> "$W/vimg.log" || { cat "$W/vimg.log" >&2; return 1; }
+	read -r _ DIGEST < "$W/vimg.out"
+	cp "$W/initrd.img" "$W/busybox.img" # lazyroot-mkinitrd's, as vm_env_setup made it
+	if command -v dracut >/dev/null; then
+		. tests/lib/dracut-env.sh
+		dracut_env_setup "$W" "$W/srv/ca.pem"
+		dracut_image "$W/shell.img" "$DRACUT_SHELL_MODULES" systemd --no-compress
+		dracut_image "$W/systemd.img" "$DRACUT_SYSTEMD_MODULES" "" --no-compress
+	fi
+	export W DIGEST
+}
+
+teardown_file() {
+	tests/lib/https-server stop "$W/srv"
+}
+
+setup() {
+	. tests/lib/vm-env.sh
+}
+
+# boot IMAGE NAME KERNEL-ARGS...: boots $W/IMAGE.img ($DISK, if set, as
+# /dev/vda); sets log and qemu_status
+boot() {
+	local img=$1
+	log="$W/$2.log"
+	shift 2
+	qemu_status=0
+	tests/lib/qemu-run --kernel "$KERNEL" --initrd "$W/$img.img" ${DISK:+--disk "$DISK"} --log "$log" \
+		--timeout 300 --append "console=ttyS0 panic=-1 rd.shell=0 rd.emergency=reboot $*" ||
+		qemu_status=$?
+	sed -i 's/\r$//' "$log"
+	# Shown by bats only when the test fails.
+	grep -v '^\[' "$log" | tail -n 40
+}
+
+need_dracut() {
+	command -v dracut >/dev/null || skip "dracut not installed (scripts/install-deps)"
+}
+
+# booted_ok FILES: the root came up from the image, its files check out, a file
+# boot never read reads after switch_root, and lazyrootd served it all
+booted_ok() {
+	[ "$qemu_status" -eq 0 ]
+	grep -q '^LAZYROOT-TEST: root is up: overlay' "$log"
+	grep -q "^LAZYROOT-TEST: sha256 ok ($1 files)" "$log"
+	grep -q '^LAZYROOT-TEST: root is writable' "$log"
+	grep -q '^LAZYROOT-TEST: read big rc=0 ' "$log"
+	grep -q '^LAZYROOT-TEST: lazyrootd alive as @lazyrootd$' "$log"
+	grep -Eq 'lazyrootd: stats: opens [1-9], .*errors 0$' "$log"
+	grep -q '^LAZYROOT-TEST: done' "$log"
+}
+
+# over_nbd N: lazyrootd served the image on N NBD devices (nbd0, and nbd1 for a
+# verified image's data), EROFS mounted from nbd0, and no cachefiles cache on a
+# loop device was set up. These lines reach the console from either init (the
+# initramfs's own "lazyroot:" lines go only to the journal under systemd).
+over_nbd() {
+	grep -q 'lazyrootd: nbd0: rootfs-[a-z]*, [0-9]* bytes, read-only$' "$log"
+	if [ "$1" -eq 2 ]; then
+		grep -Eq 'lazyrootd: nbd1: [0-9a-f]{64}, [0-9]+ bytes, read-only$' "$log"
+	else
+		run ! grep -q 'lazyrootd: nbd1:' "$log"
+	fi
+	grep -q 'erofs: (device nbd0): mounted' "$log"
+	run ! grep -q 'loop0: detected capacity change' "$log"
+}
+
+# the busybox init's own lines for NBD: DEVICES as lr_mount_erofs names them
+busybox_over_nbd() {
+	grep -q '^lazyroot: starting lazyrootd (backend nbd)$' "$log"
+	grep -q "^lazyroot: mounting EROFS fsid=rootfs-[a-z]* from $1\$" "$log"
+	run ! grep -q '^lazyroot: cache: ' "$log"
+}
+
+@test "busybox init, erofs.backend=nbd: the plain root mounts from /dev/nbd0" {
+	boot busybox bb-nbd erofs.backend=nbd erofs.fsid=rootfs-test erofs.url="$(vm_url "$PORT")" \
+		lazyroot.test=readbig
+	booted_ok 10
+	over_nbd 1
+	busybox_over_nbd /dev/nbd0
+}
+
+@test "busybox init, erofs.backend=nbd: a verified root, its data blob on /dev/nbd1" {
+	boot busybox bb-nbd-v erofs.backend=nbd erofs.fsid=rootfs-v erofs.digest="$DIGEST" \
+		erofs.url="https://10.0.2.2:$PORT/vimg/" lazyroot.test=readbig
+	booted_ok 10
+	over_nbd 2
+	busybox_over_nbd "/dev/nbd0 with /dev/nbd1"
+	grep -Eq 'lazyrootd: stats: chunks verified [1-9][0-9]*, failed verification 0$' "$log"
+}
+
+@test "busybox init, erofs.backend=nbd: an fsid the server lacks stops with one line" {
+	boot busybox bb-nbd-missing erofs.backend=nbd erofs.fsid=nosuch erofs.url="$(vm_url "$PORT")"
+	[ "$qemu_status" -eq 1 ] # /init died: the kernel panicked
+	# the same line as with fscache
+	[ "$(grep -c "^lazyroot: cannot mount EROFS fsid=nosuch: $(vm_url "$PORT")nosuch: HTTP 404" "$log")" -eq 1 ]
+	run ! grep -q '^LAZYROOT-TEST' "$log"
+}
+
+@test "busybox init, erofs.backend=nbd, erofs.cache=: the first boot keeps what it fetched on the disk" {
+	DISK=$W/cache.disk
+	truncate -s 256M "$DISK"
+	boot busybox bb-nbd-disk1 erofs.backend=nbd erofs.cache=/dev/vda erofs.fsid=rootfs-test \
+		erofs.url="$(vm_url "$PORT")" lazyroot.test=readbig
+	booted_ok 10
+	over_nbd 1
+	grep -q '^lazyroot: cache: formatting the blank /dev/vda' "$log"
+	grep -q 'lazyrootd: blob rootfs-test: 0 of [0-9]* pages kept on disk from earlier boots' "$log"
+}
+
+@test "busybox init, erofs.backend=nbd, erofs.cache=: the next boot reads it from the disk" {
+	DISK=$W/cache.disk
+	[ -f "$DISK" ] || skip "needs the boot of the previous test"
+	boot busybox bb-nbd-disk2 erofs.backend=nbd erofs.cache=/dev/vda erofs.fsid=rootfs-test \
+		erofs.url="$(vm_url "$PORT")" lazyroot.test=readbig
+	booted_ok 10
+	over_nbd 1
+	run ! grep -q 'formatting' "$log"
+	grep -Eq 'lazyrootd: blob rootfs-test: [1-9][0-9]* of [0-9]+ pages kept on disk from earlier boots' "$log"
+	grep -Eq 'lazyrootd: stats: .*\(from disk [1-9][0-9]*\), errors 0$' "$log"
+}
+
+@test "busybox init, erofs.backend=auto on the test kernel (on-demand cachefiles): takes fscache" {
+	boot busybox bb-auto erofs.backend=auto erofs.fsid=rootfs-test erofs.url="$(vm_url "$PORT")" \
+		lazyroot.test=readbig
+	booted_ok 10
+	grep -q '^lazyroot: starting lazyrootd (backend fscache)$' "$log"
+	grep -q '^lazyroot: mounting EROFS fsid=rootfs-test$' "$log"
+	run ! grep -q 'nbd0' "$log"
+}
+
+@test "dracut, systemd init, erofs.backend=nbd: the plain root mounts from /dev/nbd0" {
+	need_dracut
+	boot systemd sd-nbd erofs.backend=nbd erofs.fsid=rootfs-test erofs.url="$(vm_url "$PORT")" \
+		lazyroot.test=readbig
+	booted_ok 10
+	over_nbd 1
+}
+
+@test "dracut, systemd init, erofs.backend=nbd: a verified root on two devices" {
+	need_dracut
+	boot systemd sd-nbd-v erofs.backend=nbd erofs.fsid=rootfs-v erofs.digest="$DIGEST" \
+		erofs.url="https://10.0.2.2:$PORT/vimg/" lazyroot.test=readbig
+	booted_ok 10
+	over_nbd 2
+}
+
+@test "dracut, shell init, erofs.backend=nbd: the plain root mounts from /dev/nbd0" {
+	need_dracut
+	boot shell sh-nbd erofs.backend=nbd erofs.fsid=rootfs-test erofs.url="$(vm_url "$PORT")" \
+		lazyroot.test=readbig
+	booted_ok 10
+	over_nbd 1
+}
+
+@test "dracut, systemd init, erofs.backend=auto on the test kernel: takes fscache" {
+	need_dracut
+	boot systemd sd-auto erofs.fsid=rootfs-test erofs.url="$(vm_url "$PORT")" lazyroot.test=readbig
+	booted_ok 10
+	# the EROFS mount took fscache: no NBD device served it
+	grep -q 'loop0: detected capacity change' "$log"
+	run ! grep -q 'nbd0' "$log"
+}

@@ -1,0 +1,134 @@
+#!/usr/bin/env bats
+# Debian 12's own kernel (the package linux-image-amd64 depends on, unpacked
+# into the cache by tests/lib/stock-kernel, never installed) boots the test
+# root: dracut builds an initramfs for it from the package's modules
+# (--kmoddir) with the lazyroot module, QEMU boots the package's vmlinuz, and
+# since that kernel has no on-demand cachefiles, erofs.backend=auto takes NBD:
+# the root mounts from /dev/nbd0 and the root's own init checks its files.
+
+bats_require_minimum_version 1.5.0
+
+setup_file() {
+	command -v dracut >/dev/null || return 0 # each test skips
+	. tests/lib/vm-env.sh
+	local out rc=0
+	out=$(tests/lib/stock-kernel 2>"$BATS_FILE_TMPDIR/stock-kernel.err") || rc=$?
+	if [ "$rc" -eq 3 ]; then
+		STOCK_SKIP="the Debian archive cannot be reached: $(tail -n 1 "$BATS_FILE_TMPDIR/stock-kernel.err")"
+		export STOCK_SKIP
+		return 0
+	fi
+	[ "$rc" -eq 0 ] || { cat "$BATS_FILE_TMPDIR/stock-kernel.err" >&2; return 1; }
+	read -r KVER KDIR <<<"$out"
+	vm_env_setup "$BATS_FILE_TMPDIR" 8
+	images/lazyroot-mkimage --verified --fsid rootfs-v "$W/rootfs" "$W/www/vimg" \
+		> "$W/vimg.out" 2> "$W/vimg.log" || { cat "$W/vimg.log" >&2; return 1; }
+	read -r _ DIGEST < "$W/vimg.out"
+	. tests/lib/dracut-env.sh
+	dracut_env_setup "$W" "$W/srv/ca.pem"
+	stock_image "$W/systemd.img" "$DRACUT_SYSTEMD_MODULES" ""
+	stock_image "$W/shell.img" "$DRACUT_SHELL_MODULES" systemd
+	export W KVER KDIR DIGEST
+}
+
+# stock_image OUT MODULES OMIT: a dracut initramfs for the stock kernel with
+# its own modules: the virtio drivers QEMU's machine needs (PCI, net) besides
+# lazyroot's (module-setup.sh). No pvpanic: a panic reboots (panic=-1), which
+# ends QEMU, and the checks of the root's lines fail.
+stock_image() {
+	local out=$1 modules=$2 omit=$3
+	dracutbasedir=$DRACUT_BASE dracut --force --no-hostonly \
+		--kver "$KVER" --kmoddir "$KDIR/lib/modules/$KVER" \
+		--conf /dev/null --confdir "$DRACUT_CONF" \
+		--modules "$modules" ${omit:+--omit "$omit"} \
+		--add-drivers "virtio_pci virtio_net" --compress zstd \
+		"$out" >"$out.log" 2>&1 || {
+		tail -n 30 "$out.log" >&2
+		return 1
+	}
+}
+
+teardown_file() {
+	if [ -n "${W:-}" ]; then
+		tests/lib/https-server stop "$W/srv"
+	fi
+}
+
+setup() {
+	command -v dracut >/dev/null || skip "dracut not installed (scripts/install-deps)"
+	[ -z "${STOCK_SKIP:-}" ] || skip "$STOCK_SKIP"
+	. tests/lib/vm-env.sh
+}
+
+# boot IMAGE NAME KERNEL-ARGS...: the stock kernel with $W/IMAGE.img; sets log
+# and qemu_status
+boot() {
+	local img=$1
+	log="$W/$2.log"
+	shift 2
+	qemu_status=0
+	tests/lib/qemu-run --kernel "$KDIR/boot/vmlinuz-$KVER" --initrd "$W/$img.img" \
+		--log "$log" --timeout 900 \
+		--append "console=ttyS0 panic=-1 rd.shell=0 rd.emergency=reboot $*" ||
+		qemu_status=$?
+	sed -i 's/\r$//' "$log"
+	# Shown by bats only when the test fails.
+	grep -v '^\[' "$log" | tail -n 40
+}
+
+# booted_over_nbd N: the root came up from the image served on N NBD devices,
+# its files check out, a file never read at boot reads after switch_root, and
+# lazyrootd kept serving
+booted_over_nbd() {
+	[ "$qemu_status" -eq 0 ]
+	grep -q "Linux version $KVER " "$log"
+	grep -q '^LAZYROOT-TEST: root is up: overlay' "$log"
+	grep -q '^LAZYROOT-TEST: sha256 ok (10 files)' "$log"
+	grep -q '^LAZYROOT-TEST: root is writable' "$log"
+	grep -q '^LAZYROOT-TEST: read big rc=0 ' "$log"
+	grep -q '^LAZYROOT-TEST: lazyrootd alive as @lazyrootd$' "$log"
+	grep -Eq 'lazyrootd: stats: opens [1-9], .*errors 0$' "$log"
+	grep -q '^LAZYROOT-TEST: done' "$log"
+	grep -q 'lazyrootd: nbd0: rootfs-[a-z]*, [0-9]* bytes, read-only$' "$log"
+	grep -q 'erofs: (device nbd0): mounted' "$log"
+	if [ "$1" -eq 2 ]; then
+		grep -Eq 'lazyrootd: nbd1: [0-9a-f]{64}, [0-9]+ bytes, read-only$' "$log"
+	fi
+	# no cachefiles cache: that kernel cannot serve it
+	run ! grep -q 'loop0: detected capacity change' "$log"
+}
+
+@test "stock kernel: the dracut image holds the kernel's nbd, erofs, overlay and virtio_net modules" {
+	for img in systemd shell; do
+		run lsinitrd "$W/$img.img"
+		[ "$status" -eq 0 ]
+		for m in nbd erofs overlay virtio_net; do
+			grep -Eq "/lib/modules/$KVER/.*/$m\.ko(\.[a-z]+)?\$" <<<"$output" ||
+				{ echo "$img: no $m module"; return 1; }
+		done
+	done
+}
+
+@test "stock kernel, dracut systemd init, erofs.backend=auto: takes NBD, the root mounts from /dev/nbd0" {
+	boot systemd sd-plain erofs.fsid=rootfs-test erofs.url="$(vm_url "$PORT")" lazyroot.test=readbig
+	booted_over_nbd 1
+}
+
+@test "stock kernel, dracut systemd init: a verified root on /dev/nbd0 and /dev/nbd1" {
+	boot systemd sd-verified erofs.fsid=rootfs-v erofs.digest="$DIGEST" \
+		erofs.url="https://10.0.2.2:$PORT/vimg/" lazyroot.test=readbig
+	booted_over_nbd 2
+	grep -Eq 'lazyrootd: stats: chunks verified [1-9][0-9]*, failed verification 0$' "$log"
+}
+
+@test "stock kernel, dracut shell init, erofs.backend=auto: takes NBD, the root mounts from /dev/nbd0" {
+	boot shell sh-plain erofs.fsid=rootfs-test erofs.url="$(vm_url "$PORT")" lazyroot.test=readbig
+	booted_over_nbd 1
+}
+
+@test "stock kernel, erofs.backend=fscache: one line naming what the kernel lacks, at once" {
+	boot shell sh-fscache erofs.backend=fscache erofs.fsid=rootfs-test erofs.url="$(vm_url "$PORT")"
+	[ "$qemu_status" -ne 124 ]
+	grep -q 'lazyroot: this kernel cannot serve the root on demand (erofs.backend=fscache): /dev/cachefiles has no on-demand mode (CONFIG_CACHEFILES_ONDEMAND), EROFS has no fscache mode (CONFIG_EROFS_FS_ONDEMAND); see docs/kernel.md' "$log"
+	run ! grep -q '^LAZYROOT-TEST' "$log"
+}
