@@ -137,11 +137,12 @@ booted_ok() {
 }
 
 @test "dracut, both inits: a kernel that cannot serve the root stops the boot from the cmdline hook, with one line" {
-	# the test kernel has cachefiles built in: keep it from starting
-	line="lazyroot: this kernel cannot serve the root on demand: no /dev/cachefiles (CONFIG_CACHEFILES); see docs/kernel.md"
+	# the test kernel has cachefiles and nbd built in: keep them from starting
+	# (without cachefiles alone it boots over NBD: tests/vm/nbd-boot.bats)
+	line="lazyroot: this kernel cannot serve the root on demand: for fscache: no /dev/cachefiles (CONFIG_CACHEFILES); for NBD: no NBD block driver in /proc/devices (CONFIG_BLK_DEV_NBD); see docs/kernel.md"
 	for img in shell systemd; do
 		boot $img $img-nocachefiles erofs.fsid=rootfs-test erofs.url="$(vm_url "$PORT")" \
-			initcall_blacklist=cachefiles_init
+			initcall_blacklist=cachefiles_init,nbd_init
 		# as for the 404 above: the shell init's exit panics, systemd halts
 		if [ $img = shell ]; then [ "$qemu_status" -eq 1 ]; else [ "$qemu_status" -eq 3 ]; fi
 		grep -q "FATAL: $line" "$log"

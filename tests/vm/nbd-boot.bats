@@ -4,7 +4,7 @@
 # kernel with erofs.backend=nbd, plain and verified: lazyrootd serves the image
 # as /dev/nbdN, the init mounts EROFS from the devices of its map, and the
 # root's own init checks its files. With erofs.backend=auto the test kernel,
-# which has on-demand cachefiles too, takes fscache.
+# which has on-demand cachefiles too, takes fscache; without cachefiles, NBD.
 
 bats_require_minimum_version 1.5.0
 
@@ -141,6 +141,15 @@ busybox_over_nbd() {
 	grep -q '^lazyroot: starting lazyrootd (backend fscache)$' "$log"
 	grep -q '^lazyroot: mounting EROFS fsid=rootfs-test$' "$log"
 	run ! grep -q 'nbd0' "$log"
+}
+
+@test "busybox init, erofs.backend=auto on a kernel without cachefiles: takes NBD" {
+	# the test kernel has cachefiles built in: keep it from starting
+	boot busybox bb-auto-nbd erofs.fsid=rootfs-test erofs.url="$(vm_url "$PORT")" \
+		initcall_blacklist=cachefiles_init lazyroot.test=readbig
+	booted_ok 10
+	over_nbd 1
+	busybox_over_nbd /dev/nbd0
 }
 
 @test "dracut, systemd init, erofs.backend=nbd: the plain root mounts from /dev/nbd0" {
