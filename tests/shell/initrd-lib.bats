@@ -8,25 +8,7 @@
 
 bats_require_minimum_version 1.5.0
 
-bats_require_minimum_version 1.5.0
-
-# fails CMD...: CMD must fail. (`! CMD` would not fail a bats test: errexit ignores it.)
-fails() {
-	if "$@"; then
-		echo "unexpectedly succeeded: $*" >&2
-		return 1
-	fi
-}
-
-setup() {
-	I=$BATS_TEST_DIRNAME/../../initrd
-	LIB=$I/lazyroot-lib.sh
-	# shellcheck source=../../initrd/lazyroot-busybox.sh
-	. "$I/lazyroot-busybox.sh"
-	# shellcheck source=../../initrd/lazyroot-lib.sh
-	. "$LIB"
-	LR_ERR=
-}
+load ../lib/initrd-test
 
 # --- sizes ---------------------------------------------------------------------------------
 
