@@ -230,11 +230,8 @@ void blob_opened(struct blob *b, int err, const char *why)
 	struct server *s = sb->server;
 
 	if (err) {
-		char line[CONFIG_URL_MAX + 1600];
-
-		snprintf(line, sizeof(line), "%s", why);
-		log_err("cannot open blob %s: %s", b->name, line);
-		server_error(s, line);
+		log_err("cannot open blob %s: %s", b->name, why);
+		server_error(s, why);
 		sb->fe->ops->opened(sb->fe, NULL, err);
 		sblob_free(sb);
 		return;
