@@ -10,6 +10,7 @@
 #include "fetch.h"
 #include "log.h"
 #include "manifest.h"
+#include "serve.h"
 
 /*
  * erofs.backend=auto: fscache where /dev/cachefiles binds on-demand (the
@@ -84,6 +85,9 @@ static int start_nbd(const struct config *cfg, struct server *s,
 	}
 	if (fe_nbd_new(fe, s, &opt, names, n))
 		return -1;
+	/* The page cache is the kernel's only copy; keep ours. */
+	server_keep_in_ram(s, cfg->ram_cache ? cfg->ram_cache :
+					       config_default_ram_cache());
 	while (!(ready = fe_nbd_ready(*fe)) && !*stop) {
 		if (fetch_engine_wait(engine, (*fe)->fd, 1000))
 			(*fe)->drain(*fe);

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <strings.h>
+#include <sys/sysinfo.h>
 
 #include "cmdline.h"
 #include "config.h"
@@ -42,6 +43,57 @@ int parse_uint(const char *s, unsigned int min, unsigned int max,
 	return 0;
 }
 
+int parse_size(const char *s, uint64_t *out, const char **why)
+{
+	static const char units[] = "KMGT";
+	uint64_t v = 0;
+	unsigned int shift = 0;
+	size_t i, n = strlen(s);
+	const char *u;
+	char c = n ? (char)(s[n - 1] & ~0x20) : 0;
+
+	/* binary units, either case, as the initramfs takes them */
+	if (c >= 'A' && c <= 'Z' && (u = strchr(units, c))) {
+		shift = (unsigned int)(u - units + 1) * 10;
+		n--;
+	}
+	for (i = 0; i < n; i++)
+		if (s[i] < '0' || s[i] > '9')
+			break;
+	if (!n || i < n) {
+		*why = "expected a size like 4G (digits and an optional K, M, G or T)";
+		return -EINVAL;
+	}
+	while (n > 1 && *s == '0') {
+		s++;
+		n--;
+	}
+	for (i = 0; i < n && i < 16; i++)
+		v = v * 10 + (uint64_t)(s[i] - '0');
+	if (n > 15 || v > (1ULL << 40) >> shift) {
+		*why = "too large (at most 1T)";
+		return -EINVAL;
+	}
+	v <<= shift;
+	if (v < (16ULL << 20)) {
+		*why = "too small (at least 16M)";
+		return -EINVAL;
+	}
+	*out = v;
+	return 0;
+}
+
+uint64_t config_default_ram_cache(void)
+{
+	struct sysinfo si;
+	uint64_t half;
+
+	if (sysinfo(&si))
+		return 4ULL << 30;
+	half = (uint64_t)si.totalram * si.mem_unit / 2;
+	return half < (4ULL << 30) ? half : 4ULL << 30;
+}
+
 static int set_string(char *dst, size_t size, const char *what, const char *v)
 {
 	if (strlen(v) >= size) {
@@ -66,6 +118,8 @@ static void usage(void)
 	       "  --connections N    parallel HTTPS connections (4)\n"
 	       "  --tag TAG          cachefiles tag (lazyroot)\n"
 	       "  --store-dir DIR    keep fetched pages in DIR across boots (a local disk)\n"
+	       "  --ram-cache SIZE   nbd: keep up to SIZE of fetched pages in RAM\n"
+	       "                     (erofs.cachesize=; 4G, or half the RAM if less)\n"
 	       "  --digest sha256:HEX  serve the verified image whose manifest\n"
 	       "                     <url>/<fsid>.manifest has this sha256 (erofs.digest=)\n"
 	       "  --key FILE         serve the verified image whose manifest is signed by\n"
@@ -85,7 +139,7 @@ int config_parse_args(struct config *cfg, int argc, char **argv)
 	enum { OPT_CACHE_DIR = 256, OPT_URL, OPT_CA, OPT_TIMEOUT, OPT_CONNS,
 	       OPT_TAG, OPT_STORE_DIR, OPT_ERROR_FILE, OPT_CMDLINE, OPT_FOREGROUND,
 	       OPT_VERBOSE, OPT_HELP, OPT_VERSION, OPT_DIGEST, OPT_FSID,
-	       OPT_KEY, OPT_BACKEND, OPT_NBD_MAP };
+	       OPT_KEY, OPT_BACKEND, OPT_NBD_MAP, OPT_RAM_CACHE };
 	static const struct option opts[] = {
 		{ "cache-dir", required_argument, NULL, OPT_CACHE_DIR },
 		{ "url", required_argument, NULL, OPT_URL },
@@ -99,6 +153,7 @@ int config_parse_args(struct config *cfg, int argc, char **argv)
 		{ "key", required_argument, NULL, OPT_KEY },
 		{ "backend", required_argument, NULL, OPT_BACKEND },
 		{ "nbd-map", required_argument, NULL, OPT_NBD_MAP },
+		{ "ram-cache", required_argument, NULL, OPT_RAM_CACHE },
 		{ "error-file", required_argument, NULL, OPT_ERROR_FILE },
 		{ "cmdline", required_argument, NULL, OPT_CMDLINE },
 		{ "foreground", no_argument, NULL, OPT_FOREGROUND },
@@ -107,6 +162,7 @@ int config_parse_args(struct config *cfg, int argc, char **argv)
 		{ "version", no_argument, NULL, OPT_VERSION },
 		{ NULL, 0, NULL, 0 },
 	};
+	const char *why;
 	int c, ret = 0;
 
 	optind = 1;
@@ -162,6 +218,11 @@ int config_parse_args(struct config *cfg, int argc, char **argv)
 		case OPT_NBD_MAP:
 			ret = set_string(cfg->nbd_map, sizeof(cfg->nbd_map),
 					 "--nbd-map", optarg);
+			break;
+		case OPT_RAM_CACHE:
+			ret = parse_size(optarg, &cfg->ram_cache, &why);
+			if (ret)
+				log_err("--ram-cache %s: %s", optarg, why);
 			break;
 		case OPT_FSID:
 			ret = set_string(cfg->fsid, sizeof(cfg->fsid), "--fsid",
@@ -244,6 +305,18 @@ int config_apply_cmdline(struct config *cfg, const char *cmdline)
 	}
 	if (!cfg->timeout_s)
 		cfg->timeout_s = DEFAULT_TIMEOUT_S;
+	if (!cfg->ram_cache) {
+		const char *why;
+		char size[32];
+
+		ret = cmdline_get(cmdline, "erofs.cachesize", size, sizeof(size));
+		if (ret < 0 ||
+		    (ret && size[0] && parse_size(size, &cfg->ram_cache, &why))) {
+			log_err("erofs.cachesize= on the kernel command line: %s",
+				ret < 0 ? "too long" : why);
+			return -EINVAL;
+		}
+	}
 	return 0;
 }
 

@@ -4,6 +4,7 @@
 #define LAZYROOT_CONFIG_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define CONFIG_URL_MAX 2048
 #define CONFIG_PATH_MAX 1024
@@ -38,6 +39,11 @@ struct config {
 	 */
 	char backend[16];
 	char nbd_map[CONFIG_PATH_MAX];	/* --nbd-map: "NAME /dev/nbdN" lines */
+	/*
+	 * NBD: bytes of fetched pages kept in RAM (--ram-cache,
+	 * erofs.cachesize=); 0: the default, 4 GiB or half the RAM.
+	 */
+	uint64_t ram_cache;
 	unsigned int timeout_s;		/* per kernel request, all retries */
 	unsigned int connections;	/* parallel HTTP connections */
 	int foreground;
@@ -64,12 +70,23 @@ int config_parse_args(struct config *cfg, int argc, char **argv);
 
 /*
  * Fills what the flags left unset from erofs.url=, erofs.ca=,
- * erofs.timeout=, erofs.fsid=, erofs.digest= and erofs.key= on @cmdline. Returns 0, or -EINVAL after one error line.
+ * erofs.timeout=, erofs.fsid=, erofs.digest=, erofs.key=, erofs.backend=
+ * and erofs.cachesize= on @cmdline. Returns 0, or -EINVAL after one error
+ * line.
  */
 int config_apply_cmdline(struct config *cfg, const char *cmdline);
 
 /* Checks the merged configuration. Returns 0, or -EINVAL after one line. */
 int config_validate(const struct config *cfg);
+
+/*
+ * Parses a size as erofs.cachesize= takes it: digits and an optional K, M,
+ * G or T, in 16M..1T. Returns 0, or -EINVAL with *why saying what is wrong.
+ */
+int parse_size(const char *s, uint64_t *out, const char **why);
+
+/* The RAM cache's default size: 4 GiB, or half the RAM when that is less. */
+uint64_t config_default_ram_cache(void);
 
 /* Parses a decimal number in [min, max]; returns 0 or -EINVAL. */
 int parse_uint(const char *s, unsigned int min, unsigned int max,

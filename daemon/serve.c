@@ -67,6 +67,9 @@ struct server {
 	struct fetch_engine *engine;
 	struct source *src;
 	struct serve_stats stats;
+	struct store_budget ram;	/* --ram-cache: the RAM stores' bytes */
+	unsigned long long ram_reads;	/* reads answered from RAM */
+	int ram_full_logged;
 	struct sblob *blobs;
 };
 
@@ -131,6 +134,11 @@ void server_free(struct server *s)
 	free(s);
 }
 
+void server_keep_in_ram(struct server *s, uint64_t bytes)
+{
+	s->ram.limit = bytes;
+}
+
 const struct serve_stats *server_stats(const struct server *s)
 {
 	return &s->stats;
@@ -144,6 +152,11 @@ void server_log_stats(const struct server *s)
 		 s->stats.opens, s->stats.reads, s->stats.closes, f->attempts,
 		 f->retries, f->bytes, s->stats.bytes_written,
 		 s->stats.bytes_from_disk, s->stats.errors);
+	if (s->ram.limit)
+		log_info("stats: RAM cache %llu of %llu KiB held, reads answered from it %llu (%llu bytes)",
+			 (unsigned long long)(s->ram.used >> 10),
+			 (unsigned long long)(s->ram.limit >> 10), s->ram_reads,
+			 s->stats.bytes_from_ram);
 	if (s->src->ops->log_stats)
 		s->src->ops->log_stats(s->src);
 }
@@ -242,6 +255,14 @@ void blob_opened(struct blob *b, int err, const char *why)
 		log_info("blob %s: %llu of %llu pages kept on disk from earlier boots",
 			 b->name, (unsigned long long)have,
 			 (unsigned long long)total);
+	} else if (s->ram.limit) {
+		int ret = store_open_ram(&b->store, b->name, b->size, &s->ram);
+
+		if (ret) {
+			log_warn("blob %s: cannot open its RAM cache: %s; pages the kernel drops are fetched again",
+				 b->name, strerror(-ret));
+			b->store = NULL;
+		}
 	}
 	sb->next = s->blobs;
 	s->blobs = sb;
@@ -272,15 +293,23 @@ void serve_close(struct server *s, struct blob *b)
 	sblob_put(sb);
 }
 
-/* Bytes handed to the front end go to the disk store too. */
-static void keep_on_disk(struct blob *b, const unsigned char *buf,
-			 uint64_t off, uint64_t len)
+/* Bytes handed to the front end go to the store too. */
+static void keep_copy(struct sblob *sb, const unsigned char *buf,
+		      uint64_t off, uint64_t len)
 {
+	struct server *s = sb->server;
+	struct blob *b = &sb->b;
 	int ret;
 
 	if (!b->store)
 		return;
 	ret = store_put(b->store, buf, off, len);
+	if (ret == -ENOSPC && store_in_ram(b->store)) {
+		if (!s->ram_full_logged++)
+			log_info("RAM cache full (%llu KiB): it keeps what it holds; pages the kernel drops beyond it are fetched again",
+				 (unsigned long long)(s->ram.limit >> 10));
+		return;
+	}
 	if (ret) {
 		log_warn("blob %s: cannot keep bytes %llu-%llu on disk: %s; no longer keeping its pages",
 			 b->name, (unsigned long long)off,
@@ -314,7 +343,7 @@ void job_checked(struct job *j, uint64_t off, uint64_t len)
 
 	if (hand_over(f->sb, buf, off, len))
 		return;
-	keep_on_disk(&f->sb->b, buf, off, len);
+	keep_copy(f->sb, buf, off, len);
 	sp = realloc(f->checked, (f->nchecked + 1) * sizeof(*sp));
 	if (!sp) {
 		/* the reads it would answer fail: nothing unchecked is answered */
@@ -512,7 +541,7 @@ static int join_fetch(struct sblob *sb, const struct waiter *w)
 	return 0;
 }
 
-/* Answers a read from pages kept from earlier boots; 0 if they are not all there. */
+/* Answers a read from the store (disk or RAM); 0 if its pages are not all there. */
 static int read_from_store(struct sblob *sb, const struct waiter *w)
 {
 	struct server *s = sb->server;
@@ -531,7 +560,7 @@ static int read_from_store(struct sblob *sb, const struct waiter *w)
 		return 0;
 	ret = store_read(b->store, buf, off, end - off);
 	if (ret) {
-		log_warn("blob %s: bytes %llu-%llu from the disk store: %s; fetching them",
+		log_warn("blob %s: bytes %llu-%llu from its store: %s; fetching them",
 			 b->name, (unsigned long long)off,
 			 (unsigned long long)(end - 1), strerror(-ret));
 		free(buf);
@@ -540,6 +569,13 @@ static int read_from_store(struct sblob *sb, const struct waiter *w)
 	ret = sb->fe->ops->write(sb->fe, buf, off, end - off);
 	if (ret) {
 		s->stats.errors++;
+	} else if (store_in_ram(b->store)) {
+		s->stats.bytes_written += end - off;
+		s->stats.bytes_from_ram += end - off;
+		s->ram_reads++;
+		log_debug("READ: blob %s bytes %llu+%llu from the RAM cache",
+			  b->name, (unsigned long long)off,
+			  (unsigned long long)(end - off));
 	} else {
 		s->stats.bytes_written += end - off;
 		s->stats.bytes_from_disk += end - off;

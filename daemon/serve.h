@@ -2,8 +2,9 @@
 /*
  * The core between a kernel front end (frontend.h) and the network: open
  * blobs, READ planning (whole pages, joining fetches under way, sequential
- * read-ahead), the disk store (erofs.cache=), and an image source that
- * fetches and checks bytes (source.h: plain or verified). Nothing here
+ * read-ahead), the stores (erofs.cache= on disk, the RAM cache for NBD),
+ * and an image source that fetches and checks bytes (source.h: plain or
+ * verified). Nothing here
  * knows which front end or which source is in use.
  */
 #ifndef LAZYROOT_SERVE_H
@@ -23,7 +24,8 @@ struct manifest;
 struct serve_stats {
 	unsigned long long opens, reads, closes;
 	unsigned long long bytes_written;
-	unsigned long long bytes_from_disk;	/* of those, from the store */
+	unsigned long long bytes_from_disk;	/* of those, from the disk store */
+	unsigned long long bytes_from_ram;	/* of those, from the RAM cache */
 	unsigned long long errors;
 	unsigned long long chunks_verified, chunks_bad;	/* verified images */
 };
@@ -49,6 +51,14 @@ void serve_open(struct server *s, const char *name, size_t len,
  */
 void serve_read(struct server *s, struct blob *b, uint64_t off, uint64_t len,
 		uint64_t tag);
+
+/*
+ * Keeps up to @bytes of the pages handed to the kernel in RAM, for a front
+ * end whose kernel side keeps no copy of its own (NBD: the page cache drops
+ * pages under memory pressure). Blobs opened from then on use it, unless
+ * they have a disk store.
+ */
+void server_keep_in_ram(struct server *s, uint64_t bytes);
 
 /* The kernel closed @b; its object is released once no fetch uses it. */
 void serve_close(struct server *s, struct blob *b);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -11,9 +12,11 @@
 #include "store.h"
 
 struct store {
-	int data_fd, map_fd;
+	int data_fd, map_fd;	/* map_fd -1: a RAM store */
 	uint64_t size, pages;
-	unsigned char *map;	/* in memory, written through */
+	uint64_t held;		/* pages set in map */
+	unsigned char *map;	/* in memory; written through on disk */
+	struct store_budget *budget;	/* RAM stores */
 };
 
 static int sync_dir(int dfd)
@@ -104,6 +107,7 @@ int store_open(struct store **out, const char *dir, const char *name,
 	if (ret)
 		goto fail;
 	close(dfd);
+	st->held = store_pages(st, NULL);
 	*out = st;
 	return 0;
 fail:
@@ -113,10 +117,46 @@ fail:
 	return ret;
 }
 
+int store_open_ram(struct store **out, const char *name, uint64_t size,
+		   struct store_budget *budget)
+{
+	char label[64];
+	struct store *st;
+	int ret;
+
+	if (!size)
+		return -EINVAL;
+	st = calloc(1, sizeof(*st));
+	if (!st)
+		return -ENOMEM;
+	st->size = size;
+	st->pages = (size + STORE_PAGE - 1) / STORE_PAGE;
+	st->map = calloc(1, (size_t)((st->pages + 7) / 8));
+	st->map_fd = -1;
+	st->budget = budget;
+	/* the name shows in /proc/PID/fd, which is all it is for */
+	snprintf(label, sizeof(label), "lazyroot-ram:%.48s", name);
+	st->data_fd = memfd_create(label, MFD_CLOEXEC);
+	if (!st->map || st->data_fd < 0 || ftruncate(st->data_fd, (off_t)size)) {
+		ret = st->map ? -errno : -ENOMEM;
+		store_close(st);
+		return ret;
+	}
+	*out = st;
+	return 0;
+}
+
+int store_in_ram(const struct store *st)
+{
+	return st->map_fd < 0;
+}
+
 void store_close(struct store *st)
 {
 	if (!st)
 		return;
+	if (st->budget)
+		st->budget->used -= st->held * STORE_PAGE;
 	if (st->data_fd >= 0)
 		close(st->data_fd);
 	if (st->map_fd >= 0)
@@ -161,22 +201,32 @@ int store_read(struct store *st, unsigned char *buf, uint64_t off,
 int store_put(struct store *st, const unsigned char *buf, uint64_t off,
 	      uint64_t len)
 {
-	uint64_t pg, first, last, end = off + len;
+	uint64_t pg, first, last, fresh = 0, end = off + len;
 	int ret;
 
 	if (off % STORE_PAGE || !len || end < off || end > st->size ||
 	    (end % STORE_PAGE && end != st->size))
 		return -EINVAL;
+	first = off / STORE_PAGE;
+	last = (end + STORE_PAGE - 1) / STORE_PAGE;
+	for (pg = first; pg < last; pg++)
+		fresh += page_set(st, pg) ? 0 : 1;
+	if (st->budget &&
+	    fresh * STORE_PAGE > st->budget->limit - st->budget->used)
+		return -ENOSPC;
 	ret = io_pwrite_all(st->data_fd, buf, len, off);
 	if (ret)
 		return ret;
 	/* The data is on disk before any bit says so. */
-	if (fdatasync(st->data_fd))
+	if (!store_in_ram(st) && fdatasync(st->data_fd))
 		return -errno;
-	first = off / STORE_PAGE;
-	last = (end + STORE_PAGE - 1) / STORE_PAGE;
 	for (pg = first; pg < last; pg++)
 		st->map[pg / 8] |= (unsigned char)(1u << (pg % 8));
+	st->held += fresh;
+	if (st->budget)
+		st->budget->used += fresh * STORE_PAGE;
+	if (store_in_ram(st))
+		return 0;
 	return io_pwrite_all(st->map_fd, st->map + first / 8,
 			   (size_t)((last - 1) / 8 - first / 8 + 1),
 			   first / 8);

@@ -189,11 +189,48 @@ static void test_digest(void)
 	CHECK_STR(c.digest, line);
 }
 
+/* erofs.cachesize= and --ram-cache take what the initramfs takes. */
+static void test_size(void)
+{
+	struct config c;
+	const char *why;
+	uint64_t v;
+
+	CHECK(parse_size("4G", &v, &why) == 0 && v == 4ULL << 30);
+	CHECK(parse_size("16m", &v, &why) == 0 && v == 16ULL << 20);
+	CHECK(parse_size("0016M", &v, &why) == 0 && v == 16ULL << 20);
+	CHECK(parse_size("1T", &v, &why) == 0 && v == 1ULL << 40);
+	CHECK(parse_size("1099511627776", &v, &why) == 0 && v == 1ULL << 40);
+	CHECK(parse_size("1025G", &v, &why) == -EINVAL);
+	CHECK_STR(why, "too large (at most 1T)");
+	CHECK(parse_size("9999999999999999K", &v, &why) == -EINVAL);
+	CHECK_STR(why, "too large (at most 1T)");
+	CHECK(parse_size("15M", &v, &why) == -EINVAL);
+	CHECK_STR(why, "too small (at least 16M)");
+	CHECK(parse_size("4 ", &v, &why) == -EINVAL);
+	CHECK_STR(why, "expected a size like 4G (digits and an optional K, M, G or T)");
+	CHECK(parse_size("G", &v, &why) == -EINVAL);
+	CHECK(parse_size("", &v, &why) == -EINVAL);
+	CHECK(parse_size("4X", &v, &why) == -EINVAL);
+	CHECK(parse_size("-4G", &v, &why) == -EINVAL);
+
+	config_init(&c);
+	CHECK(config_apply_cmdline(&c, "erofs.cachesize=64M") == 0 &&
+	      c.ram_cache == 64ULL << 20);
+	config_init(&c);
+	CHECK(config_apply_cmdline(&c, "erofs.cachesize=") == 0 && c.ram_cache == 0);
+	config_init(&c);
+	CHECK(config_apply_cmdline(&c, "erofs.cachesize=lots") == -EINVAL);
+	CHECK(config_default_ram_cache() >= 1 << 20 &&
+	      config_default_ram_cache() <= 4ULL << 30);
+}
+
 int main(void)
 {
 	test_apply();
 	test_validate();
 	test_args();
 	test_digest();
+	test_size();
 	return check_report("test_config");
 }

@@ -361,6 +361,38 @@ static void test_free_busy(void)
 	CHECK(rec.released == 1);
 }
 
+/*
+ * With a RAM cache (NBD), a page read again after the kernel dropped it is
+ * answered from RAM, not fetched; a full cache keeps what it holds and the
+ * rest is fetched again.
+ */
+static void test_ram_cache(void)
+{
+	setup();
+	server_free(srv);
+	CHECK(server_new_source(&srv, &cfg, NULL, &fk_source) == 0);
+	server_keep_in_ram(srv, 2 * 4096);
+	serve_open(srv, "rootfs", 6, &rec.fe);
+	read(1, 0, 2 * 4096);
+	finish(0, 1);
+	read(2, 4096, 100);
+	CHECK(njobs == 1 && rec.answers == 2 && rec.err[1] == 0 && rec.data_ok[1]);
+	CHECK(server_stats(srv)->bytes_from_ram == 4096);
+	/* full: a third page is fetched, handed over, not kept */
+	read(3, 5 * 4096, 4096);
+	CHECK(njobs == 2);
+	finish(1, 1);
+	read(4, 5 * 4096, 4096);
+	CHECK(njobs == 3);
+	finish(2, 1);
+	CHECK(rec.answers == 4 && rec.err[2] == 0 && rec.err[3] == 0 && rec.data_ok[3]);
+	/* what it holds still answers */
+	read(5, 0, 4096);
+	CHECK(njobs == 3 && rec.answers == 5 && rec.data_ok[4]);
+	CHECK(server_stats(srv)->bytes_from_disk == 0);
+	teardown();
+}
+
 int main(void)
 {
 	test_open();
@@ -376,5 +408,6 @@ int main(void)
 	test_close_while_fetching();
 	test_close_idle();
 	test_free_busy();
+	test_ram_cache();
 	return check_report("test_serve");
 }

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
-/* The on-disk blob store: what it keeps across reopenings, and what it drops. */
+/* The blob stores: on disk, what it keeps across reopenings and drops; in RAM, its budget. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -17,6 +18,46 @@ static const char *sha_b = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb
 static void path_of(char *out, size_t n, const char *dir, const char *file)
 {
 	snprintf(out, n, "%s/%s", dir, file);
+}
+
+/*
+ * The RAM store: the same pages as the disk store, in one budget shared by
+ * two blobs; a full budget keeps what it holds and takes no more.
+ */
+static void test_ram(const unsigned char *blob)
+{
+	struct store_budget budget = { .limit = 3 * STORE_PAGE };
+	static unsigned char buf[2 * STORE_PAGE];
+	struct store *a, *b;
+
+	CHECK(store_open_ram(&a, "img", SIZE, &budget) == 0);
+	CHECK(store_open_ram(&b, "data", SIZE, &budget) == 0);
+	CHECK(store_in_ram(a) && store_pages(a, NULL) == 0);
+	CHECK(store_put(a, blob, 0, 2 * STORE_PAGE) == 0);
+	CHECK(budget.used == 2 * STORE_PAGE);
+	/* a page it holds already costs nothing */
+	CHECK(store_put(a, blob, STORE_PAGE, STORE_PAGE) == 0);
+	CHECK(budget.used == 2 * STORE_PAGE);
+	/* the other blob's two pages do not fit in the one left: none kept */
+	CHECK(store_put(b, blob, 0, 2 * STORE_PAGE) == -ENOSPC);
+	CHECK(store_has(b, 0, STORE_PAGE) == 0 && budget.used == 2 * STORE_PAGE);
+	/* the last page (part bytes, part zeros) does */
+	CHECK(store_put(b, blob + 5 * STORE_PAGE, 5 * STORE_PAGE, 100) == 0);
+	CHECK(budget.used == 3 * STORE_PAGE);
+	CHECK(store_read(b, buf, 5 * STORE_PAGE, STORE_PAGE) == 0);
+	CHECK(memcmp(buf, blob + 5 * STORE_PAGE, 100) == 0 && buf[100] == 0);
+	/* full: what is there still reads */
+	CHECK(store_put(a, blob + 2 * STORE_PAGE, 2 * STORE_PAGE, STORE_PAGE) == -ENOSPC);
+	CHECK(store_read(a, buf, 0, 2 * STORE_PAGE) == 0);
+	CHECK(memcmp(buf, blob, 2 * STORE_PAGE) == 0);
+	CHECK(store_put(a, blob, 1, STORE_PAGE) == -EINVAL);
+	/* closing a blob gives its pages back */
+	store_close(b);
+	CHECK(budget.used == 2 * STORE_PAGE);
+	CHECK(store_put(a, blob + 2 * STORE_PAGE, 2 * STORE_PAGE, STORE_PAGE) == 0);
+	store_close(a);
+	CHECK(budget.used == 0);
+	CHECK(store_open_ram(&a, "img", 0, &budget) == -EINVAL);
 }
 
 int main(void)
@@ -107,5 +148,6 @@ int main(void)
 		unlink(p);
 	}
 	rmdir(dir);
+	test_ram(blob);
 	return check_report("test_store");
 }
