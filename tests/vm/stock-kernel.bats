@@ -2,7 +2,7 @@
 # Debian 12's own kernel (the package linux-image-amd64 depends on, unpacked
 # into the cache by tests/lib/stock-kernel, never installed) boots the test
 # root: dracut builds an initramfs for it from the package's modules
-# (--kmoddir) with the lazyroot module, QEMU boots the package's vmlinuz, and
+# (--kmoddir, tests/lib/stock-env.sh) with the lazyroot module, QEMU boots the package's vmlinuz, and
 # since that kernel has no on-demand cachefiles, erofs.backend=auto takes NBD:
 # the root mounts from /dev/nbd0 and the root's own init checks its files.
 
@@ -11,41 +11,19 @@ bats_require_minimum_version 1.5.0
 setup_file() {
 	command -v dracut >/dev/null || return 0 # each test skips
 	. tests/lib/vm-env.sh
-	local out rc=0
-	out=$(tests/lib/stock-kernel 2>"$BATS_FILE_TMPDIR/stock-kernel.err") || rc=$?
-	if [ "$rc" -eq 3 ]; then
-		STOCK_SKIP="the Debian archive cannot be reached: $(tail -n 1 "$BATS_FILE_TMPDIR/stock-kernel.err")"
-		export STOCK_SKIP
-		return 0
-	fi
-	[ "$rc" -eq 0 ] || { cat "$BATS_FILE_TMPDIR/stock-kernel.err" >&2; return 1; }
-	read -r KVER KDIR <<<"$out"
+	. tests/lib/stock-env.sh
+	stock_env_setup "$BATS_FILE_TMPDIR/stock-kernel.err" || return 1
+	[ -z "$STOCK_SKIP" ] || return 0
+	KVER=$STOCK_KVER
 	vm_env_setup "$BATS_FILE_TMPDIR" 8
 	images/lazyroot-mkimage --verified --fsid rootfs-v "$W/rootfs" "$W/www/vimg" \
 		> "$W/vimg.out" 2> "$W/vimg.log" || { cat "$W/vimg.log" >&2; return 1; }
 	read -r _ DIGEST < "$W/vimg.out"
 	. tests/lib/dracut-env.sh
 	dracut_env_setup "$W" "$W/srv/ca.pem"
-	stock_image "$W/systemd.img" "$DRACUT_SYSTEMD_MODULES" ""
-	stock_image "$W/shell.img" "$DRACUT_SHELL_MODULES" systemd
-	export W KVER KDIR DIGEST
-}
-
-# stock_image OUT MODULES OMIT: a dracut initramfs for the stock kernel with
-# its own modules: the virtio drivers QEMU's machine needs (PCI, net) besides
-# lazyroot's (module-setup.sh). No pvpanic: a panic reboots (panic=-1), which
-# ends QEMU, and the checks of the root's lines fail.
-stock_image() {
-	local out=$1 modules=$2 omit=$3
-	dracutbasedir=$DRACUT_BASE dracut --force --no-hostonly \
-		--kver "$KVER" --kmoddir "$KDIR/lib/modules/$KVER" \
-		--conf /dev/null --confdir "$DRACUT_CONF" \
-		--modules "$modules" ${omit:+--omit "$omit"} \
-		--add-drivers "virtio_pci virtio_net" --compress zstd \
-		"$out" >"$out.log" 2>&1 || {
-		tail -n 30 "$out.log" >&2
-		return 1
-	}
+	stock_dracut_image "$W/systemd.img" "$DRACUT_SYSTEMD_MODULES" "" --compress zstd
+	stock_dracut_image "$W/shell.img" "$DRACUT_SHELL_MODULES" systemd --compress zstd
+	export W KVER DIGEST
 }
 
 teardown_file() {
@@ -67,7 +45,7 @@ boot() {
 	log="$W/$2.log"
 	shift 2
 	qemu_status=0
-	tests/lib/qemu-run --kernel "$KDIR/boot/vmlinuz-$KVER" --initrd "$W/$img.img" \
+	tests/lib/qemu-run --kernel "$STOCK_KERNEL" --initrd "$W/$img.img" \
 		--log "$log" --timeout 900 \
 		--append "console=ttyS0 panic=-1 rd.shell=0 rd.emergency=reboot $*" ||
 		qemu_status=$?
