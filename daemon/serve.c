@@ -343,7 +343,6 @@ void job_checked(struct job *j, uint64_t off, uint64_t len)
 
 	if (hand_over(f->sb, buf, off, len))
 		return;
-	keep_copy(f->sb, buf, off, len);
 	sp = realloc(f->checked, (f->nchecked + 1) * sizeof(*sp));
 	if (!sp) {
 		/* the reads it would answer fail: nothing unchecked is answered */
@@ -435,6 +434,14 @@ void job_done(struct job *j, int err, const char *why)
 					       ok ? j->buf + (w->off - j->off) : NULL,
 					       ok ? 0 : -EIO);
 		}
+	}
+	/* Stored once the reads are answered: they do not wait for the disk. */
+	for (i = 0; i < f->nchecked; i++) {
+		uint64_t off = f->checked[i].off, len = f->checked[i].len;
+
+		if (off + len > sb->b.size)
+			len = sb->b.size - off;
+		keep_copy(sb, j->buf + (off - j->off), off, len);
 	}
 	fetch_free(s, f);
 	sblob_put(sb);
