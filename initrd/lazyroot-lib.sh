@@ -235,7 +235,8 @@ lr_kernel_lacks_ondemand() {
 
 # lr_kernel_check: which route serves the root, in LR_BACKEND: fscache (on-demand cachefiles
 # and EROFS's fscache mode) or nbd (the nbd block driver); erofs.backend= (LR_BACKEND_ARG)
-# allows one or, auto, both, fscache first. When no allowed route is complete, everything the
+# allows one or, auto, both, fscache first. When auto takes NBD, LR_BACKEND_WHY says what
+# fscache lacks (lr_daemon_start logs it). When no allowed route is complete, everything the
 # kernel lacks is named in one line in LR_ERR, before anything is set up. The kernel's modules
 # must be loaded first (modprobe nbd). What it looks at: /dev/cachefiles (a char device),
 # /proc/devices (nbd), /proc/filesystems, and for the on-demand parts, which have no file of
@@ -243,7 +244,7 @@ lr_kernel_lacks_ondemand() {
 # those options (their stubs otherwise are static inline).
 lr_kernel_check() {
 	local com='' fs='' nb='' want="${LR_BACKEND_ARG:-auto}" ext=''
-	LR_BACKEND=
+	LR_BACKEND= LR_BACKEND_WHY=
 	lr_have_fs ext4 || lr_have_fs ext2 ||
 		ext=", no ext4 or ext2 for the cache in /proc/filesystems (CONFIG_EXT4_FS)"
 	if ! lr_have_fs erofs; then
@@ -269,6 +270,8 @@ lr_kernel_check() {
 		LR_BACKEND=fscache
 	elif [ "$want" != fscache ] && [ -z "$nb" ]; then
 		LR_BACKEND=nbd
+		# auto: say why not fscache, the route with the kernel's own cache
+		[ "$want" = nbd ] || LR_BACKEND_WHY="no fscache route: ${fs#, }"
 	fi
 	if [ -n "$LR_BACKEND" ] && [ -z "$com" ]; then
 		return 0
@@ -415,6 +418,7 @@ lr_cache_setup() {
 # 404), its error file names why, and LR_ERR says it as a failed mount would with fscache.
 lr_daemon_start() {
 	local line=''
+	[ -z "${LR_BACKEND_WHY:-}" ] || lr_info "backend $LR_BACKEND: $LR_BACKEND_WHY"
 	lr_info "starting lazyrootd${LR_BACKEND:+ (backend $LR_BACKEND)}"
 	if [ "${LR_BACKEND:-}" = nbd ]; then
 		set -- "$@" --backend nbd --nbd-map "$LR_NBD_MAP"

@@ -423,9 +423,12 @@ NO_ONDEMAND='/dev/cachefiles has no on-demand mode (CONFIG_CACHEFILES_ONDEMAND),
 	fake_kernel cachefiles erofs overlay nbd
 	lr_kernel_check
 	[ "$LR_BACKEND" = nbd ]
+	# auto says why not fscache (lr_daemon_start logs it)
+	[ "$LR_BACKEND_WHY" = "no fscache route: $NO_ONDEMAND, no ext4 or ext2 for the cache in /proc/filesystems (CONFIG_EXT4_FS)" ]
 	fake_kernel erofs overlay nbd
 	lr_kernel_check
 	[ "$LR_BACKEND" = nbd ]
+	[ "$LR_BACKEND_WHY" = "no fscache route: no /dev/cachefiles (CONFIG_CACHEFILES), EROFS has no fscache mode (CONFIG_EROFS_FS_ONDEMAND), no ext4 or ext2 for the cache in /proc/filesystems (CONFIG_EXT4_FS)" ]
 	# but the disk store (erofs.cache=) is an ext file system
 	LR_CACHEDEV=/dev/vdb
 	fails lr_kernel_check
@@ -439,10 +442,11 @@ NO_ONDEMAND='/dev/cachefiles has no on-demand mode (CONFIG_CACHEFILES_ONDEMAND),
 @test "lr_kernel_check: auto prefers fscache; erofs.backend= takes one route only" {
 	fake_kernel cachefiles ondemand erofs fscache overlay ext4 nbd
 	lr_kernel_check
-	[ "$LR_BACKEND" = fscache ]
+	[ "$LR_BACKEND" = fscache ] && [ -z "$LR_BACKEND_WHY" ]
 	LR_BACKEND_ARG=nbd
 	lr_kernel_check
-	[ "$LR_BACKEND" = nbd ]
+	# asked for: no reason to give
+	[ "$LR_BACKEND" = nbd ] && [ -z "$LR_BACKEND_WHY" ]
 	fake_kernel cachefiles erofs overlay ext4 nbd
 	LR_BACKEND_ARG=fscache
 	fails lr_kernel_check

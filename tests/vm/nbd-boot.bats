@@ -105,6 +105,7 @@ busybox_over_nbd() {
 	booted_ok 10
 	over_nbd 1
 	busybox_over_nbd /dev/nbd0
+	grep -q '^lazyroot: backend nbd: no fscache route: /dev/cachefiles has no on-demand mode (CONFIG_CACHEFILES_ONDEMAND), EROFS has no fscache mode (CONFIG_EROFS_FS_ONDEMAND)$' "$log"
 }
 
 @test "busybox init, no on-demand cachefiles: a verified root, its data blob on /dev/nbd1" {
