@@ -371,6 +371,9 @@ mk_kmods() {
 	[ "$(cat "$m/kernel/crypto/crc32c_generic.ko")" = "module crc32c_generic" ]
 	[ "$(cat "$m/kernel/fs/overlayfs/overlay.ko")" = "module overlay" ]
 	cmp "$m/modules.builtin" "$BATS_TEST_TMPDIR/km/6.1.0-test/modules.builtin"
+	# reproducible with modules too
+	mk_kmods k2
+	cmp "$BATS_TEST_TMPDIR/k.img" "$BATS_TEST_TMPDIR/k2.img"
 	[ "$(cat "$BATS_TEST_TMPDIR/k.out" | head -n 1)" = "lazyroot-mkinitrd: kernel modules for 6.1.0-test: 12 files; loaded at boot: erofs overlay nbd; for the devices found: virtio_pci virtio_net e1000" ]
 }
 
