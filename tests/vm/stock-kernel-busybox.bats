@@ -31,6 +31,9 @@ setup_file() {
 	# a module that fails to load on this machine (not Hyper-V: ENODEV)
 	initrd/lazyroot-mkinitrd --output "$W/hyperv.img" --ca "$W/srv/ca.pem" \
 		--kmoddir "$KMODDIR" --force-drivers hv_vmbus >/dev/null
+	# without the NIC's driver
+	initrd/lazyroot-mkinitrd --output "$W/nonic.img" --ca "$W/srv/ca.pem" \
+		--kmoddir "$KMODDIR" --omit-drivers virtio_net >/dev/null
 	# modules said to be for another kernel release
 	initrd/lazyroot-mkinitrd --output "$W/other.img" --ca "$W/srv/ca.pem" \
 		--kmoddir "$KMODDIR" --kver 6.1.0-0-other >/dev/null
@@ -97,4 +100,12 @@ setup() {
 	[ "$qemu_status" -ne 124 ]
 	grep -q "^lazyroot: this initramfs has the kernel modules of 6.1.0-0-other but the kernel is $KVER (make one with lazyroot-mkinitrd --kmoddir /lib/modules/$KVER)\$" "$log"
 	run ! grep -q 'lazyroot: kernel modules loaded' "$log"
+}
+
+@test "stock kernel, busybox init: no driver for the NIC: the network wait says where the driver goes" {
+	stock_boot "$W/nonic.img" bb-nonic erofs.fsid=rootfs-test erofs.url="$(vm_url "$PORT")" \
+		rd.lazyroot.nettimeout=5
+	[ "$qemu_status" -ne 124 ]
+	grep -q '^lazyroot: drivers for the devices found: virtio_pci virtio_rng$' "$log"
+	grep -q '^lazyroot: no ethernet interface appeared within 5s (is its driver in the initramfs? lazyroot-mkinitrd --add-drivers)$' "$log"
 }
