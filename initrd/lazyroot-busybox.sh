@@ -4,7 +4,8 @@
 # lazyroot-lib.sh (the steps it shares with the dracut module): stand-ins for dracut-lib's
 # getarg, getargbool, info, warn and die that read $CMDLINE and print "lazyroot: ..." lines,
 # the rest of the command line (ip=, init=, rd.shell, rd.lazyroot.nettimeout=, quiet), the
-# network (DHCP through udhcpc and udhcpc.script, or static), and switch_root's helpers.
+# kernel modules of lazyroot-mkinitrd --kmoddir, the network (DHCP through udhcpc and
+# udhcpc.script, or static), and switch_root's helpers.
 # The dracut image does not ship this file: there, dracut-lib.sh and dracut's network module
 # do all this.
 #
@@ -18,6 +19,8 @@
 
 LR_SYSFS=${LR_SYSFS:-/sys}
 LR_LIBDIR=${LR_LIBDIR:-/lib/lazyroot}
+LR_MODDIR=${LR_MODDIR:-/lib/modules}
+LR_KMOD_LIST=${LR_KMOD_LIST:-$LR_LIBDIR/kmod.list}
 
 # info, warn, die, getarg, getargbool: dracut-lib.sh's names and calling conventions, so that
 # lazyroot-lib.sh runs the same under both inits; their lines say "lazyroot: ".
@@ -381,6 +384,129 @@ lr_lazyrootd_at() {
 	(exec -a @lazyrootd /sbin/lazyrootd "$@")
 }
 
+# lr_kmod_load NAME ITEM...: insmod each ITEM, [?]MODULE:PATH under $LR_MODDIR/$LR_KVER, in
+# order (kmod.list's sequence for NAME: what it needs first), skipping modules already
+# loaded. A soft dependency ('?') may fail (crc32c_intel on a CPU without SSE 4.2); anything
+# else sets LR_ERR to the module and the kernel's reason.
+lr_kmod_load() {
+	local name="$1" it opt m out
+	shift
+	for it; do
+		opt=''
+		case $it in '?'*) opt=1 it=${it#?} ;; esac
+		m=${it%%:*}
+		[ -e "$LR_SYSFS/module/$m/initstate" ] && continue
+		out=$(insmod "$LR_MODDIR/$LR_KVER/${it#*:}" 2>&1 </dev/null) && continue
+		[ -z "$opt" ] || continue
+		out=$(printf '%s' "${out##*: }" | tr '\n' ' ')
+		if [ "$m" = "$name" ]; then
+			LR_ERR="cannot load kernel module $m: ${out:-insmod failed}"
+		else
+			LR_ERR="cannot load kernel module $m (needed by $name): ${out:-insmod failed}"
+		fi
+		return 1
+	done
+}
+
+# lr_kmod_match LIST DONE: print the drivers of LIST (its "alias PATTERN NAME" lines) that
+# match a device's modalias in sysfs, one a line, except those in DONE (blank-separated).
+# awk does the matching: a PCI NIC driver has up to a hundred patterns.
+lr_kmod_match() {
+	{
+		cat "$LR_SYSFS"/bus/*/devices/*/modalias 2>/dev/null
+		echo --
+		cat "$1"
+	} | awk -v done=" $2 " '
+	function glob2re(p,  re, i, c, n) {
+		re = "^"
+		n = length(p)
+		for (i = 1; i <= n; i++) {
+			c = substr(p, i, 1)
+			if (c == "*")
+				re = re ".*"
+			else if (c == "?")
+				re = re "."
+			else if (c == "[") {
+				re = re "["
+				if (substr(p, i + 1, 1) == "!") {
+					re = re "^"
+					i++
+				}
+			} else if (c == "]")
+				re = re "]"
+			else if (index(".+^$(){}|\\/", c))
+				re = re "\\" c
+			else
+				re = re c
+		}
+		return re "$"
+	}
+	!inlist {
+		if ($0 == "--")
+			inlist = 1
+		else
+			dev[++ndev] = $0
+		next
+	}
+	$1 == "alias" && NF == 3 && !(($3 in hit)) && index(done, " " $3 " ") == 0 {
+		# the pattern up to its first wildcard must begin the modalias: a cheap test
+		# that spares nearly every regular expression (slow to compile under emulation)
+		lit = $2
+		sub(/[*?[].*/, "", lit)
+		n = length(lit)
+		re = ""
+		for (i = 1; i <= ndev; i++)
+			if (substr(dev[i], 1, n) == lit) {
+				if (re == "")
+					re = glob2re($2)
+				if (dev[i] !~ re)
+					continue
+				hit[$3] = 1
+				print $3
+				break
+			}
+	}'
+}
+
+# lr_kmod_setup: the kernel modules lazyroot-mkinitrd --kmoddir put in the initramfs
+# ($LR_KMOD_LIST; none: the kernel has all it needs built in, nothing to do). They must be
+# for the running kernel. First the "load" modules (erofs, overlay, nbd...), then the drivers
+# of the devices found, until no new device shows up (virtio_pci brings the virtio devices
+# whose drivers come next). One line names the module that fails to load and why.
+lr_kmod_setup() {
+	local list="$LR_KMOD_LIST" kind name rest loaded='' drivers='' new round=0
+	[ -e "$list" ] || return 0
+	IFS=' ' read -r kind LR_KVER <"$list" || kind=''
+	if [ "$kind" != kver ] || [ -z "$LR_KVER" ]; then
+		LR_ERR="$list: no kernel release on its first line (remake the initramfs)"
+		return 1
+	fi
+	rest=$(uname -r)
+	if [ "$LR_KVER" != "$rest" ]; then
+		LR_ERR="this initramfs has the kernel modules of $LR_KVER but the kernel is $rest (make one with lazyroot-mkinitrd --kmoddir /lib/modules/$rest)"
+		return 1
+	fi
+	while read -r kind name rest; do
+		[ "$kind" = load ] || continue
+		# shellcheck disable=SC2086 # the items are blank-separated, without glob characters
+		lr_kmod_load "$name" $rest || return 1
+		loaded="$loaded $name"
+	done <"$list"
+	lr_info "kernel modules loaded:${loaded:- none}"
+	while [ "$round" -lt 4 ]; do
+		new=$(lr_kmod_match "$list" "$drivers")
+		[ -n "$new" ] || break
+		for name in $new; do
+			rest=$(sed -n "s/^driver $name //p" "$list")
+			# shellcheck disable=SC2086
+			lr_kmod_load "$name" $rest || return 1
+			drivers="$drivers $name"
+		done
+		round=$((round + 1))
+	done
+	lr_info "drivers for the devices found:${drivers:- none}"
+}
+
 # lr_find_netdev: print the ethernet interface with the lowest ifindex that is backed by a
 # device (so not lo, dummies, bonds or tunnels) and is not wireless; return 1 if none.
 lr_find_netdev() {
@@ -463,7 +589,11 @@ lr_net_setup() {
 			if [ -n "$IP_DEV" ]; then
 				LR_ERR="$IP_DEV: no such network interface after ${LR_NET_TIMEOUT}s"
 			else
-				LR_ERR="no ethernet interface appeared within ${LR_NET_TIMEOUT}s (is its driver built into the kernel?)"
+				if [ -e "$LR_KMOD_LIST" ]; then
+					LR_ERR="no ethernet interface appeared within ${LR_NET_TIMEOUT}s (is its driver in the initramfs? lazyroot-mkinitrd --add-drivers)"
+				else
+					LR_ERR="no ethernet interface appeared within ${LR_NET_TIMEOUT}s (is its driver built into the kernel?)"
+				fi
 			fi
 			return 1
 		fi

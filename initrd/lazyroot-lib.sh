@@ -203,14 +203,16 @@ lr_have_fs() {
 }
 
 # lr_have_sym RE...: the kernel's symbol table lists a function whose whole name matches one
-# of the extended regular expressions RE (built in, or in a loaded module).
+# of the extended regular expressions RE (built in, or in a loaded module). It looks in
+# LR_KSYMS, the lines of /proc/kallsyms that lr_kernel_check keeps: a distribution kernel's
+# table has some 150000 lines, slow to read (seconds under emulation), so it is read once.
 lr_have_sym() {
 	local names="$1" n
 	shift
 	for n; do
 		names="$names|$n"
 	done
-	grep -qE "^[0-9a-f]+ [A-Za-z] ($names)([[:space:]]|\$)" "$LR_PROC/kallsyms" 2>/dev/null
+	printf '%s\n' "${LR_KSYMS-}" | grep -qE "^[0-9a-f]+ [A-Za-z] ($names)([[:space:]]|\$)"
 }
 
 # lr_have_blkdev NAME: a block driver NAME is registered (listed under "Block devices:" in
@@ -245,6 +247,8 @@ lr_kernel_lacks_ondemand() {
 lr_kernel_check() {
 	local com='' fs='' nb='' want="${LR_BACKEND_ARG:-auto}" ext=''
 	LR_BACKEND= LR_BACKEND_WHY=
+	# the symbols lr_kernel_lacks_ondemand asks about, in one pass over the table
+	LR_KSYMS=$(grep -F -e ' erofs_' -e ' cachefiles_' "$LR_PROC/kallsyms" 2>/dev/null) || LR_KSYMS=''
 	lr_have_fs ext4 || lr_have_fs ext2 ||
 		ext=", no ext4 or ext2 for the cache in /proc/filesystems (CONFIG_EXT4_FS)"
 	if ! lr_have_fs erofs; then

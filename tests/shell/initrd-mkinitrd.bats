@@ -284,3 +284,271 @@ fails_with() {
 	fails_with "lazyroot-mkinitrd: /usr/bin/curl is dynamically linked; the initramfs needs a static one (busybox-static)" \
 		--daemon /usr/bin/curl
 }
+
+# --- kernel modules (--kmoddir) --------------------------------------------------------
+
+@test "without --kmoddir the initramfs holds no kernel modules" {
+	run grep -E ' (lib/modules|lib/lazyroot/kmod\.list)' "$D/a.list"
+	[ "$status" -eq 1 ]
+}
+
+# fake_kmods DIR: a small modules tree for release 6.1.0-test in DIR/6.1.0-test, as depmod
+# writes it: erofs (xz) needs libcrc32c, which softly needs crc32c (an alias of
+# crc32c_generic, zstd); overlay (gzip); nbd; the virtio and e1000 drivers with their
+# aliases; ext4 built in; no cachefiles or loop; a module nobody needs.
+fake_kmods() {
+	local k=$1/6.1.0-test f
+	mkdir -p "$k"
+	for f in fs/erofs/erofs lib/libcrc32c crypto/crc32c_generic fs/overlayfs/overlay \
+		drivers/block/nbd drivers/virtio/virtio_ring drivers/virtio/virtio \
+		drivers/virtio/virtio_pci drivers/net/virtio_net drivers/net/net_failover \
+		net/core/failover drivers/net/ethernet/intel/e1000/e1000 drivers/misc/unrelated; do
+		mkdir -p "$k/kernel/${f%/*}"
+		printf 'module %s\n' "${f##*/}" >"$k/kernel/$f.ko"
+	done
+	xz "$k/kernel/fs/erofs/erofs.ko"
+	zstd -q --rm "$k/kernel/crypto/crc32c_generic.ko"
+	gzip -n "$k/kernel/fs/overlayfs/overlay.ko"
+	cat >"$k/modules.dep" <<-'DEP'
+		kernel/fs/erofs/erofs.ko.xz: kernel/lib/libcrc32c.ko
+		kernel/lib/libcrc32c.ko:
+		kernel/crypto/crc32c_generic.ko.zst:
+		kernel/fs/overlayfs/overlay.ko.gz:
+		kernel/drivers/block/nbd.ko:
+		kernel/drivers/virtio/virtio_ring.ko:
+		kernel/drivers/virtio/virtio.ko: kernel/drivers/virtio/virtio_ring.ko
+		kernel/drivers/virtio/virtio_pci.ko: kernel/drivers/virtio/virtio.ko kernel/drivers/virtio/virtio_ring.ko
+		kernel/drivers/net/virtio_net.ko: kernel/drivers/net/net_failover.ko kernel/net/core/failover.ko kernel/drivers/virtio/virtio.ko kernel/drivers/virtio/virtio_ring.ko
+		kernel/drivers/net/net_failover.ko: kernel/net/core/failover.ko
+		kernel/net/core/failover.ko:
+		kernel/drivers/net/ethernet/intel/e1000/e1000.ko:
+		kernel/drivers/misc/unrelated.ko:
+	DEP
+	printf 'softdep libcrc32c pre: crc32c\n' >"$k/modules.softdep"
+	cat >"$k/modules.alias" <<-'ALIAS'
+		alias crc32c crc32c_generic
+		alias fs-erofs erofs
+		alias pci:v00001AF4d*sv*sd*bc*sc*i* virtio_pci
+		alias virtio:d00000001v* virtio_net
+		alias pci:v00008086d0000100Esv*sd*bc*sc*i* e1000
+		alias pci:v00008086d00001004sv*sd*bc*sc*i* e1000
+		alias pci:v0000ABCDd*sv*sd*bc*sc*i* unrelated
+	ALIAS
+	printf 'kernel/fs/ext4/ext4.ko\nkernel/fs/mbcache.ko\n' >"$k/modules.builtin"
+}
+
+# mk_kmods NAME ARGS...: build $BATS_TEST_TMPDIR/NAME.img from the fake tree (made once)
+# with ARGS and unpack it into $BATS_TEST_TMPDIR/NAME; its stdout in $BATS_TEST_TMPDIR/NAME.out
+mk_kmods() {
+	local n=$1
+	shift
+	[ -d "$BATS_TEST_TMPDIR/km" ] || fake_kmods "$BATS_TEST_TMPDIR/km"
+	"$MK" --output "$BATS_TEST_TMPDIR/$n.img" --daemon /bin/busybox \
+		--kmoddir "$BATS_TEST_TMPDIR/km/6.1.0-test" "$@" >"$BATS_TEST_TMPDIR/$n.out"
+	mkdir "$BATS_TEST_TMPDIR/$n"
+	(cd "$BATS_TEST_TMPDIR/$n" && gzip -dc "../$n.img" | cpio -id --quiet)
+}
+
+@test "--kmoddir: lazyroot's modules and the drivers, with what they need, uncompressed, nothing else" {
+	mk_kmods k
+	m=$BATS_TEST_TMPDIR/k/lib/modules/6.1.0-test
+	(cd "$m" && find . -name '*.ko*' | sort) >"$BATS_TEST_TMPDIR/files"
+	diff -u - "$BATS_TEST_TMPDIR/files" <<-'EOF'
+		./kernel/crypto/crc32c_generic.ko
+		./kernel/drivers/block/nbd.ko
+		./kernel/drivers/net/ethernet/intel/e1000/e1000.ko
+		./kernel/drivers/net/net_failover.ko
+		./kernel/drivers/net/virtio_net.ko
+		./kernel/drivers/virtio/virtio.ko
+		./kernel/drivers/virtio/virtio_pci.ko
+		./kernel/drivers/virtio/virtio_ring.ko
+		./kernel/fs/erofs/erofs.ko
+		./kernel/fs/overlayfs/overlay.ko
+		./kernel/lib/libcrc32c.ko
+		./kernel/net/core/failover.ko
+	EOF
+	[ "$(cat "$m/kernel/fs/erofs/erofs.ko")" = "module erofs" ]
+	[ "$(cat "$m/kernel/crypto/crc32c_generic.ko")" = "module crc32c_generic" ]
+	[ "$(cat "$m/kernel/fs/overlayfs/overlay.ko")" = "module overlay" ]
+	cmp "$m/modules.builtin" "$BATS_TEST_TMPDIR/km/6.1.0-test/modules.builtin"
+	# reproducible with modules too
+	mk_kmods k2
+	cmp "$BATS_TEST_TMPDIR/k.img" "$BATS_TEST_TMPDIR/k2.img"
+	[ "$(cat "$BATS_TEST_TMPDIR/k.out" | head -n 1)" = "lazyroot-mkinitrd: kernel modules for 6.1.0-test: 12 files; loaded at boot: erofs overlay nbd; for the devices found: virtio_pci virtio_net e1000" ]
+}
+
+@test "--kmoddir: /init's plan loads each module after what it needs (modules.dep, soft dependencies optional)" {
+	mk_kmods k
+	diff -u - "$BATS_TEST_TMPDIR/k/lib/lazyroot/kmod.list" <<-'EOF'
+		kver 6.1.0-test
+		load erofs ?crc32c_generic:kernel/crypto/crc32c_generic.ko libcrc32c:kernel/lib/libcrc32c.ko erofs:kernel/fs/erofs/erofs.ko
+		load overlay overlay:kernel/fs/overlayfs/overlay.ko
+		load nbd nbd:kernel/drivers/block/nbd.ko
+		driver virtio_pci virtio_ring:kernel/drivers/virtio/virtio_ring.ko virtio:kernel/drivers/virtio/virtio.ko virtio_pci:kernel/drivers/virtio/virtio_pci.ko
+		alias pci:v00001AF4d*sv*sd*bc*sc*i* virtio_pci
+		driver virtio_net virtio_ring:kernel/drivers/virtio/virtio_ring.ko virtio:kernel/drivers/virtio/virtio.ko failover:kernel/net/core/failover.ko net_failover:kernel/drivers/net/net_failover.ko virtio_net:kernel/drivers/net/virtio_net.ko
+		alias virtio:d00000001v* virtio_net
+		driver e1000 e1000:kernel/drivers/net/ethernet/intel/e1000/e1000.ko
+		alias pci:v00008086d0000100Esv*sd*bc*sc*i* e1000
+		alias pci:v00008086d00001004sv*sd*bc*sc*i* e1000
+	EOF
+	# busybox modprobe's lists: the copied modules only, under their new names
+	m=$BATS_TEST_TMPDIR/k/lib/modules/6.1.0-test
+	grep -qx 'kernel/fs/erofs/erofs.ko: kernel/lib/libcrc32c.ko' "$m/modules.dep"
+	grep -qx 'kernel/crypto/crc32c_generic.ko:' "$m/modules.dep"
+	[ "$(wc -l <"$m/modules.dep")" -eq 12 ]
+	grep -qx 'alias fs-erofs erofs' "$m/modules.alias"
+	run ! grep -q unrelated "$m/modules.dep" "$m/modules.alias"
+}
+
+@test "--add-drivers, --force-drivers, --omit-drivers; a built-in module is accepted and not copied" {
+	mk_kmods o --omit-drivers e1000,virtio_net --add-drivers unrelated --force-drivers 'e1000 ext4'
+	l=$BATS_TEST_TMPDIR/o/lib/lazyroot/kmod.list
+	grep -qx 'load e1000 e1000:kernel/drivers/net/ethernet/intel/e1000/e1000.ko' "$l"
+	grep -qx 'driver unrelated unrelated:kernel/drivers/misc/unrelated.ko' "$l"
+	grep -qx 'alias pci:v0000ABCDd\*sv\*sd\*bc\*sc\*i\* unrelated' "$l"
+	run ! grep -Eq '^(driver|load) (virtio_net|ext4) ' "$l"
+	run ! grep -q '^driver e1000 ' "$l"
+	[ ! -e "$BATS_TEST_TMPDIR/o/lib/modules/6.1.0-test/kernel/drivers/net/virtio_net.ko" ]
+	[ "$(head -n 1 "$BATS_TEST_TMPDIR/o.out")" = "lazyroot-mkinitrd: kernel modules for 6.1.0-test: 10 files; loaded at boot: erofs overlay nbd e1000; for the devices found: virtio_pci unrelated" ]
+}
+
+@test "--kver names the release when the directory's name is not it" {
+	fake_kmods "$BATS_TEST_TMPDIR/km"
+	mv "$BATS_TEST_TMPDIR/km/6.1.0-test" "$BATS_TEST_TMPDIR/km/mods"
+	"$MK" --output "$BATS_TEST_TMPDIR/v.img" --daemon /bin/busybox \
+		--kmoddir "$BATS_TEST_TMPDIR/km/mods/" --kver 6.1.0-test >/dev/null
+	list=$(gzip -dc "$BATS_TEST_TMPDIR/v.img" | cpio -t --quiet)
+	grep -qx lib/modules/6.1.0-test/kernel/drivers/block/nbd.ko <<<"$list"
+	[ "$(gzip -dc "$BATS_TEST_TMPDIR/v.img" | cpio -i --to-stdout --quiet lib/lazyroot/kmod.list | head -n 1)" = "kver 6.1.0-test" ]
+}
+
+@test "a module that is neither in the tree nor built in fails with one line naming it" {
+	fake_kmods "$BATS_TEST_TMPDIR/km"
+	k=$BATS_TEST_TMPDIR/km/6.1.0-test
+	fails_with "lazyroot-mkinitrd: no module other_one, nosuch in $k/modules.dep, nor built into the kernel (modules.builtin)" \
+		--daemon /bin/busybox --kmoddir "$k" --add-drivers nosuch --force-drivers other-one
+	sed -i '/erofs/d' "$k/modules.dep"
+	fails_with "lazyroot-mkinitrd: no module erofs in $k/modules.dep, nor built into the kernel (modules.builtin)" \
+		--daemon /bin/busybox --kmoddir "$k"
+	# erofs built in is fine; nbd or cachefiles, one of them, must be there
+	echo kernel/fs/erofs/erofs.ko >>"$k/modules.builtin"
+	sed -i '/nbd/d' "$k/modules.dep"
+	fails_with "lazyroot-mkinitrd: no module nbd or cachefiles in $k/modules.dep, nor built into the kernel (modules.builtin)" \
+		--daemon /bin/busybox --kmoddir "$k"
+}
+
+@test "a bad modules tree or module name fails with one line" {
+	fake_kmods "$BATS_TEST_TMPDIR/km"
+	k=$BATS_TEST_TMPDIR/km/6.1.0-test
+	fails_with "lazyroot-mkinitrd: bad module name \"a;b\" (letters, digits, - and _ only)" \
+		--daemon /bin/busybox --kmoddir "$k" --add-drivers 'a;b'
+	fails_with "lazyroot-mkinitrd: --add-drivers, --force-drivers and --omit-drivers need --kmoddir DIR or --kver KVER" \
+		--daemon /bin/busybox --add-drivers e1000
+	fails_with "lazyroot-mkinitrd: --kmoddir /nonexistent: no such directory" \
+		--daemon /bin/busybox --kmoddir /nonexistent
+	rm "$k/kernel/drivers/block/nbd.ko"
+	fails_with "lazyroot-mkinitrd: $k/kernel/drivers/block/nbd.ko: listed in modules.dep but missing" \
+		--daemon /bin/busybox --kmoddir "$k"
+	echo '../../../etc/shadow.ko: kernel/drivers/block/nbd.ko' >>"$k/modules.dep"
+	fails_with "lazyroot-mkinitrd: $k/modules.dep line 14: not a module path: ../../../etc/shadow.ko:" \
+		--daemon /bin/busybox --kmoddir "$k"
+	echo 'kernel/x.ko: /etc/passwd' >"$k/modules.dep"
+	fails_with "lazyroot-mkinitrd: $k/modules.dep line 1: not a module path: /etc/passwd" \
+		--daemon /bin/busybox --kmoddir "$k"
+	rm "$k/modules.dep"
+	fails_with "lazyroot-mkinitrd: --kmoddir $k: no modules.dep (make it with: depmod -b ROOT 6.1.0-test, ROOT holding lib/modules/6.1.0-test)" \
+		--daemon /bin/busybox --kmoddir "$k"
+}
+
+# --- /init loading them (lr_kmod_setup), with insmod and uname stand-ins ----------------
+
+# must_fail CMD...: CMD must fail, in this shell (it reports through LR_ERR)
+must_fail() {
+	if "$@"; then
+		echo "unexpectedly succeeded: $*" >&2
+		return 1
+	fi
+}
+
+# kmod_env: the initramfs of mk_kmods k, a fake sysfs with a virtio PCI device and a host
+# bridge; insmod logs to $BATS_TEST_TMPDIR/insmod.log, marks the module loaded, fails for
+# the modules named in $FAIL_MODULES ("Unknown symbol in module"), and loading virtio_pci
+# makes its virtio device appear (a probe).
+kmod_env() {
+	mk_kmods k
+	S=$BATS_TEST_TMPDIR/sys
+	mkdir -p "$S/bus/pci/devices/0000:00:00.0" "$S/bus/pci/devices/0000:00:03.0" "$BATS_TEST_TMPDIR/bin"
+	echo pci:v00008086d00001237sv00001AF4sd00001100bc06sc00i00 >"$S/bus/pci/devices/0000:00:00.0/modalias"
+	echo pci:v00001AF4d00001000sv00001AF4sd00000001bc02sc00i00 >"$S/bus/pci/devices/0000:00:03.0/modalias"
+	cat >"$BATS_TEST_TMPDIR/bin/insmod" <<-EOF
+		#!/bin/sh
+		m=\${1##*/}
+		m=\${m%.ko}
+		echo "\$1" >>"$BATS_TEST_TMPDIR/insmod.log"
+		case " \${FAIL_MODULES:-} " in
+		*" \$m "*) echo "insmod: can't insert '\$1': Unknown symbol in module" >&2; exit 1 ;;
+		esac
+		mkdir -p "$S/module/\$m" && touch "$S/module/\$m/initstate"
+		if [ "\$m" = virtio_pci ]; then
+			mkdir -p "$S/bus/virtio/devices/virtio0"
+			echo virtio:d00000001v00001AF4 >"$S/bus/virtio/devices/virtio0/modalias"
+		fi
+	EOF
+	printf '#!/bin/sh\necho %s\n' "${RELEASE:-6.1.0-test}" >"$BATS_TEST_TMPDIR/bin/uname"
+	chmod +x "$BATS_TEST_TMPDIR/bin/insmod" "$BATS_TEST_TMPDIR/bin/uname"
+	PATH=$BATS_TEST_TMPDIR/bin:$PATH
+	I=$BATS_TEST_DIRNAME/../../initrd
+	. "$I/lazyroot-busybox.sh"
+	. "$I/lazyroot-lib.sh"
+	LR_SYSFS=$S LR_MODDIR=$BATS_TEST_TMPDIR/k/lib/modules
+	LR_KMOD_LIST=$BATS_TEST_TMPDIR/k/lib/lazyroot/kmod.list
+	LR_ERR=
+}
+
+@test "/init loads lazyroot's modules in order, then the drivers of the devices found, round by round" {
+	kmod_env
+	lr_kmod_setup 2>"$BATS_TEST_TMPDIR/err"
+	sed "s,^$LR_MODDIR/6.1.0-test/,," "$BATS_TEST_TMPDIR/insmod.log" >"$BATS_TEST_TMPDIR/order"
+	diff -u - "$BATS_TEST_TMPDIR/order" <<-'EOF'
+		kernel/crypto/crc32c_generic.ko
+		kernel/lib/libcrc32c.ko
+		kernel/fs/erofs/erofs.ko
+		kernel/fs/overlayfs/overlay.ko
+		kernel/drivers/block/nbd.ko
+		kernel/drivers/virtio/virtio_ring.ko
+		kernel/drivers/virtio/virtio.ko
+		kernel/drivers/virtio/virtio_pci.ko
+		kernel/net/core/failover.ko
+		kernel/drivers/net/net_failover.ko
+		kernel/drivers/net/virtio_net.ko
+	EOF
+	diff -u - "$BATS_TEST_TMPDIR/err" <<-'EOF'
+		lazyroot: kernel modules loaded: erofs overlay nbd
+		lazyroot: drivers for the devices found: virtio_pci virtio_net
+	EOF
+}
+
+@test "/init: a soft dependency may fail; a module that fails stops with one line naming it" {
+	FAIL_MODULES=crc32c_generic kmod_env
+	lr_kmod_setup 2>/dev/null
+	grep -q erofs.ko "$BATS_TEST_TMPDIR/insmod.log"
+	rm -rf "$S/module" "$BATS_TEST_TMPDIR/insmod.log"
+	export FAIL_MODULES=libcrc32c
+	must_fail lr_kmod_setup
+	[ "$LR_ERR" = "cannot load kernel module libcrc32c (needed by erofs): Unknown symbol in module" ]
+	run ! grep -q erofs.ko "$BATS_TEST_TMPDIR/insmod.log"
+	export FAIL_MODULES=virtio_net
+	must_fail lr_kmod_setup
+	[ "$LR_ERR" = "cannot load kernel module virtio_net: Unknown symbol in module" ]
+}
+
+@test "/init: modules of another kernel release fail with one line; none: nothing to do" {
+	RELEASE=6.1.0-other kmod_env
+	must_fail lr_kmod_setup
+	[ "$LR_ERR" = "this initramfs has the kernel modules of 6.1.0-test but the kernel is 6.1.0-other (make one with lazyroot-mkinitrd --kmoddir /lib/modules/6.1.0-other)" ]
+	[ ! -e "$BATS_TEST_TMPDIR/insmod.log" ]
+	LR_KMOD_LIST=$BATS_TEST_TMPDIR/none
+	lr_kmod_setup
+	[ ! -e "$BATS_TEST_TMPDIR/insmod.log" ]
+}

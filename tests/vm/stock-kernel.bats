@@ -14,7 +14,6 @@ setup_file() {
 	. tests/lib/stock-env.sh
 	stock_env_setup "$BATS_FILE_TMPDIR/stock-kernel.err" || return 1
 	[ -z "$STOCK_SKIP" ] || return 0
-	KVER=$STOCK_KVER
 	vm_env_setup "$BATS_FILE_TMPDIR" 8
 	images/lazyroot-mkimage --verified --fsid rootfs-v "$W/rootfs" "$W/www/vimg" \
 		> "$W/vimg.out" 2> "$W/vimg.log" || { cat "$W/vimg.log" >&2; return 1; }
@@ -23,7 +22,7 @@ setup_file() {
 	dracut_env_setup "$W" "$W/srv/ca.pem"
 	stock_dracut_image "$W/systemd.img" "$DRACUT_SYSTEMD_MODULES" "" --compress zstd
 	stock_dracut_image "$W/shell.img" "$DRACUT_SHELL_MODULES" systemd --compress zstd
-	export W KVER DIGEST
+	export W DIGEST
 }
 
 teardown_file() {
@@ -36,44 +35,15 @@ setup() {
 	command -v dracut >/dev/null || skip "dracut not installed (scripts/install-deps)"
 	[ -z "${STOCK_SKIP:-}" ] || skip "$STOCK_SKIP"
 	. tests/lib/vm-env.sh
+	. tests/lib/stock-env.sh
 }
 
 # boot IMAGE NAME KERNEL-ARGS...: the stock kernel with $W/IMAGE.img; sets log
 # and qemu_status
 boot() {
-	local img=$1
-	log="$W/$2.log"
+	local img=$1 name=$2
 	shift 2
-	qemu_status=0
-	tests/lib/qemu-run --kernel "$STOCK_KERNEL" --initrd "$W/$img.img" \
-		--log "$log" --timeout 900 \
-		--append "console=ttyS0 panic=-1 rd.shell=0 rd.emergency=reboot $*" ||
-		qemu_status=$?
-	sed -i 's/\r$//' "$log"
-	# Shown by bats only when the test fails.
-	grep -v '^\[' "$log" | tail -n 40
-}
-
-# booted_over_nbd N: the root came up from the image served on N NBD devices,
-# its files check out, a file never read at boot reads after switch_root, and
-# lazyrootd kept serving
-booted_over_nbd() {
-	[ "$qemu_status" -eq 0 ]
-	grep -q "Linux version $KVER " "$log"
-	grep -q '^LAZYROOT-TEST: root is up: overlay' "$log"
-	grep -q '^LAZYROOT-TEST: sha256 ok (10 files)' "$log"
-	grep -q '^LAZYROOT-TEST: root is writable' "$log"
-	grep -q '^LAZYROOT-TEST: read big rc=0 ' "$log"
-	grep -q '^LAZYROOT-TEST: lazyrootd alive as @lazyrootd$' "$log"
-	grep -Eq 'lazyrootd: stats: opens [1-9], .*errors 0$' "$log"
-	grep -q '^LAZYROOT-TEST: done' "$log"
-	grep -q 'lazyrootd: nbd0: rootfs-[a-z]*, [0-9]* bytes, read-only$' "$log"
-	grep -q 'erofs: (device nbd0): mounted' "$log"
-	if [ "$1" -eq 2 ]; then
-		grep -Eq 'lazyrootd: nbd1: [0-9a-f]{64}, [0-9]+ bytes, read-only$' "$log"
-	fi
-	# no cachefiles cache: that kernel cannot serve it
-	run ! grep -q 'loop0: detected capacity change' "$log"
+	stock_boot "$W/$img.img" "$name" rd.shell=0 rd.emergency=reboot "$@"
 }
 
 @test "stock kernel: the dracut image holds the kernel's nbd, erofs, overlay and virtio_net modules" {
@@ -81,7 +51,7 @@ booted_over_nbd() {
 		run lsinitrd "$W/$img.img"
 		[ "$status" -eq 0 ]
 		for m in nbd erofs overlay virtio_net; do
-			grep -Eq "/lib/modules/$KVER/.*/$m\.ko(\.[a-z]+)?\$" <<<"$output" ||
+			grep -Eq "/lib/modules/$STOCK_KVER/.*/$m\.ko(\.[a-z]+)?\$" <<<"$output" ||
 				{ echo "$img: no $m module"; return 1; }
 		done
 	done
@@ -89,19 +59,19 @@ booted_over_nbd() {
 
 @test "stock kernel, dracut systemd init, erofs.backend=auto: takes NBD, the root mounts from /dev/nbd0" {
 	boot systemd sd-plain erofs.fsid=rootfs-test erofs.url="$(vm_url "$PORT")" lazyroot.test=readbig
-	booted_over_nbd 1
+	stock_booted_over_nbd 1
 }
 
 @test "stock kernel, dracut systemd init: a verified root on /dev/nbd0 and /dev/nbd1" {
 	boot systemd sd-verified erofs.fsid=rootfs-v erofs.digest="$DIGEST" \
 		erofs.url="https://10.0.2.2:$PORT/vimg/" lazyroot.test=readbig
-	booted_over_nbd 2
+	stock_booted_over_nbd 2
 	grep -Eq 'lazyrootd: stats: chunks verified [1-9][0-9]*, failed verification 0$' "$log"
 }
 
 @test "stock kernel, dracut shell init, erofs.backend=auto: takes NBD, the root mounts from /dev/nbd0" {
 	boot shell sh-plain erofs.fsid=rootfs-test erofs.url="$(vm_url "$PORT")" lazyroot.test=readbig
-	booted_over_nbd 1
+	stock_booted_over_nbd 1
 }
 
 @test "stock kernel, erofs.backend=fscache: one line naming what the kernel lacks, at once" {
