@@ -747,8 +747,8 @@ static void round_failed(struct fetch_engine *e, struct fetch_attempt *a)
 				 (long long)(limit - quiet) / 1000);
 	} else if (!e->waiting && quiet >= limit) {
 		/* Once per outage: as an NFS hard mount, reads wait. */
-		log_warn("%s bytes %llu-%llu: %s for %llds: waiting until %s answers (reads of the image wait; erofs.onerror=fail gives them an I/O error instead)",
-			 r->url, first, last, a->why, (long long)quiet / 1000,
+		log_warn("%s bytes %llu-%llu: no answer for %llds (%s): waiting until %s answers (reads of the image wait; erofs.onerror=fail gives them an I/O error instead)",
+			 r->url, first, last, (long long)quiet / 1000, a->why,
 			 a->suffix ? "a mirror" : "the server");
 		e->waiting = 1;
 	} else if (!was_down) {
