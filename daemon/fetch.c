@@ -457,12 +457,6 @@ static int setup_easy(struct fetch_engine *e, struct fetch_attempt *a)
 	SET(CURLOPT_NOSIGNAL, 1L);
 	SET(CURLOPT_PROTOCOLS_STR, "https");
 	SET(CURLOPT_FOLLOWLOCATION, 0L);	/* see refuse_redirect() */
-	/*
-	 * The mirrors, directly: no proxy from the environment (a root server
-	 * must not depend on what a shell exported, nor resolve its name).
-	 */
-	SET(CURLOPT_PROXY, "");
-	SET(CURLOPT_NOPROXY, "*");
 	SET(CURLOPT_SSL_VERIFYPEER, 1L);
 	SET(CURLOPT_SSL_VERIFYHOST, 2L);
 	SET(CURLOPT_CAINFO, NULL);
@@ -487,6 +481,19 @@ static int setup_easy(struct fetch_engine *e, struct fetch_attempt *a)
 	if (e->resolve)
 		SET(CURLOPT_RESOLVE, e->resolve);
 #undef SET
+	/*
+	 * The mirrors, directly: no proxy from the environment (a root server
+	 * must not depend on what a shell exported, nor resolve its name). A
+	 * libcurl built without proxies (the static one) refuses the options:
+	 * then there is nothing to turn off.
+	 */
+	if (rc == CURLE_OK) {
+		rc = curl_easy_setopt(c, CURLOPT_PROXY, "");
+		if (rc == CURLE_OK)
+			rc = curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+		if (rc == CURLE_UNKNOWN_OPTION || rc == CURLE_NOT_BUILT_IN)
+			rc = CURLE_OK;
+	}
 	if (rc != CURLE_OK) {
 		log_err("libcurl: cannot set up a request: %s",
 			curl_easy_strerror(rc));
