@@ -614,6 +614,9 @@ static int classify(struct fetch_attempt *a, CURLcode rc)
 
 	if (a->err)
 		return a->err; /* a callback rejected the response */
+	/* Every byte in, checked: an error after them (a reset) costs nothing. */
+	if (r->kind == FETCH_RANGE && a->checked && a->got == r->len)
+		return 0;
 	switch (rc) {
 	case CURLE_OK:
 		/* A body-less response never reached the write callback. */

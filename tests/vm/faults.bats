@@ -47,6 +47,7 @@ boot() {
 	run vm_boot "$@"
 	qemu_status=$status
 	grep -v '^\[' "$log" | grep -v 'retrying' | tail -n 40
+	grep 'lazyrootd: .*wait' "$log" || true
 }
 
 @test "plain: a single flaky mirror, down for 15 s early and slower than the time limit later: the boot waits it out, every byte right" {
@@ -64,6 +65,7 @@ boot() {
 	# the wait is told once, and its end once
 	[ "$(grep -c 'waiting until the server answers (reads of the image wait' "$log")" -eq 1 ]
 	[ "$(grep -c "lazyrootd: https://10.0.2.2:$port/img/rootfs-test answers again after [0-9]*s without one: waiting reads go on" "$log")" -eq 1 ]
+	! grep -q 'cannot read bytes' "$log"
 	grep -Eq 'lazyrootd: stats: opens 1, .*errors 0$' "$log"
 }
 
@@ -83,4 +85,7 @@ boot() {
 	done
 	grep -q "lazyrootd: mirror https://10.0.2.2:$liar/vimg served bad data: trying https://10.0.2.2:$honest/vimg first from now on" "$log"
 	grep -Eq 'lazyrootd: stats: chunks verified [1-9][0-9]*, failed verification [1-9][0-9]*$' "$log"
+	# no read failed, not even one the guest did not notice
+	! grep -q 'cannot read bytes' "$log"
+	grep -Eq 'lazyrootd: stats: opens 2, .*errors 0$' "$log"
 }
