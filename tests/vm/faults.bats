@@ -1,8 +1,8 @@
 #!/usr/bin/env bats
 # Boots through tests/lib/fault-server: a root must not fail while one honest
 # copy exists. Plain: a single flaky mirror that is down for 15 s early in the
-# boot and slower than the time limit later. Verified: a mirror that lies in
-# every pack answer plus a flaky honest one. Every file's sha256 is checked in
+# boot and slower than the time limit later, through fscache and through NBD.
+# Verified: a mirror that lies in every pack answer plus a flaky honest one. Every file's sha256 is checked in
 # the guest, and each fault is counted at the server.
 
 bats_require_minimum_version 1.5.0
@@ -67,6 +67,22 @@ boot() {
 	[ "$(grep -c "lazyrootd: https://10.0.2.2:$port/img/rootfs-test answers again after [0-9]*s without one: waiting reads go on" "$log")" -eq 1 ]
 	! grep -q 'cannot read bytes' "$log"
 	grep -Eq 'lazyrootd: stats: opens 1, .*errors 0$' "$log"
+}
+
+@test "plain over NBD: the same flaky mirror with a 15 s outage: the block device waits it out, every byte right" {
+	port=$(faulty nbd '3 outage 15 refuse\n*5 reset match=rootfs-test\n*7 503 1 match=rootfs-test\n*11 truncate match=rootfs-test\n*13 ignore-range match=rootfs-test\n')
+	boot nbd 600 erofs.backend=nbd erofs.fsid=rootfs-test erofs.url="https://10.0.2.2:$port/img/" erofs.timeout=5 lazyroot.test=readbig
+	tests/lib/fault-server fired "$W/fault-nbd"
+	[ "$qemu_status" -eq 0 ]
+	grep -q '^LAZYROOT-TEST: sha256 ok (10 files)' "$log"
+	grep -q '^LAZYROOT-TEST: read big rc=0 ' "$log"
+	[ "$(fired nbd outage)" -eq 1 ]
+	for f in reset 503 truncate ignore-range; do
+		[ "$(fired nbd "$f")" -ge 1 ]
+	done
+	[ "$(grep -c 'waiting until the server answers (reads of the image wait' "$log")" -eq 1 ]
+	! grep -q 'cannot read bytes' "$log"
+	grep -Eq 'lazyrootd: stats: .*errors 0$' "$log"
 }
 
 @test "verified: a mirror that lies in every pack answer plus a flaky honest one: every chunk right" {
