@@ -25,6 +25,11 @@ void config_init(struct config *cfg)
 	cfg->connections = DEFAULT_CONNECTIONS;
 }
 
+int config_waits(const struct config *cfg)
+{
+	return strcmp(cfg->onerror, "fail") != 0;
+}
+
 int parse_uint(const char *s, unsigned int min, unsigned int max,
 	       unsigned int *out)
 {
@@ -114,7 +119,10 @@ static void usage(void)
 	       "  --url URL[,URL...] base URL, or mirrors tried in order (default: erofs.url=)\n"
 	       "  --ca FILE          PEM CA bundle (default: erofs.ca=, then /etc/lazyroot/ca.pem,\n"
 	       "                     then /etc/ssl/certs/ca-certificates.crt)\n"
-	       "  --timeout SEC      give up on a block after SEC seconds of retries (erofs.timeout=, 60)\n"
+	       "  --timeout SEC      after SEC seconds of every mirror failing, say that reads\n"
+	       "                     wait, or with --onerror fail fail them (erofs.timeout=, 60)\n"
+	       "  --onerror WHAT     every mirror down: wait (as an NFS hard mount) or fail\n"
+	       "                     (erofs.onerror=, wait)\n"
 	       "  --connections N    parallel HTTPS connections (4)\n"
 	       "  --tag TAG          cachefiles tag (lazyroot)\n"
 	       "  --store-dir DIR    keep fetched pages in DIR across boots (a local disk)\n"
@@ -139,12 +147,13 @@ int config_parse_args(struct config *cfg, int argc, char **argv)
 	enum { OPT_CACHE_DIR = 256, OPT_URL, OPT_CA, OPT_TIMEOUT, OPT_CONNS,
 	       OPT_TAG, OPT_STORE_DIR, OPT_ERROR_FILE, OPT_CMDLINE, OPT_FOREGROUND,
 	       OPT_VERBOSE, OPT_HELP, OPT_VERSION, OPT_DIGEST, OPT_FSID,
-	       OPT_KEY, OPT_BACKEND, OPT_NBD_MAP, OPT_RAM_CACHE };
+	       OPT_KEY, OPT_BACKEND, OPT_NBD_MAP, OPT_RAM_CACHE, OPT_ONERROR };
 	static const struct option opts[] = {
 		{ "cache-dir", required_argument, NULL, OPT_CACHE_DIR },
 		{ "url", required_argument, NULL, OPT_URL },
 		{ "ca", required_argument, NULL, OPT_CA },
 		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+		{ "onerror", required_argument, NULL, OPT_ONERROR },
 		{ "connections", required_argument, NULL, OPT_CONNS },
 		{ "tag", required_argument, NULL, OPT_TAG },
 		{ "store-dir", required_argument, NULL, OPT_STORE_DIR },
@@ -187,6 +196,10 @@ int config_parse_args(struct config *cfg, int argc, char **argv)
 					optarg);
 				ret = -EINVAL;
 			}
+			break;
+		case OPT_ONERROR:
+			ret = set_string(cfg->onerror, sizeof(cfg->onerror),
+					 "--onerror", optarg);
 			break;
 		case OPT_CONNS:
 			if (parse_uint(optarg, 1, 64, &cfg->connections)) {
@@ -292,7 +305,9 @@ int config_apply_cmdline(struct config *cfg, const char *cmdline)
 	    apply_one(cmdline, "erofs.key", cfg->key_file, sizeof(cfg->key_file)) ||
 	    apply_one(cmdline, "erofs.fsid", cfg->fsid, sizeof(cfg->fsid)) ||
 	    apply_one(cmdline, "erofs.backend", cfg->backend,
-		      sizeof(cfg->backend)))
+		      sizeof(cfg->backend)) ||
+	    apply_one(cmdline, "erofs.onerror", cfg->onerror,
+		      sizeof(cfg->onerror)))
 		return -EINVAL;
 	if (!cfg->timeout_s) {
 		ret = cmdline_get(cmdline, "erofs.timeout", v, sizeof(v));
@@ -423,6 +438,11 @@ int config_validate(const struct config *cfg)
 	    strcmp(cfg->backend, "fscache") && strcmp(cfg->backend, "nbd")) {
 		log_err("erofs.backend=%s: expected auto, fscache or nbd",
 			cfg->backend);
+		return -EINVAL;
+	}
+	if (cfg->onerror[0] && strcmp(cfg->onerror, "wait") &&
+	    strcmp(cfg->onerror, "fail")) {
+		log_err("erofs.onerror=%s: expected wait or fail", cfg->onerror);
 		return -EINVAL;
 	}
 	if (cfg->nbd_map[0] && cfg->nbd_map[0] != '/') {

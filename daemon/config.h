@@ -44,13 +44,23 @@ struct config {
 	 * erofs.cachesize=); 0: the default, 4 GiB or half the RAM.
 	 */
 	uint64_t ram_cache;
-	unsigned int timeout_s;		/* per kernel request, all retries */
+	/*
+	 * How long a request may fail on every mirror without progress; then
+	 * onerror "wait" (the default, empty too) says so once and retries
+	 * until a mirror answers, "fail" fails it (an I/O error for the
+	 * reader) and later ones after one round; --onerror, erofs.onerror=.
+	 */
+	unsigned int timeout_s;
+	char onerror[8];
 	unsigned int connections;	/* parallel HTTP connections */
 	int foreground;
 	int verbose;
 };
 
 void config_init(struct config *cfg);
+
+/* erofs.onerror=: 1 for wait (the default), 0 for fail. */
+int config_waits(const struct config *cfg);
 
 #define CONFIG_CMDLINE_MAX 8192
 
@@ -70,9 +80,9 @@ int config_parse_args(struct config *cfg, int argc, char **argv);
 
 /*
  * Fills what the flags left unset from erofs.url=, erofs.ca=,
- * erofs.timeout=, erofs.fsid=, erofs.digest=, erofs.key=, erofs.backend=
- * and erofs.cachesize= on @cmdline. Returns 0, or -EINVAL after one error
- * line.
+ * erofs.timeout=, erofs.onerror=, erofs.fsid=, erofs.digest=, erofs.key=,
+ * erofs.backend= and erofs.cachesize= on @cmdline. Returns 0, or -EINVAL
+ * after one error line.
  */
 int config_apply_cmdline(struct config *cfg, const char *cmdline);
 

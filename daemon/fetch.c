@@ -17,16 +17,24 @@
 
 #define BACKOFF_FIRST_MS 200
 #define BACKOFF_MAX_MS 5000
-#define CONNECT_TIMEOUT_MS 10000
-#define STALL_SECONDS 10L
+#define RETRY_AFTER_MAX_MS 30000
+#define STALL_DEFAULT_S 10
+#define PROBE_BODY_MAX 1	/* the one byte of bytes=0-0 */
 
 struct fetch_attempt {
 	struct fetch_engine *engine;
 	struct fetch_request *req;
 	CURL *easy;
-	struct fetch_attempt *next_retry;
-	int64_t deadline_ms;
+	struct fetch_attempt *next;	/* in the retry list or the queue */
+	/*
+	 * When the request's first transfer started or it last received a
+	 * byte (0: not started); the time it spends queued is added, so only
+	 * time on the network counts against the limit.
+	 */
+	int64_t quiet_since_ms;
+	int64_t queued_at_ms;
 	int64_t retry_at_ms;
+	int64_t retry_after_ms;	/* the server's Retry-After, this attempt */
 	unsigned int attempts;
 	int no_retry;		/* one round only: the servers seem down */
 	/*
@@ -40,8 +48,14 @@ struct fetch_attempt {
 	int err0;		/* mirror 0's last error */
 	char url[CONFIG_URL_MAX + URL_NAME_MAX + 2];	/* with mirrors */
 	char reason[URL_MIRRORS_MAX][256];	/* per mirror, last round */
-	/* Per attempt: */
+	/*
+	 * FETCH_RANGE: [off, off + got) are in buf, from mirror got_mirror;
+	 * kept for a retry on that mirror. FETCH_PROBE: this attempt's body.
+	 */
 	uint64_t got;
+	unsigned int got_mirror;
+	/* Per attempt: */
+	uint64_t base;		/* got when it started: it asks from off + base */
 	int checked;		/* headers were validated */
 	int err;		/* set by a callback that aborted the body */
 	int timed_out;		/* an attempt ran out of time: -ETIMEDOUT */
@@ -60,13 +74,24 @@ struct fetch_engine {
 	int mirrors_failing;		/* a whole round failed since then */
 	struct curl_blob ca;
 	unsigned int timeout_s;
+	unsigned int stall_s;
+	int wait;
 	int verbose;
 	struct fetch_attempt *retries;
+	/* Transfers under way, and those waiting for a free one, in order. */
+	unsigned int inflight, max_inflight;
+	struct fetch_attempt *queue, **queue_tail;
 	/*
-	 * Set when a request ran out of time on errors worth retrying, cleared
-	 * by any success: while the server is unreachable, new requests get one
-	 * attempt, so a reader learns of the outage in one time limit, not in
-	 * one per retried block.
+	 * When a round on every mirror first failed on errors worth retrying
+	 * with no answer since (0: not down); and whether the wait was logged.
+	 */
+	int64_t down_since_ms;
+	int waiting;
+	/*
+	 * Without @wait: set when a request ran out of time on errors worth
+	 * retrying, cleared by any success. While the server is unreachable,
+	 * new requests get one attempt, so a reader learns of the outage in
+	 * one time limit, not in one per retried block.
 	 */
 	int unreachable;
 	struct fetch_stats stats;
@@ -184,7 +209,14 @@ int fetch_engine_new(struct fetch_engine **out, const struct fetch_options *o)
 	if (!e)
 		return -ENOMEM;
 	e->timeout_s = o->timeout_s;
+	e->wait = o->wait;
+	e->stall_s = o->stall_s ? o->stall_s : STALL_DEFAULT_S;
+	/* Failing after the limit: a stall must not outlast it. */
+	if (!e->wait && e->timeout_s && e->stall_s > e->timeout_s)
+		e->stall_s = e->timeout_s;
 	e->verbose = o->verbose;
+	e->max_inflight = o->connections ? o->connections : 1;
+	e->queue_tail = &e->queue;
 	e->ca.data = (void *)o->ca_pem;
 	e->ca.len = o->ca_pem_len;
 	e->ca.flags = CURL_BLOB_NOCOPY;
@@ -292,9 +324,24 @@ static size_t on_header(char *line, size_t size, size_t n, void *arg)
 	size_t len = size * n, vlen;
 	const char *v;
 
-	/* A new status line starts a new response (after a redirect). */
+	/* A new status line starts a new response (after 100 Continue). */
 	if (len >= 5 && !strncmp(line, "HTTP/", 5)) {
 		a->content_range[0] = '\0';
+		a->retry_after_ms = 0;
+		return len;
+	}
+	if (len >= 12 && !strncasecmp(line, "retry-after:", 12)) {
+		/* Seconds only; a date or junk is ignored (our back-off holds). */
+		int64_t secs = 0;
+
+		for (v = line + 12, vlen = len - 12; vlen && (*v == ' ' || *v == '\t');
+		     v++, vlen--)
+			;
+		for (; vlen && *v >= '0' && *v <= '9' && secs < RETRY_AFTER_MAX_MS;
+		     v++, vlen--)
+			secs = secs * 10 + (*v - '0');
+		a->retry_after_ms = secs * 1000 < RETRY_AFTER_MAX_MS ?
+			secs * 1000 : RETRY_AFTER_MAX_MS;
 		return len;
 	}
 	if (len < 14 || strncasecmp(line, "content-range:", 14))
@@ -314,6 +361,26 @@ static size_t on_header(char *line, size_t size, size_t n, void *arg)
 	return len;
 }
 
+/*
+ * No redirect is followed: after switch_root a new name cannot be resolved,
+ * and only the configured mirrors are pinned and trusted to serve the image.
+ */
+static int refuse_redirect(struct fetch_attempt *a, long status)
+{
+	char *to = NULL, safe[201];
+	size_t i;
+
+	curl_easy_getinfo(a->easy, CURLINFO_REDIRECT_URL, &to);
+	/* The server's text: printable ASCII only into the log. */
+	for (i = 0; to && to[i] && i < sizeof(safe) - 1; i++)
+		safe[i] = to[i] > 0x20 && to[i] < 0x7f ? to[i] : '?';
+	safe[i] = '\0';
+	snprintf(a->why, sizeof(a->why),
+		 "HTTP %ld redirect to %s refused: lazyrootd follows no redirects (put the image's own URL or its mirrors in erofs.url=)",
+		 status, to ? safe : "(no Location)");
+	return -EPROTO;
+}
+
 /* Validates status and headers once, before the first body byte is kept. */
 static int check_headers(struct fetch_attempt *a)
 {
@@ -327,13 +394,15 @@ static int check_headers(struct fetch_attempt *a)
 	a->checked = 1;
 	curl_easy_getinfo(a->easy, CURLINFO_RESPONSE_CODE, &status);
 	curl_easy_getinfo(a->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &clen);
-	if (r->kind == FETCH_PROBE)
+	if (status >= 300 && status <= 399)
+		a->err = refuse_redirect(a, status);
+	else if (r->kind == FETCH_PROBE)
 		a->err = http_check_probe(status, cr, &r->size, a->why,
 					  sizeof(a->why));
 	else
-		a->err = http_check_range(status, cr, clen, r->off, r->len,
-					  r->blob_size, a->why,
-					  sizeof(a->why));
+		a->err = http_check_range(status, cr, clen, r->off + a->base,
+					  r->len - a->base, r->blob_size,
+					  a->why, sizeof(a->why));
 	return a->err;
 }
 
@@ -346,8 +415,15 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
 	if (check_headers(a))
 		return 0; /* not the response we asked for: keep nothing */
 	if (r->kind == FETCH_PROBE) {
+		/* The one byte of bytes=0-0 is not needed; more is not taken. */
+		if (len > PROBE_BODY_MAX - a->got) {
+			snprintf(a->why, sizeof(a->why),
+				 "server sent more than the 1 byte of bytes=0-0");
+			a->err = -EPROTO;
+			return 0;
+		}
 		a->got += len;
-		return len; /* the one byte of bytes=0-0 is not needed */
+		return len;
 	}
 	if (len > r->len - a->got) {
 		snprintf(a->why, sizeof(a->why),
@@ -358,25 +434,20 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
 	}
 	memcpy(r->buf + a->got, data, len);
 	a->got += len;
+	a->got_mirror = a->mirror;
+	if (len)
+		a->quiet_since_ms = now_ms(); /* progress */
 	return len;
 }
 
 static int setup_easy(struct fetch_engine *e, struct fetch_attempt *a)
 {
-	struct fetch_request *r = a->req;
-	char range[64];
 	CURL *c = curl_easy_init();
 	CURLcode rc = CURLE_OK;
 
 	if (!c)
 		return -ENOMEM;
 	a->easy = c;
-	if (r->kind == FETCH_PROBE)
-		snprintf(range, sizeof(range), "0-0");
-	else
-		snprintf(range, sizeof(range), "%llu-%llu",
-			 (unsigned long long)r->off,
-			 (unsigned long long)(r->off + r->len - 1));
 #define SET(opt, val)                                          \
 	do {                                                   \
 		if (rc == CURLE_OK)                            \
@@ -385,28 +456,44 @@ static int setup_easy(struct fetch_engine *e, struct fetch_attempt *a)
 	SET(CURLOPT_PRIVATE, a);
 	SET(CURLOPT_NOSIGNAL, 1L);
 	SET(CURLOPT_PROTOCOLS_STR, "https");
-	SET(CURLOPT_REDIR_PROTOCOLS_STR, "https");
-	SET(CURLOPT_FOLLOWLOCATION, 1L);
-	SET(CURLOPT_MAXREDIRS, 5L);
+	SET(CURLOPT_FOLLOWLOCATION, 0L);	/* see refuse_redirect() */
 	SET(CURLOPT_SSL_VERIFYPEER, 1L);
 	SET(CURLOPT_SSL_VERIFYHOST, 2L);
 	SET(CURLOPT_CAINFO, NULL);
 	SET(CURLOPT_CAPATH, NULL);
 	SET(CURLOPT_CAINFO_BLOB, &e->ca);
-	SET(CURLOPT_RANGE, range);
 	SET(CURLOPT_USERAGENT, "lazyrootd/" LAZYROOT_VERSION);
 	SET(CURLOPT_HEADERFUNCTION, on_header);
 	SET(CURLOPT_HEADERDATA, a);
 	SET(CURLOPT_WRITEFUNCTION, on_body);
 	SET(CURLOPT_WRITEDATA, a);
 	SET(CURLOPT_ERRORBUFFER, a->errbuf);
+	/*
+	 * A stall cuts an attempt off, however long it has run: a slow body
+	 * that moves is never cut, and the connection (TCP and TLS) is bounded
+	 * alike. Time queued for a connection is ours, not curl's.
+	 */
 	SET(CURLOPT_LOW_SPEED_LIMIT, 1L);
-	SET(CURLOPT_LOW_SPEED_TIME, STALL_SECONDS);
+	SET(CURLOPT_LOW_SPEED_TIME, (long)e->stall_s);
+	SET(CURLOPT_CONNECTTIMEOUT_MS, (long)e->stall_s * 1000);
 	SET(CURLOPT_TCP_KEEPALIVE, 1L);
 	SET(CURLOPT_PIPEWAIT, 1L);
 	if (e->resolve)
 		SET(CURLOPT_RESOLVE, e->resolve);
 #undef SET
+	/*
+	 * The mirrors, directly: no proxy from the environment (a root server
+	 * must not depend on what a shell exported, nor resolve its name). A
+	 * libcurl built without proxies (the static one) refuses the options:
+	 * then there is nothing to turn off.
+	 */
+	if (rc == CURLE_OK) {
+		rc = curl_easy_setopt(c, CURLOPT_PROXY, "");
+		if (rc == CURLE_OK)
+			rc = curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+		if (rc == CURLE_UNKNOWN_OPTION || rc == CURLE_NOT_BUILT_IN)
+			rc = CURLE_OK;
+	}
 	if (rc != CURLE_OK) {
 		log_err("libcurl: cannot set up a request: %s",
 			curl_easy_strerror(rc));
@@ -417,15 +504,45 @@ static int setup_easy(struct fetch_engine *e, struct fetch_attempt *a)
 	return 0;
 }
 
+/* Hands an attempt to libcurl: from now on its time runs. */
+static int launch(struct fetch_engine *e, struct fetch_attempt *a)
+{
+	struct fetch_request *r = a->req;
+	int64_t now = now_ms();
+	char range[64];
+
+	if (r->kind == FETCH_PROBE)
+		snprintf(range, sizeof(range), "0-0");
+	else
+		snprintf(range, sizeof(range), "%llu-%llu",
+			 (unsigned long long)(r->off + a->base),
+			 (unsigned long long)(r->off + r->len - 1));
+	if (curl_easy_setopt(a->easy, CURLOPT_RANGE, range) != CURLE_OK)
+		return -ENOMEM;
+	if (!a->quiet_since_ms)
+		a->quiet_since_ms = now;
+	else if (a->queued_at_ms)
+		a->quiet_since_ms += now - a->queued_at_ms;
+	a->queued_at_ms = 0;
+	if (curl_multi_add_handle(e->multi, a->easy) != CURLM_OK)
+		return -ENOMEM;
+	e->inflight++;
+	e->stats.attempts++;
+	return 0;
+}
+
+/* Starts the next attempt of @a now, or queues it for a free transfer. */
 static int start_attempt(struct fetch_engine *e, struct fetch_attempt *a)
 {
-	int64_t left = a->deadline_ms - now_ms();
+	struct fetch_request *r = a->req;
 
-	if (left < 1)
-		left = 1;
-	a->got = 0;
+	/* Bytes kept from a cut-off attempt count only from the same mirror. */
+	if (r->kind == FETCH_PROBE || a->got_mirror != a->mirror)
+		a->got = 0;
+	a->base = a->got;
 	a->checked = 0;
 	a->err = 0;
+	a->retry_after_ms = 0;
 	a->content_range[0] = '\0';
 	a->errbuf[0] = '\0';
 	a->why[0] = '\0';
@@ -433,14 +550,17 @@ static int start_attempt(struct fetch_engine *e, struct fetch_attempt *a)
 	if (a->suffix) /* fits: checked by fetch_submit() */
 		snprintf(a->url, sizeof(a->url), "%s%s",
 			 e->mirror[a->mirror], a->suffix);
-	curl_easy_setopt(a->easy, CURLOPT_URL, a->suffix ? a->url : a->req->url);
-	curl_easy_setopt(a->easy, CURLOPT_TIMEOUT_MS, (long)left);
-	curl_easy_setopt(a->easy, CURLOPT_CONNECTTIMEOUT_MS,
-			 (long)(left < CONNECT_TIMEOUT_MS ? left : CONNECT_TIMEOUT_MS));
-	if (curl_multi_add_handle(e->multi, a->easy) != CURLM_OK)
+	if (curl_easy_setopt(a->easy, CURLOPT_URL,
+			     a->suffix ? a->url : r->url) != CURLE_OK)
 		return -ENOMEM;
-	e->stats.attempts++;
-	return 0;
+	if (e->queue || e->inflight >= e->max_inflight) {
+		a->next = NULL;
+		a->queued_at_ms = now_ms();
+		*e->queue_tail = a;
+		e->queue_tail = &a->next;
+		return 0;
+	}
+	return launch(e, a);
 }
 
 int fetch_submit(struct fetch_engine *e, struct fetch_request *req)
@@ -459,7 +579,6 @@ int fetch_submit(struct fetch_engine *e, struct fetch_request *req)
 	allowed = allowed_count(e, req->skip_mirrors);
 	a->engine = e;
 	a->req = req;
-	a->deadline_ms = now_ms() + (int64_t)e->timeout_s * 1000;
 	a->no_retry = e->unreachable;
 	a->round_left = 1;
 	len0 = strlen(e->mirror[0]);
@@ -495,6 +614,9 @@ static int classify(struct fetch_attempt *a, CURLcode rc)
 
 	if (a->err)
 		return a->err; /* a callback rejected the response */
+	/* Every byte in, checked: an error after them (a reset) costs nothing. */
+	if (r->kind == FETCH_RANGE && a->checked && a->got == r->len)
+		return 0;
 	switch (rc) {
 	case CURLE_OK:
 		/* A body-less response never reached the write callback. */
@@ -560,9 +682,6 @@ static void finish(struct fetch_engine *e, struct fetch_attempt *a, int err)
 				r->url, e->timeout_s);
 		e->unreachable = 1;
 		err = a->timed_out ? -ETIMEDOUT : -EIO;
-	} else if (!err && e->unreachable) {
-		log_info("%s: server answers again", r->url);
-		e->unreachable = 0;
 	}
 	if (err) {
 		e->stats.failures++;
@@ -582,17 +701,87 @@ static void finish(struct fetch_engine *e, struct fetch_attempt *a, int err)
 	r->done(r, err, why);
 }
 
+/* An answer: the servers are up (again). */
+static void answered(struct fetch_engine *e, struct fetch_attempt *a)
+{
+	const char *who = a->suffix ? e->mirror[a->mirror] : a->req->url;
+
+	if (e->waiting)
+		log_info("%s answers again after %llds without one: waiting reads go on",
+			 who, (long long)(now_ms() - e->down_since_ms) / 1000);
+	else if (e->unreachable)
+		log_info("%s: server answers again", a->req->url);
+	e->down_since_ms = 0;
+	e->waiting = 0;
+	e->unreachable = 0;
+}
+
+static int64_t backoff_ms(const struct fetch_attempt *a)
+{
+	int64_t delay = (int64_t)BACKOFF_FIRST_MS <<
+			(a->attempts < 6 ? a->attempts - 1 : 5);
+
+	if (delay > BACKOFF_MAX_MS)
+		delay = BACKOFF_MAX_MS;
+	/* A server that says when to come back is heard, within bounds. */
+	if (a->retry_after_ms > delay)
+		delay = a->retry_after_ms;
+	return delay;
+}
+
+/*
+ * A round (every allowed mirror, or the one URL) failed on errors worth
+ * retrying: back off and retry, or give up when the time is out and the
+ * engine does not wait.
+ */
+static void round_failed(struct fetch_engine *e, struct fetch_attempt *a)
+{
+	struct fetch_request *r = a->req;
+	int64_t now = now_ms(), delay = backoff_ms(a);
+	int64_t limit = (int64_t)e->timeout_s * 1000;
+	int64_t quiet = now - a->quiet_since_ms;
+	unsigned long long first = r->kind == FETCH_RANGE ? r->off : 0;
+	unsigned long long last = r->kind == FETCH_RANGE ? r->off + r->len - 1 : 0;
+	int was_down = e->down_since_ms != 0;
+
+	if (!was_down)
+		e->down_since_ms = now;
+	if (!e->wait) {
+		if ((a->no_retry && e->unreachable) || quiet + delay >= limit) {
+			finish(e, a, -EAGAIN);
+			return;
+		}
+		if (!was_down) /* once per outage, not per request */
+			log_warn("%s bytes %llu-%llu: %s; retrying for up to %llds",
+				 r->url, first, last, a->why,
+				 (long long)(limit - quiet) / 1000);
+	} else if (!e->waiting && quiet >= limit) {
+		/* Once per outage: as an NFS hard mount, reads wait. */
+		log_warn("%s bytes %llu-%llu: no answer for %llds (%s): waiting until %s answers (reads of the image wait; erofs.onerror=fail gives them an I/O error instead)",
+			 r->url, first, last, (long long)quiet / 1000, a->why,
+			 a->suffix ? "a mirror" : "the server");
+		e->waiting = 1;
+	} else if (!was_down) {
+		log_warn("%s bytes %llu-%llu: %s; retrying", r->url, first, last,
+			 a->why);
+	}
+	e->stats.retries++;
+	a->retry_at_ms = now + delay;
+	a->next = e->retries;
+	e->retries = a;
+}
+
 static void on_finished(struct fetch_engine *e, struct fetch_attempt *a,
 			CURLcode rc)
 {
 	struct fetch_request *r = a->req;
-	int64_t now = now_ms(), delay;
 	int err;
 
 	curl_multi_remove_handle(e->multi, a->easy);
+	e->inflight--;
 	err = classify(a, rc);
-	if (a->suffix) {
-		if (!err) {
+	if (!err) {
+		if (a->suffix) {
 			r->mirror = a->mirror;
 			if (a->mirror != e->current || e->mirrors_failing) {
 				log_info("mirror %s answers: using it from now on",
@@ -600,9 +789,12 @@ static void on_finished(struct fetch_engine *e, struct fetch_attempt *a,
 				e->current = a->mirror;
 			}
 			e->mirrors_failing = 0;
-			finish(e, a, 0);
-			return;
 		}
+		answered(e, a);
+		finish(e, a, 0);
+		return;
+	}
+	if (a->suffix) {
 		snprintf(a->reason[a->mirror], sizeof(a->reason[0]), "%.*s",
 			 (int)sizeof(a->reason[0]) - 1, a->why);
 		if (a->mirror == 0)
@@ -636,28 +828,11 @@ static void on_finished(struct fetch_engine *e, struct fetch_attempt *a,
 		a->mirror = next_allowed(e, e->current, r->skip_mirrors);
 		mirrors_why(e, a);
 	}
-	if (err != -EAGAIN || (a->no_retry && e->unreachable)) {
+	if (err != -EAGAIN) {
 		finish(e, a, err);
 		return;
 	}
-	delay = (int64_t)BACKOFF_FIRST_MS << (a->attempts < 6 ? a->attempts - 1 : 5);
-	if (delay > BACKOFF_MAX_MS)
-		delay = BACKOFF_MAX_MS;
-	if (now + delay >= a->deadline_ms) {
-		finish(e, a, err);
-		return;
-	}
-	if (a->attempts == 1)
-		log_warn("%s bytes %llu-%llu: %s; retrying for up to %llds",
-			 r->url,
-			 (unsigned long long)(r->kind == FETCH_RANGE ? r->off : 0),
-			 (unsigned long long)(r->kind == FETCH_RANGE ?
-					      r->off + r->len - 1 : 0),
-			 a->why, (long long)(a->deadline_ms - now) / 1000);
-	e->stats.retries++;
-	a->retry_at_ms = now + delay;
-	a->next_retry = e->retries;
-	e->retries = a;
+	round_failed(e, a);
 }
 
 static void start_due_retries(struct fetch_engine *e)
@@ -667,12 +842,30 @@ static void start_due_retries(struct fetch_engine *e)
 
 	while ((a = *p)) {
 		if (a->retry_at_ms > now) {
-			p = &a->next_retry;
+			p = &a->next;
 			continue;
 		}
-		*p = a->next_retry;
-		a->next_retry = NULL;
+		*p = a->next;
+		a->next = NULL;
 		if (start_attempt(e, a)) {
+			snprintf(a->why, sizeof(a->why),
+				 "cannot start a request (out of memory)");
+			finish(e, a, -ENOMEM);
+		}
+	}
+}
+
+/* Starts queued attempts while transfers are free. */
+static void pump(struct fetch_engine *e)
+{
+	struct fetch_attempt *a;
+
+	while ((a = e->queue) && e->inflight < e->max_inflight) {
+		e->queue = a->next;
+		if (!e->queue)
+			e->queue_tail = &e->queue;
+		a->next = NULL;
+		if (launch(e, a)) {
 			snprintf(a->why, sizeof(a->why),
 				 "cannot start a request (out of memory)");
 			finish(e, a, -ENOMEM);
@@ -691,12 +884,14 @@ int fetch_engine_wait(struct fetch_engine *e, int fd, int max_ms)
 	curl_multi_timeout(e->multi, &curl_ms);
 	if (curl_ms >= 0 && curl_ms < timeout)
 		timeout = (int)curl_ms;
-	for (a = e->retries; a; a = a->next_retry) {
+	for (a = e->retries; a; a = a->next) {
 		int64_t in = a->retry_at_ms - now;
 
 		if (in < timeout)
 			timeout = in < 0 ? 0 : (int)in;
 	}
+	if (e->queue && e->inflight < e->max_inflight)
+		timeout = 0;
 	if (curl_multi_poll(e->multi, &wfd, 1, timeout, NULL) != CURLM_OK)
 		return 0;
 	return (wfd.revents & CURL_WAIT_POLLIN) ? 1 : 0;
@@ -708,6 +903,7 @@ void fetch_engine_run(struct fetch_engine *e)
 	int running, left;
 
 	start_due_retries(e);
+	pump(e);
 	curl_multi_perform(e->multi, &running);
 	while ((m = curl_multi_info_read(e->multi, &left))) {
 		struct fetch_attempt *a = NULL;
@@ -717,4 +913,5 @@ void fetch_engine_run(struct fetch_engine *e)
 		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&a);
 		on_finished(e, a, m->data.result);
 	}
+	pump(e);
 }

@@ -26,7 +26,10 @@ struct fetch_request {
 	/*
 	 * Called once: err 0 with size (FETCH_PROBE) or buf filled with
 	 * exactly len checked bytes (FETCH_RANGE); else a negative errno
-	 * (-ENOENT, -EACCES, -ETIMEDOUT, -EPROTO, -EIO) and a reason.
+	 * (-ENOENT, -EACCES, -ETIMEDOUT, -EPROTO, -EIO) and a reason. A range
+	 * cut off is asked again from where it stopped when the same mirror
+	 * serves the retry, from its start on another: all of buf comes from
+	 * @mirror.
 	 */
 	void (*done)(struct fetch_request *req, int err, const char *why);
 	void *ctx;
@@ -50,7 +53,17 @@ struct fetch_options {
 	const char *base_url;
 	const unsigned char *ca_pem;	/* CA bundle, kept in memory */
 	size_t ca_pem_len;
-	unsigned int timeout_s;		/* per request, over all attempts */
+	/*
+	 * How long a request may fail on every mirror without a byte of
+	 * progress (counted from its first transfer, not from when it was
+	 * queued): then it fails (-ETIMEDOUT, -EIO), or with @wait set the
+	 * engine says once that it waits, and retries until a mirror answers.
+	 */
+	unsigned int timeout_s;
+	int wait;
+	/* An attempt without a byte for this long is cut off (0: 10 s). */
+	unsigned int stall_s;
+	/* Transfers at once; more requests queue (their clock not running). */
 	unsigned int connections;
 	int verbose;
 };

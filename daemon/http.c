@@ -84,9 +84,10 @@ int http_check_probe(long status, const char *content_range, uint64_t *size,
 	uint64_t first, last, total;
 
 	if (status == 200) {
+		/* A cache may answer a miss so and pass Range on next time. */
 		snprintf(why, wsize,
 			 "server ignored the Range header (HTTP 200); it must support range requests");
-		return -EPROTO;
+		return -EAGAIN;
 	}
 	if (status == 416) {
 		snprintf(why, wsize, "blob is empty (HTTP 416)");
@@ -103,11 +104,18 @@ int http_check_probe(long status, const char *content_range, uint64_t *size,
 			 content_range);
 		return -EPROTO;
 	}
-	if (first != 0 || last != 0 || total == HTTP_TOTAL_UNKNOWN) {
+	if (total == HTTP_TOTAL_UNKNOWN) {
 		snprintf(why, wsize,
 			 "Content-Range '%.64s' does not answer bytes=0-0 with a size",
 			 content_range);
 		return -EPROTO;
+	}
+	if (first != 0 || last != 0) {
+		/* The answer to another request: a cache mixed them up. */
+		snprintf(why, wsize,
+			 "Content-Range '%.64s' does not answer bytes=0-0",
+			 content_range);
+		return -EAGAIN;
 	}
 	if (total > BLOB_SIZE_MAX) {
 		snprintf(why, wsize, "blob size %llu is too large",
@@ -132,9 +140,10 @@ int http_check_range(long status, const char *content_range,
 	if (status == 200) {
 		/* A whole body is only right when the whole blob was asked. */
 		if (off != 0 || len != blob_size) {
+			/* As a cache does on a miss: ask again. */
 			snprintf(why, wsize,
-				 "server ignored the Range header (HTTP 200)");
-			return -EPROTO;
+				 "server ignored the Range header (HTTP 200, the whole blob)");
+			return -EAGAIN;
 		}
 		goto check_length;
 	}
@@ -152,7 +161,7 @@ int http_check_range(long status, const char *content_range,
 			 "Content-Range '%.64s' does not match the requested bytes %llu-%llu",
 			 content_range, (unsigned long long)off,
 			 (unsigned long long)(off + len - 1));
-		return -EPROTO;
+		return -EAGAIN; /* another request's answer */
 	}
 	if (total != HTTP_TOTAL_UNKNOWN && total != blob_size) {
 		snprintf(why, wsize,

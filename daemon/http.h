@@ -2,8 +2,9 @@
 /*
  * Validation of HTTP responses, before any body byte is kept. Results:
  * 0 good; -ENOENT (404, 410); -EACCES (401, 403); -EAGAIN worth retrying
- * (5xx, 408, 429); -EPROTO a response that will not get better. @why gets
- * a short reason for the log.
+ * (5xx, 408, 429, and answers for other bytes than asked: a 200 to a Range
+ * request or another range, as a cache may give on a miss); -EPROTO a
+ * response that will not get better. @why gets a short reason for the log.
  */
 #ifndef LAZYROOT_HTTP_H
 #define LAZYROOT_HTTP_H

@@ -75,6 +75,7 @@ static int setup_engine(const struct config *cfg, struct fetch_engine **engine,
 	struct fetch_options fo = {
 		.base_url = cfg->url,
 		.timeout_s = cfg->timeout_s,
+		.wait = config_waits(cfg),
 		.connections = cfg->connections,
 		.verbose = cfg->verbose,
 	};
@@ -159,10 +160,10 @@ int main(int argc, char **argv)
 	if (!cfg.foreground && detach())
 		return 1;
 	protect_self();
-	log_info("serving %s through %s (CA %s, cache %s, timeout %us, %u connections)",
+	log_info("serving %s through %s (CA %s, cache %s, timeout %us, on error %s, %u connections)",
 		 cfg.url, fe->name, ca_used,
 		 cfg.cache_dir[0] ? cfg.cache_dir : "none", cfg.timeout_s,
-		 cfg.connections);
+		 config_waits(&cfg) ? "wait" : "fail", cfg.connections);
 
 	serve_until_signalled(engine, server, fe);
 	log_info("exiting: the cache is withdrawn and pending reads fail");

@@ -2,7 +2,8 @@
 # (local: busybox ash, dash and bash all have it; SC2034: the variables are for the callers)
 # lazyroot-lib.sh: the boot steps both initramfs kinds share, in the order both run them:
 #
-#   lr_parse_root      erofs.fsid=, erofs.url=, erofs.cachesize=, erofs.cache=, erofs.backend=
+#   lr_parse_root      erofs.fsid=, erofs.url=, erofs.cachesize=, erofs.cache=, erofs.backend=,
+#                      erofs.timeout=, erofs.onerror= (checked here, read again by lazyrootd)
 #   lr_kernel_check    fscache or NBD (LR_BACKEND), or what the kernel lacks, in one line
 #   (the network: the busybox /init's lr_net_setup, or dracut's network module)
 #   lr_cache_setup     the cache directory cachefiles needs; for NBD only erofs.cache=
@@ -156,8 +157,10 @@ lr_required() {
 
 # lr_parse_root: the parameters of the root image and its cache, through the init's getarg.
 # Sets LR_FSID, LR_URL, LR_CACHESIZE (bytes), LR_CACHESIZE_ARG (as given, or the default),
-# LR_CACHEDEV (empty: the cache is in RAM), LR_BACKEND_ARG (auto, fscache or nbd). An empty
-# value is the same as none: the default, or for erofs.fsid= and erofs.url=, missing.
+# LR_CACHEDEV (empty: the cache is in RAM), LR_BACKEND_ARG (auto, fscache or nbd), LR_ONERROR
+# (wait or fail). An empty value is the same as none: the default, or for erofs.fsid= and
+# erofs.url=, missing. erofs.timeout= and erofs.onerror= are lazyrootd's, checked here as it
+# checks them (daemon/config.c), so a bad one stops the boot before the network.
 lr_parse_root() {
 	local v
 	LR_ERR=''
@@ -187,6 +190,31 @@ lr_parse_root() {
 	auto | fscache | nbd) LR_BACKEND_ARG=$v ;;
 	*)
 		LR_ERR="erofs.backend=$v: expected auto, fscache or nbd"
+		return 1
+		;;
+	esac
+
+	v=$(getarg erofs.timeout=) || v=''
+	case $v in
+	'') ;;
+	*[!0-9]* | ??????????*)
+		LR_ERR="erofs.timeout=$v: expected a number of seconds in 1..86400"
+		return 1
+		;;
+	*)
+		if [ "$v" -lt 1 ] || [ "$v" -gt 86400 ]; then
+			LR_ERR="erofs.timeout=$v: expected a number of seconds in 1..86400"
+			return 1
+		fi
+		;;
+	esac
+
+	v=$(getarg erofs.onerror=) || v=''
+	case $v in
+	'') LR_ONERROR='wait' ;;
+	wait | fail) LR_ONERROR=$v ;;
+	*)
+		LR_ERR="erofs.onerror=$v: expected wait or fail"
 		return 1
 		;;
 	esac

@@ -8,7 +8,8 @@
 #       root=erofs without erofs.fsid= is an error. Any other root= wins: erofs.* is ignored.
 #   erofs.cachesize=SIZE, erofs.cache=/dev/DEV   the cache (lazyroot-lib.sh's lr_parse_root)
 #   erofs.backend=auto|fscache|nbd  the kernel route (lazyroot-lib.sh's lr_kernel_check)
-#   erofs.ca=, erofs.timeout=, erofs.digest=, erofs.key=   read by lazyrootd itself
+#   erofs.timeout=, erofs.onerror=  checked by lr_parse_root, read again by lazyrootd
+#   erofs.ca=, erofs.digest=, erofs.key=   read by lazyrootd itself
 #   rd.lazyroot.debug               lazyrootd logs every request
 #
 # Checks those values and the kernel now, before the network: a bad value or a kernel that

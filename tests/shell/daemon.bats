@@ -38,6 +38,12 @@ one_line() {
 	one_line 2 'erofs.timeout= on the kernel command line is not a number of seconds'
 }
 
+@test "a bad erofs.onerror= on the command line: the line lr_parse_root gives too" {
+	echo 'erofs.url=https://h/ erofs.onerror=soft' > "$BATS_TEST_TMPDIR/cmdline"
+	run --separate-stderr $D --cache-dir /c --cmdline "$BATS_TEST_TMPDIR/cmdline"
+	one_line 2 '^lazyrootd: erofs.onerror=soft: expected wait or fail$'
+}
+
 @test "an unreadable kernel command line" {
 	run --separate-stderr $D --cache-dir /c --cmdline /nonexistent
 	one_line 2 '^lazyrootd: kernel command line /nonexistent: No such file or directory$'

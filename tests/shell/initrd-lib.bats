@@ -191,6 +191,30 @@ load ../lib/initrd-test
 	done
 }
 
+@test "lr_parse_root: erofs.onerror= is wait (the default, also when empty) or fail; erofs.timeout= 1..86400" {
+	CMDLINE='erofs.fsid=r erofs.url=https://h/'
+	lr_parse_root
+	[ "$LR_ONERROR" = wait ]
+	for v in wait fail; do
+		CMDLINE="erofs.fsid=r erofs.url=https://h/ erofs.onerror=$v erofs.timeout=86400"
+		lr_parse_root
+		[ "$LR_ONERROR" = "$v" ]
+	done
+	CMDLINE='erofs.fsid=r erofs.url=https://h/ erofs.onerror= erofs.timeout='
+	lr_parse_root
+	[ "$LR_ONERROR" = wait ]
+	for v in soft FAIL 'wait,fail'; do
+		CMDLINE="erofs.fsid=r erofs.url=https://h/ erofs.onerror=$v"
+		fails lr_parse_root
+		[ "$LR_ERR" = "erofs.onerror=$v: expected wait or fail" ]
+	done
+	for v in 0 86401 10s -1 1234567890; do
+		CMDLINE="erofs.fsid=r erofs.url=https://h/ erofs.timeout=$v"
+		fails lr_parse_root
+		[ "$LR_ERR" = "erofs.timeout=$v: expected a number of seconds in 1..86400" ]
+	done
+}
+
 @test "lr_parse_root: missing or empty erofs.fsid is named" {
 	CMDLINE='erofs.url=https://h/'
 	fails lr_parse_root

@@ -6,7 +6,9 @@
  * URL may be a comma-separated list of mirrors of the blob.
  * Ranges are fetched concurrently, written in order. Exit 1 on any error,
  * after the engine's reason on stderr. With FETCH_RANGE_TRACE set, prints
- * "done N" to stderr as range N (from 1) completes.
+ * "done N" to stderr as range N (from 1) completes. FETCH_RANGE_WAIT=1: wait
+ * while every mirror is down (the daemon's erofs.onerror=wait);
+ * FETCH_RANGE_STALL=SECONDS: cut off an attempt without a byte for that long.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,6 +81,9 @@ int main(int argc, char **argv)
 	o.timeout_s = (unsigned int)atoi(argv[2]);
 	o.base_url = argv[3];
 	o.connections = 4;
+	o.wait = getenv("FETCH_RANGE_WAIT") != NULL;
+	if (getenv("FETCH_RANGE_STALL"))
+		o.stall_s = (unsigned int)atoi(getenv("FETCH_RANGE_STALL"));
 	n = (argc - 4) / 2;
 	jobs = calloc((size_t)n + 1, sizeof(*jobs));
 	if (!jobs || fetch_engine_new(&e, &o))

@@ -42,6 +42,30 @@ static void test_apply(void)
 	CHECK(config_apply_cmdline(&c, "erofs.timeout=10s") == -EINVAL);
 	config_init(&c);
 	CHECK(config_apply_cmdline(&c, "erofs.timeout=99999999999") == -EINVAL);
+
+	/* every mirror down: wait by default (also when empty), or fail */
+	config_init(&c);
+	strcpy(c.cache_dir, "/c");
+	CHECK(config_apply_cmdline(&c, "erofs.url=https://h/") == 0);
+	CHECK(config_waits(&c) && config_validate(&c) == 0);
+	config_init(&c);
+	strcpy(c.cache_dir, "/c");
+	CHECK(config_apply_cmdline(&c, "erofs.url=https://h/ erofs.onerror=") == 0);
+	CHECK(config_waits(&c) && config_validate(&c) == 0);
+	config_init(&c);
+	strcpy(c.cache_dir, "/c");
+	CHECK(config_apply_cmdline(&c, "erofs.url=https://h/ erofs.onerror=fail") == 0);
+	CHECK(!config_waits(&c) && config_validate(&c) == 0);
+	config_init(&c);
+	strcpy(c.cache_dir, "/c");
+	CHECK(config_apply_cmdline(&c, "erofs.url=https://h/ erofs.onerror=wait") == 0);
+	CHECK(config_waits(&c) && config_validate(&c) == 0);
+	config_init(&c);
+	strcpy(c.cache_dir, "/c");
+	CHECK(config_apply_cmdline(&c, "erofs.url=https://h/ erofs.onerror=soft") == 0);
+	CHECK(config_validate(&c) == -EINVAL);
+	config_init(&c);
+	CHECK(config_apply_cmdline(&c, "erofs.onerror=waitforever") == -EINVAL); /* too long */
 }
 
 static int validate_url(const char *url)
@@ -100,7 +124,7 @@ static void test_args(void)
 	struct config c;
 	char *ok[] = { "lazyrootd", "--cache-dir", "/c", "--url", "https://a/",
 		       "--timeout", "5", "--connections", "8", "--foreground",
-		       NULL };
+		       "--onerror", "fail", NULL };
 	char *bad_timeout[] = { "lazyrootd", "--timeout", "5x", NULL };
 	char *bad_conns[] = { "lazyrootd", "--connections", "0", NULL };
 	char *unknown[] = { "lazyrootd", "--insecure", NULL };
@@ -110,10 +134,11 @@ static void test_args(void)
 	char *toolong[] = { "lazyrootd", "--url", longurl, NULL };
 
 	config_init(&c);
-	CHECK(config_parse_args(&c, 10, ok) == 1);
+	CHECK(config_parse_args(&c, 12, ok) == 1);
 	CHECK_STR(c.cache_dir, "/c");
 	CHECK_STR(c.url, "https://a/");
 	CHECK(c.timeout_s == 5 && c.connections == 8 && c.foreground);
+	CHECK(!config_waits(&c));
 
 	config_init(&c);
 	CHECK(config_parse_args(&c, 3, bad_timeout) == -EINVAL);

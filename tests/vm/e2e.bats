@@ -83,13 +83,13 @@ boot() {
 	! grep -q rootfs-test "$W/srv-wrong/access.log"
 }
 
-@test "server stopped mid-read: the reader gets an I/O error within the time limit" {
+@test "server stopped mid-read, erofs.onerror=fail: the reader gets an I/O error within the time limit" {
 	# Same CA as the initramfs trusts; responses throttled.
 	mkdir -p "$W/srv-slow"
 	cp "$W/srv/ca.pem" "$W/srv/ca.key" "$W/srv-slow/"
 	LIMIT_RATE=256k tests/lib/https-server start "$W/srv-slow" "$W/www"
 	log="$W/stall.log"
-	vm_boot stall 180 erofs.fsid=rootfs-test erofs.timeout=10 \
+	vm_boot stall 180 erofs.fsid=rootfs-test erofs.timeout=10 erofs.onerror=fail \
 		erofs.url="$(vm_url "$(cat "$W/srv-slow/port")")" lazyroot.test=readbig &
 	qemu=$!
 	# Wait (bounded) until the guest is reading, then take the server away.
