@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -104,19 +105,29 @@ static int detach(void)
 	return 0;
 }
 
+/* The stats, and the daemon's own memory: it is locked and never swapped. */
+static void log_stats(const struct server *server)
+{
+	struct rusage ru;
+
+	server_log_stats(server);
+	if (!getrusage(RUSAGE_SELF, &ru))
+		log_info("stats: peak RSS %ld KiB", ru.ru_maxrss);
+}
+
 static void serve_until_signalled(struct fetch_engine *engine,
 				  struct server *server, struct frontend *fe)
 {
 	while (!want_exit) {
 		if (want_stats) {
 			want_stats = 0;
-			server_log_stats(server);
+			log_stats(server);
 		}
 		if (fetch_engine_wait(engine, fe->fd, 1000))
 			fe->drain(fe);
 		fetch_engine_run(engine);
 	}
-	server_log_stats(server);
+	log_stats(server);
 }
 
 int main(int argc, char **argv)

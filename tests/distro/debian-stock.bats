@@ -63,6 +63,7 @@ setup() {
 	image=$(stat -c %s "$W/www/img/$FSID")
 	sent=$(tests/lib/https-server bytes "$W/srv")
 	up=$(distro_up_seconds "$log")
-	echo "# Debian 12 on its own kernel over NBD: multi-user.target ${up}s after kernel start; server sent $sent of $image image bytes" >&3
+	rss=$(sed -n 's/.*lazyrootd: stats: peak RSS \([0-9]*\) KiB$/\1/p' "$log" | tail -n 1)
+	echo "# Debian 12 on its own kernel over NBD: multi-user.target ${up}s after kernel start; server sent $sent of $image image bytes; lazyrootd peak RSS ${rss} KiB" >&3
 	[ "$sent" -lt $((image / 2)) ]
 }
