@@ -138,8 +138,8 @@ check: deps
 demo: deps all
 	@tests/demo
 
-bench: deps all build/verify-bench
-	@tests/bench
+bench: deps all build/verify-bench static
+	@LAZYROOT_DAEMON=$(STATIC_DAEMON) tests/bench
 
 PREFIX ?= /usr/local
 DESTDIR ?=
