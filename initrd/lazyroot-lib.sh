@@ -274,7 +274,7 @@ lr_kernel_lacks_ondemand() {
 # those options (their stubs otherwise are static inline).
 lr_kernel_check() {
 	local com='' fs='' nb='' want="${LR_BACKEND_ARG:-auto}" ext=''
-	LR_BACKEND= LR_BACKEND_WHY=
+	LR_BACKEND='' LR_BACKEND_WHY=''
 	# the symbols lr_kernel_lacks_ondemand asks about, in one pass over the table
 	LR_KSYMS=$(grep -F -e ' erofs_' -e ' cachefiles_' "$LR_PROC/kallsyms" 2>/dev/null) || LR_KSYMS=''
 	lr_have_fs ext4 || lr_have_fs ext2 ||
