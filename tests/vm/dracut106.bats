@@ -149,6 +149,14 @@ modules_of() {
 	grep -q 'lazyrootd: mirror https://10.0.2.2:1/img/rootfs-test failed (' "$log"
 }
 
+@test "dracut 106, systemd init, systemd-networkd: ip=dhcp is honored like no ip= at all" {
+	# systemd-network-generator makes a .network of ip=; dracut's hook then
+	# drops its own default one
+	boot systemd systemd-ip ip=dhcp erofs.fsid=rootfs-test erofs.url="$(vm_url "$PORT")"
+	[ "$qemu_status" -eq 0 ]
+	grep -q '^LAZYROOT-TEST: sha256 ok (10 files)' "$log"
+}
+
 @test "dracut 106, systemd init, NetworkManager: lazyroot asks for the network, NM brings it up, the handler mounts the root" {
 	boot nm-systemd nm-systemd-good erofs.fsid=rootfs-test erofs.url="$(vm_url "$PORT")" lazyroot.test=readbig
 	booted_ok
