@@ -188,6 +188,19 @@ modules_of() {
 	! grep -q '^LAZYROOT-TEST' "$log"
 }
 
+@test "dracut 106, both inits: a kernel that cannot serve the root stops the boot from the cmdline hook, with one line" {
+	line="lazyroot: this kernel cannot serve the root on demand: for fscache: no /dev/cachefiles (CONFIG_CACHEFILES); for NBD: no NBD block driver in /proc/devices (CONFIG_BLK_DEV_NBD); see docs/kernel.md"
+	for img in shell systemd; do
+		boot $img $img-nocachefiles erofs.fsid=rootfs-test erofs.url="$(vm_url "$PORT")" \
+			initcall_blacklist=cachefiles_init,nbd_init
+		# the shell init's exit panics (1), systemd powers off (0)
+		if [ $img = shell ]; then [ "$qemu_status" -eq 1 ]; else [ "$qemu_status" -eq 0 ]; fi
+		grep -q "FATAL: $line" "$log"
+		# at once: no network, no daemon
+		if grep -E 'dhcp|DHCP|lazyroot: starting|^LAZYROOT-TEST' "$log"; then return 1; fi
+	done
+}
+
 @test "dracut 106, systemd init with NetworkManager: without erofs.fsid= the module stays out of the way of a local root" {
 	DISK=$W/local-root.img
 	truncate -s 64M "$DISK"
