@@ -166,6 +166,20 @@ modules_of() {
 	grep -q 'Finished nm-wait-online-initrd.service' "$log"
 }
 
+@test "dracut 106, as a Debian 13 user builds it (--add lazyroot, no module list): dracut's own backend choice, NetworkManager, boots" {
+	# dracut's default module set: network picks network-manager, since the
+	# tree has NetworkManager, and lazyroot adds no network-legacy to it
+	tests/lib/trixie-dracut build --module dracut-module/90lazyroot --daemon "$DAEMON" \
+		--ca "$W/srv/ca.pem" --out "$W/default.img" \
+		--force --no-hostonly --no-kernel --kver 6.1.0 --no-compress --add lazyroot
+	mods=" $(modules_of default) "
+	[[ $mods == *" network-manager "* && $mods == *" systemd-initrd "* ]]
+	[[ $mods != *" network-legacy "* ]]
+	boot default default-good erofs.fsid=rootfs-test erofs.url="$(vm_url "$PORT")" lazyroot.test=readbig
+	booted_ok
+	grep -q 'Started nm-initrd.service' "$log"
+}
+
 @test "dracut 106, shell init: an fsid the server lacks gives one line naming fsid, URL and 404; stops" {
 	boot shell shell-missing erofs.fsid=nosuch erofs.url="$(vm_url "$PORT")"
 	# no reboot command in an image without systemd or busybox: dracut's init
