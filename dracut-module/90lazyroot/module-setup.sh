@@ -27,6 +27,12 @@ check() {
     return 255
 }
 
+# lazyroot_networkd_runs_netroot: this dracut's systemd-networkd backend runs network-root
+# handlers (its initqueue hook calls /sbin/netroot, as in dracut 106; 059's has no such hook).
+lazyroot_networkd_runs_netroot() {
+    grep -qs /sbin/netroot "$dracutbasedir"/modules.d/[0-9][0-9]systemd-networkd/*
+}
+
 # called by dracut
 depends() {
     local m
@@ -37,10 +43,10 @@ depends() {
             return 0
         fi
     done
-    # Else network would pick systemd-networkd where it is installed, which in dracut 059
-    # neither configures an interface from ip= nor runs netroot handlers: ask for
-    # network-legacy (dhclient) when it can be had.
-    if find_binary dhclient >/dev/null; then
+    # Else network picks one. dracut 059's choice on a systemd host, systemd-networkd, neither
+    # configures an interface from ip= nor runs netroot handlers: there, ask for network-legacy
+    # (dhclient) when it can be had. dracut 106's backends all do both: its choice stands.
+    if ! lazyroot_networkd_runs_netroot && find_binary dhclient >/dev/null; then
         echo network-legacy network
     else
         echo network
