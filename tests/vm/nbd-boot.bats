@@ -1,8 +1,10 @@
 #!/usr/bin/env bats
 # The real boot over NBD: the busybox initramfs (lazyroot-mkinitrd) and the
-# dracut initramfs (shell and systemd init) boot the test root over NBD, plain
-# and verified: lazyrootd serves the image as /dev/nbdN, the init mounts EROFS
-# from the devices of its map, and the root's own init checks its files. Most
+# dracut initramfs (systemd init; the shell init and verified images through
+# dracut are booted on Debian's own kernel, tests/vm/stock-kernel.bats) boot
+# the test root over NBD, plain and verified: lazyrootd serves the image as
+# /dev/nbdN, the init mounts EROFS from the devices of its map, and the root's
+# own init checks its files. Most
 # boots use the test kernel built as distributions build theirs, without
 # on-demand cachefiles (tests/kernel/no-ondemand.config), where
 # erofs.backend=auto must take NBD; the test kernel proper, which has both,
@@ -30,7 +32,6 @@ setup_file() {
 	if command -v dracut >/dev/null; then
 		. tests/lib/dracut-env.sh
 		dracut_env_setup "$W" "$W/srv/ca.pem"
-		dracut_image "$W/shell.img" "$DRACUT_SHELL_MODULES" systemd --no-compress
 		dracut_image "$W/systemd.img" "$DRACUT_SYSTEMD_MODULES" "" --no-compress
 	fi
 	export W DIGEST KERNEL_NBD
@@ -209,22 +210,6 @@ busybox_over_nbd() {
 @test "dracut, systemd init, no on-demand cachefiles: the plain root mounts from /dev/nbd0" {
 	need_dracut
 	boot systemd sd-nbd erofs.fsid=rootfs-test erofs.url="$(vm_url "$PORT")" \
-		lazyroot.test=readbig
-	booted_ok 10
-	over_nbd 1
-}
-
-@test "dracut, systemd init, no on-demand cachefiles: a verified root on two devices" {
-	need_dracut
-	boot systemd sd-nbd-v erofs.fsid=rootfs-v erofs.digest="$DIGEST" \
-		erofs.url="https://10.0.2.2:$PORT/vimg/" lazyroot.test=readbig
-	booted_ok 10
-	over_nbd 2
-}
-
-@test "dracut, shell init, no on-demand cachefiles: the plain root mounts from /dev/nbd0" {
-	need_dracut
-	boot shell sh-nbd erofs.fsid=rootfs-test erofs.url="$(vm_url "$PORT")" \
 		lazyroot.test=readbig
 	booted_ok 10
 	over_nbd 1
