@@ -311,7 +311,7 @@ static void keep_copy(struct sblob *sb, const unsigned char *buf,
 		return;
 	}
 	if (ret) {
-		log_warn("blob %s: cannot keep bytes %llu-%llu on disk: %s; no longer keeping its pages",
+		log_warn("blob %s: cannot keep bytes %llu-%llu in its store: %s; no longer keeping its pages",
 			 b->name, (unsigned long long)off,
 			 (unsigned long long)(off + len - 1), strerror(-ret));
 		store_close(b->store);
@@ -576,19 +576,20 @@ static int read_from_store(struct sblob *sb, const struct waiter *w)
 	ret = sb->fe->ops->write(sb->fe, buf, off, end - off);
 	if (ret) {
 		s->stats.errors++;
-	} else if (store_in_ram(b->store)) {
-		s->stats.bytes_written += end - off;
-		s->stats.bytes_from_ram += end - off;
-		s->ram_reads++;
-		log_debug("READ: blob %s bytes %llu+%llu from the RAM cache",
-			  b->name, (unsigned long long)off,
-			  (unsigned long long)(end - off));
 	} else {
+		int ram = store_in_ram(b->store);
+
 		s->stats.bytes_written += end - off;
-		s->stats.bytes_from_disk += end - off;
-		log_debug("READ: blob %s bytes %llu+%llu from the disk store",
+		if (ram) {
+			s->stats.bytes_from_ram += end - off;
+			s->ram_reads++;
+		} else {
+			s->stats.bytes_from_disk += end - off;
+		}
+		log_debug("READ: blob %s bytes %llu+%llu from the %s",
 			  b->name, (unsigned long long)off,
-			  (unsigned long long)(end - off));
+			  (unsigned long long)(end - off),
+			  ram ? "RAM cache" : "disk store");
 	}
 	sb->fe->ops->read_done(sb->fe, w->tag, ret ? NULL : buf + (w->off - off),
 			       ret);

@@ -19,6 +19,21 @@ struct store {
 	struct store_budget *budget;	/* RAM stores */
 };
 
+static int page_set(const struct store *st, uint64_t pg)
+{
+	return st->map[pg / 8] & (1u << (pg % 8));
+}
+
+/* The pages the map marks: once, when a copy is opened; then kept in held. */
+static uint64_t count_pages(const struct store *st)
+{
+	uint64_t pg, n = 0;
+
+	for (pg = 0; pg < st->pages; pg++)
+		n += page_set(st, pg) ? 1 : 0;
+	return n;
+}
+
 static int sync_dir(int dfd)
 {
 	return fsync(dfd) ? -errno : 0;
@@ -107,7 +122,7 @@ int store_open(struct store **out, const char *dir, const char *name,
 	if (ret)
 		goto fail;
 	close(dfd);
-	st->held = store_pages(st, NULL);
+	st->held = count_pages(st);
 	*out = st;
 	return 0;
 fail:
@@ -165,10 +180,6 @@ void store_close(struct store *st)
 	free(st);
 }
 
-static int page_set(const struct store *st, uint64_t pg)
-{
-	return st->map[pg / 8] & (1u << (pg % 8));
-}
 
 int store_has(const struct store *st, uint64_t off, uint64_t len)
 {
@@ -234,11 +245,7 @@ int store_put(struct store *st, const unsigned char *buf, uint64_t off,
 
 uint64_t store_pages(const struct store *st, uint64_t *total)
 {
-	uint64_t pg, n = 0;
-
-	for (pg = 0; pg < st->pages; pg++)
-		n += page_set(st, pg) ? 1 : 0;
 	if (total)
 		*total = st->pages;
-	return n;
+	return st->held;
 }
