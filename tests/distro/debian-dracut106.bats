@@ -29,10 +29,8 @@ setup_file() {
 		return 1
 	fi
 	. tests/lib/vm-env.sh
-	vm_host_setup "$BATS_FILE_TMPDIR"
-	DEBIAN_TAR=$(tests/lib/make-debian-rootfs) || return 1
-	FSID=$(images/lazyroot-mkimage "$DEBIAN_TAR" "$W/www/img" 2>"$W/mkimage.log") ||
-		{ cat "$W/mkimage.log" >&2; return 1; }
+	. tests/lib/distro-env.sh
+	distro_root_setup "$BATS_FILE_TMPDIR" || return 1
 
 	local sh="bash base rootfs-block lazyroot"
 	local sd="bash systemd systemd-initrd dracut-systemd base rootfs-block lazyroot"

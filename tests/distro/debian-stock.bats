@@ -16,10 +16,8 @@ setup_file() {
 	. tests/lib/stock-env.sh
 	stock_env_setup "$BATS_FILE_TMPDIR/stock-kernel.err" || return 1
 	[ -z "$STOCK_SKIP" ] || return 0
-	vm_host_setup "$BATS_FILE_TMPDIR"
-	DEBIAN_TAR=$(tests/lib/make-debian-rootfs) || return 1
-	FSID=$(images/lazyroot-mkimage "$DEBIAN_TAR" "$W/www/img" 2>"$W/mkimage.log") ||
-		{ cat "$W/mkimage.log" >&2; return 1; }
+	. tests/lib/distro-env.sh
+	distro_root_setup "$BATS_FILE_TMPDIR" || return 1
 	. tests/lib/dracut-env.sh
 	dracut_env_setup "$W" "$W/srv/ca.pem"
 	stock_dracut_image "$W/initrd.img" "$DRACUT_SYSTEMD_MODULES" "" --compress zstd

@@ -5,14 +5,21 @@
 # with the lazyroot module, gzipped as an operator would ship them. Source it
 # from the repo root.
 
-# distro_env_setup DIR: fills DIR; sets W, KERNEL, PORT, FSID, DEBIAN_TAR (the
-# root's tarball) and makes $W/initrd-systemd.img and $W/initrd-shell.img
-distro_env_setup() {
+# distro_root_setup DIR: the test kernel and nginx serving DIR/www, with the
+# Debian root published in DIR/www/img; sets W, KERNEL, PORT, FSID and
+# DEBIAN_TAR (the root's tarball)
+distro_root_setup() {
 	. tests/lib/vm-env.sh
 	vm_host_setup "$1"
 	DEBIAN_TAR=$(tests/lib/make-debian-rootfs) || return 1
 	FSID=$(images/lazyroot-mkimage "$DEBIAN_TAR" "$W/www/img" 2>"$W/mkimage.log") ||
 		{ cat "$W/mkimage.log" >&2; return 1; }
+}
+
+# distro_env_setup DIR: distro_root_setup, and $W/initrd-systemd.img and
+# $W/initrd-shell.img made by this machine's dracut
+distro_env_setup() {
+	distro_root_setup "$1" || return 1
 	. tests/lib/dracut-env.sh
 	dracut_env_setup "$W" "$W/srv/ca.pem"
 	dracut_image "$W/initrd-systemd.img" "$DRACUT_SYSTEMD_MODULES" "" --gzip || return 1
