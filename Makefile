@@ -92,8 +92,8 @@ build/verify-bench: build/obj/tests/tools/verify-bench.o build/obj/daemon.a buil
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
 
 # libFuzzer targets for the parsers of hostile input; `make check` runs
-# each briefly, `make fuzz` for longer (FUZZ_SECONDS each).
-FUZZ_SECONDS ?= 300
+# each briefly, `make fuzz` for FUZZ_RUNS executions each.
+FUZZ_RUNS ?= 10000000
 build/fuzz/%: build/fuzz-obj/tests/fuzz/%.o build/fuzz-obj/daemon.a build/fuzz-obj/lib.a
 	@mkdir -p $(@D)
 	clang -O1 -g -fsanitize=fuzzer,address,undefined -o $@ $^ $(LIBS)
@@ -106,7 +106,7 @@ check-fuzz: $(addprefix build/fuzz/,$(FUZZ_TARGETS))
 	@tests/run-fuzz 20 $^
 
 fuzz: $(addprefix build/fuzz/,$(FUZZ_TARGETS))
-	@tests/run-fuzz $(FUZZ_SECONDS) $^
+	@tests/run-fuzz runs=$(FUZZ_RUNS) $^
 
 deps:
 	@scripts/install-deps
