@@ -6,6 +6,8 @@ VERSION := 0.1.0
 CC ?= cc
 PKG_CONFIG ?= pkg-config
 CFLAGS ?= -O2 -g
+# Bats files run at once by check-boot (make check: one per core).
+TEST_JOBS ?= 1
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2
 BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -DLAZYROOT_VERSION='"$(VERSION)"' $(WARN)
 CURL_CFLAGS = $(shell $(PKG_CONFIG) --cflags libcurl)
@@ -130,6 +132,10 @@ check-vm: all static
 # mmdebstrap and cached).
 check-distro: all static
 	@LAZYROOT_DAEMON=$(STATIC_DAEMON) tests/run-bats tests/distro
+
+# Both, as `make check` runs them: TEST_JOBS files at once.
+check-boot: all static
+	@LAZYROOT_DAEMON=$(STATIC_DAEMON) TEST_JOBS=$(TEST_JOBS) tests/run-bats tests/vm tests/distro
 
 check: deps
 	@$(MAKE) --no-print-directory all static
