@@ -38,6 +38,7 @@ struct sblob {
 	int closed;			/* serve_close() seen */
 	uint64_t seq_end;		/* end of the last fetch started */
 	uint64_t seq_window;		/* current sequential window, 0: none */
+	unsigned int store_busy_logged;	/* the disk store's queue was full */
 	struct fetch *fetches;		/* under way */
 	struct sblob *next;		/* in server->blobs, once opened */
 };
@@ -269,14 +270,18 @@ void blob_opened(struct blob *b, int err, const char *why)
 	sb->fe->ops->opened(sb->fe, b, (int64_t)b->size);
 }
 
-void blob_keep(struct blob *b, const char *store_dir, const char *sha256_hex)
+void blob_keep(struct blob *b, const char *store_dir, const char *sha256_hex,
+	       unsigned int flags)
 {
 	int ret = store_open(&b->store, store_dir, b->name, b->size,
-			     sha256_hex);
+			     sha256_hex, flags);
 
+	if (!ret)
+		ret = store_set_origin(store_dir, b->name, b->url);
 	if (ret) {
 		log_warn("blob %s: cannot open its store in %s: %s; its pages are not kept across boots",
 			 b->name, store_dir, strerror(-ret));
+		store_close(b->store);
 		b->store = NULL;
 	}
 }
@@ -304,6 +309,13 @@ static void keep_copy(struct sblob *sb, const unsigned char *buf,
 	if (!b->store)
 		return;
 	ret = store_put(b->store, buf, off, len);
+	if (ret == -EAGAIN) {
+		/* the disk is slow or stuck: the reads go on, these pages are not kept */
+		if (!sb->store_busy_logged++)
+			log_warn("blob %s: its store has %u MiB waiting for the disk: pages beyond that are not kept",
+				 b->name, STORE_QUEUE_MAX >> 20);
+		return;
+	}
 	if (ret == -ENOSPC && store_in_ram(b->store)) {
 		if (!s->ram_full_logged++)
 			log_info("RAM cache full (%llu KiB): it keeps what it holds; pages the kernel drops beyond it are fetched again",
@@ -548,6 +560,32 @@ static int join_fetch(struct sblob *sb, const struct waiter *w)
 	return 0;
 }
 
+/*
+ * Pages read back from the disk store are checked as network bytes are:
+ * against the manifest (the source's check_stored), or against their sums
+ * (store_read). A failure drops them from the store: they are fetched
+ * again. Returns 0 or -EBADMSG with the reason in @why.
+ */
+static int check_from_disk(struct sblob *sb, unsigned char *buf, uint64_t off,
+			   uint64_t len, int ret, char *why, size_t why_size)
+{
+	struct server *s = sb->server;
+
+	if (ret == -EBADMSG)
+		snprintf(why, why_size, "a page's CRC-32C is not the one stored with it");
+	else if (!ret && s->src->ops->check_stored)
+		ret = s->src->ops->check_stored(s->src, &sb->b, buf, off, len,
+						why, why_size);
+	if (ret != -EBADMSG)
+		return ret;
+	s->stats.store_bad++;
+	log_warn("blob %s: bytes %llu-%llu kept on disk failed their check (%s): dropped from the store, fetching them again",
+		 sb->b.name, (unsigned long long)off,
+		 (unsigned long long)(off + len - 1), why);
+	store_drop(sb->b.store, off, len);
+	return ret;
+}
+
 /* Answers a read from the store (disk or RAM); 0 if its pages are not all there. */
 static int read_from_store(struct sblob *sb, const struct waiter *w)
 {
@@ -555,9 +593,14 @@ static int read_from_store(struct sblob *sb, const struct waiter *w)
 	struct blob *b = &sb->b;
 	uint64_t off = page_down(w->off);
 	uint64_t end = page_up(w->off + w->len);
+	int ram = store_in_ram(b->store);
 	unsigned char *buf;
+	char why[256];
 	int ret;
 
+	/* From the disk, the pieces the source checks: whole chunks. */
+	if (!ram)
+		s->src->ops->extent(s->src, b, &off, &end);
 	if (end > page_up(b->size)) /* never past the blob's last page */
 		end = page_up(b->size);
 	if (!store_has(b->store, off, end - off))
@@ -566,10 +609,14 @@ static int read_from_store(struct sblob *sb, const struct waiter *w)
 	if (!buf)
 		return 0;
 	ret = store_read(b->store, buf, off, end - off);
+	if (!ram)
+		ret = check_from_disk(sb, buf, off, end - off, ret, why,
+				      sizeof(why));
 	if (ret) {
-		log_warn("blob %s: bytes %llu-%llu from its store: %s; fetching them",
-			 b->name, (unsigned long long)off,
-			 (unsigned long long)(end - 1), strerror(-ret));
+		if (ret != -EBADMSG)
+			log_warn("blob %s: bytes %llu-%llu from its store: %s; fetching them",
+				 b->name, (unsigned long long)off,
+				 (unsigned long long)(end - 1), strerror(-ret));
 		free(buf);
 		return 0;
 	}
@@ -577,8 +624,6 @@ static int read_from_store(struct sblob *sb, const struct waiter *w)
 	if (ret) {
 		s->stats.errors++;
 	} else {
-		int ram = store_in_ram(b->store);
-
 		s->stats.bytes_written += end - off;
 		if (ram) {
 			s->stats.bytes_from_ram += end - off;

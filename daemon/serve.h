@@ -28,6 +28,7 @@ struct serve_stats {
 	unsigned long long bytes_from_ram;	/* of those, from the RAM cache */
 	unsigned long long errors;
 	unsigned long long chunks_verified, chunks_bad;	/* verified images */
+	unsigned long long store_bad;	/* disk store reads that failed their check */
 };
 
 /*

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "sha256.h"
 #include "source.h"
+#include "store.h"
 
 /* sha256sum format: 64 hex digits, two spaces, the name */
 #define ID_MIN SHA256_HEX_SIZE
@@ -83,7 +84,8 @@ static void id_done(struct fetch_file *f, int err, unsigned char *data,
 	memcpy(hex, data, SHA256_HEX_SIZE);
 	hex[SHA256_HEX_SIZE] = '\0';
 	free(data);
-	blob_keep(po->b, po->store_dir, hex);
+	/* nothing but the store's own sums checks its pages on read back */
+	blob_keep(po->b, po->store_dir, hex, STORE_SUMS);
 	open_finish(po, 0, NULL);
 }
 
