@@ -23,6 +23,11 @@
  * large requests instead of one per kernel readahead window.
  */
 #define SEQ_WINDOW_MAX (2ULL << 20)
+/*
+ * Bytes of fetch buffers at once, all blobs (the daemon is mlock'ed): more
+ * fetches wait in order, read-ahead past it is not started.
+ */
+#define INFLIGHT_MAX (64ULL << 20)
 
 #define container_of(p, type, member) \
 	((type *)((char *)(p) - offsetof(type, member)))
@@ -60,7 +65,9 @@ struct fetch {
 	size_t nwaiters;
 	struct span *checked;		/* runs the source vouched for */
 	size_t nchecked;
+	uint64_t buflen;		/* of job.buf, once started */
 	struct fetch *next;		/* in sb->fetches */
+	struct fetch *next_queued;	/* in server->queue, waiting for room */
 };
 
 struct server {
@@ -72,6 +79,9 @@ struct server {
 	unsigned long long ram_reads;	/* reads answered from RAM */
 	int ram_full_logged;
 	struct sblob *blobs;
+	/* fetch buffers allocated, their limit; fetches waiting for room, in order */
+	uint64_t inflight, inflight_max;
+	struct fetch *queue, **queue_tail;
 };
 
 int server_new_source(struct server **out, const struct config *cfg,
@@ -84,8 +94,15 @@ int server_new_source(struct server **out, const struct config *cfg,
 	s->cfg = cfg;
 	s->engine = engine;
 	s->src = src;
+	s->inflight_max = INFLIGHT_MAX;
+	s->queue_tail = &s->queue;
 	*out = s;
 	return 0;
+}
+
+void server_limit_inflight(struct server *s, uint64_t bytes)
+{
+	s->inflight_max = bytes;
 }
 
 int server_new(struct server **out, const struct config *cfg,
@@ -111,6 +128,7 @@ int server_new(struct server **out, const struct config *cfg,
 }
 
 static void fetch_free(struct server *s, struct fetch *f);
+static void start_queued(struct server *s);
 
 /* At exit: what the kernel closed still has its object; the rest is the front end's. */
 void server_free(struct server *s)
@@ -397,6 +415,7 @@ static void fetch_free(struct server *s, struct fetch *f)
 {
 	if (f->job.src_priv)
 		s->src->ops->job_free(&f->job);
+	s->inflight -= f->buflen;
 	free(f->job.buf);
 	free(f->waiters);
 	free(f->checked);
@@ -457,6 +476,7 @@ void job_done(struct job *j, int err, const char *why)
 	}
 	fetch_free(s, f);
 	sblob_put(sb);
+	start_queued(s);
 }
 
 static int add_waiter(struct fetch *f, uint64_t tag, uint64_t off,
@@ -475,9 +495,53 @@ static int add_waiter(struct fetch *f, uint64_t tag, uint64_t off,
 }
 
 /*
+ * Hands @f to the source: its buffer now. A failure answers its reads
+ * (through job_done), as a failed request would.
+ */
+static void launch_fetch(struct server *s, struct fetch *f)
+{
+	struct sblob *sb = f->sb;
+	struct job *j = &f->job;
+	char why[128];
+	int ret = -ENOMEM;
+
+	j->buf = aligned_alloc(PAGE_SIZE_4K, f->buflen);
+	if (j->buf) {
+		memset(j->buf + j->len, 0, f->buflen - j->len);
+		s->inflight += f->buflen;
+		log_debug("blob %s: fetching %llu+%llu", sb->b.name,
+			  (unsigned long long)j->off, (unsigned long long)j->len);
+		ret = s->src->ops->fetch(s->src, j);
+		if (!ret)
+			return;
+	} else {
+		f->buflen = 0;
+	}
+	s->stats.errors++;
+	snprintf(why, sizeof(why), "cannot plan a fetch of %llu bytes: %s",
+		 (unsigned long long)j->len, strerror(-ret));
+	job_done(j, ret, why);
+}
+
+/* Starts fetches that waited for room, in the order they came. */
+static void start_queued(struct server *s)
+{
+	struct fetch *f;
+
+	while ((f = s->queue) &&
+	       (!s->inflight || s->inflight + f->buflen <= s->inflight_max)) {
+		s->queue = f->next_queued;
+		if (!s->queue)
+			s->queue_tail = &s->queue;
+		launch_fetch(s, f);
+	}
+}
+
+/*
  * Starts fetching [off, end) (page-aligned; clipped to the blob; widened to
  * what the source checks as one) for the read @w, or as read-ahead when @w
- * is NULL. Returns 0 or -errno (@w not answered).
+ * is NULL. With INFLIGHT_MAX bytes under way it waits its turn (a read) or
+ * is not started (read-ahead). Returns 0 or -ENOMEM (@w not answered).
  */
 static int start_fetch(struct sblob *sb, uint64_t off, uint64_t end,
 		       const struct waiter *w)
@@ -485,51 +549,46 @@ static int start_fetch(struct sblob *sb, uint64_t off, uint64_t end,
 	struct server *s = sb->server;
 	struct fetch *f;
 	uint64_t buflen;
-	int ret;
+	int room;
 
 	if (end > page_up(sb->b.size))
 		end = page_up(sb->b.size);
 	s->src->ops->extent(s->src, &sb->b, &off, &end);
-	sb->seq_end = end;
 	buflen = end - off;
+	room = !s->queue && (!s->inflight || s->inflight + buflen <= s->inflight_max);
+	if (!w && !room)
+		return 0;
+	sb->seq_end = end;
 	if (end > sb->b.size)
 		end = sb->b.size;
 
 	f = calloc(1, sizeof(*f));
-	if (f)
-		f->job.buf = aligned_alloc(PAGE_SIZE_4K, buflen);
-	if (!f || !f->job.buf || (w && add_waiter(f, w->tag, w->off, w->len))) {
-		if (f)
-			free(f->job.buf);
+	if (!f || (w && add_waiter(f, w->tag, w->off, w->len))) {
 		free(f);
 		s->stats.errors++;
-		log_err("blob %s: out of memory for %llu bytes", sb->b.name,
-			(unsigned long long)buflen);
+		log_err("blob %s: out of memory for a fetch of %llu bytes",
+			sb->b.name, (unsigned long long)buflen);
 		return -ENOMEM;
 	}
-	memset(f->job.buf + (end - off), 0, buflen - (end - off));
 	f->sb = sb;
+	f->buflen = buflen;
 	f->job.blob = &sb->b;
 	f->job.off = off;
 	f->job.len = end - off;
-	log_debug("blob %s: fetching %llu+%llu for %s", sb->b.name,
-		  (unsigned long long)off, (unsigned long long)(end - off),
-		  w ? "a READ" : "read-ahead");
 	/* Linked first: the source may finish the job before it returns. */
 	sb->users++;
 	f->next = sb->fetches;
 	sb->fetches = f;
-	ret = s->src->ops->fetch(s->src, &f->job);
-	if (ret) {
-		s->stats.errors++;
-		log_err("blob %s: cannot plan a fetch of bytes %llu-%llu: %s",
-			sb->b.name, (unsigned long long)off,
-			(unsigned long long)(end - 1), strerror(-ret));
-		unlink_fetch(sb, f);
-		sb->users--;
-		fetch_free(s, f);
-		return ret;
+	if (room) {
+		launch_fetch(s, f);
+		return 0;
 	}
+	log_debug("blob %s: %llu+%llu waits: %llu bytes of fetches under way",
+		  sb->b.name, (unsigned long long)off,
+		  (unsigned long long)(end - off),
+		  (unsigned long long)s->inflight);
+	*s->queue_tail = f;
+	s->queue_tail = &f->next_queued;
 	return 0;
 }
 
