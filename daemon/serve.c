@@ -166,6 +166,7 @@ const struct serve_stats *server_stats(const struct server *s)
 void server_log_stats(const struct server *s)
 {
 	const struct fetch_stats *f = fetch_engine_stats(s->engine);
+	const struct sblob *sb;
 
 	log_info("stats: opens %llu, reads %llu, closes %llu, http requests %llu, retries %llu, bytes fetched %llu, bytes written %llu (from disk %llu), errors %llu",
 		 s->stats.opens, s->stats.reads, s->stats.closes, f->attempts,
@@ -176,6 +177,18 @@ void server_log_stats(const struct server *s)
 			 (unsigned long long)(s->ram.used >> 10),
 			 (unsigned long long)(s->ram.limit >> 10), s->ram_reads,
 			 s->stats.bytes_from_ram);
+	for (sb = s->blobs; sb; sb = sb->next) {
+		uint64_t total, have;
+
+		if (!sb->b.store || store_in_ram(sb->b.store))
+			continue;
+		have = store_pages(sb->b.store, &total);
+		log_info("stats: blob %s: %llu of %llu pages on disk, %llu bytes waiting for the disk, %llu read back failed their check",
+			 sb->b.name, (unsigned long long)have,
+			 (unsigned long long)total,
+			 (unsigned long long)store_waiting(sb->b.store),
+			 s->stats.store_bad);
+	}
 	if (s->src->ops->log_stats)
 		s->src->ops->log_stats(s->src);
 }

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "fetch.h"
 #include "url.h"
 
 struct source;
@@ -28,6 +29,7 @@ struct blob {
 	uint64_t size;
 	const void *src_data;		/* the source's, e.g. its manifest entry */
 	struct store *store;		/* pages kept across boots, or NULL */
+	struct fetch_validators validators;	/* plain images: which file */
 };
 
 /*

@@ -641,3 +641,13 @@ uint64_t store_pages(struct store *st, uint64_t *total)
 	pthread_mutex_unlock(&st->lock);
 	return n;
 }
+
+uint64_t store_waiting(struct store *st)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&st->lock);
+	n = st->queued;
+	pthread_mutex_unlock(&st->lock);
+	return n;
+}

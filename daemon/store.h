@@ -111,6 +111,9 @@ int store_put(struct store *st, const unsigned char *buf, uint64_t off,
 /* Forgets pages [off, off + len) (page-aligned), e.g. ones that failed a check. */
 void store_drop(struct store *st, uint64_t off, uint64_t len);
 
+/* Bytes queued for the disk and not yet written (0 for a RAM store). */
+uint64_t store_waiting(struct store *st);
+
 /* Pages stored, of the blob's total. */
 uint64_t store_pages(struct store *st, uint64_t *total);
 
