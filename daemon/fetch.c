@@ -323,39 +323,6 @@ const struct fetch_stats *fetch_engine_stats(const struct fetch_engine *e)
 	return &e->stats;
 }
 
-/*
- * Copies the value of header @name (lower case, with its colon) from @line
- * into @out: printable ASCII, trimmed, shorter than @size, else "" (it goes
- * back to the server in If-Range: nothing that could end a header line).
- * Returns 1 if @line is that header.
- */
-static int header_value(const char *line, size_t len, const char *name,
-			char *out, size_t size)
-{
-	size_t nl = strlen(name), i;
-
-	if (len < nl || strncasecmp(line, name, nl))
-		return 0;
-	line += nl;
-	len -= nl;
-	while (len && (*line == ' ' || *line == '\t')) {
-		line++;
-		len--;
-	}
-	while (len && (line[len - 1] == '\r' || line[len - 1] == '\n' ||
-		       line[len - 1] == ' ' || line[len - 1] == '\t'))
-		len--;
-	out[0] = '\0';
-	if (len >= size)
-		return 1;
-	for (i = 0; i < len; i++)
-		if (line[i] < 0x20 || line[i] > 0x7e)
-			return 1;
-	memcpy(out, line, len);
-	out[len] = '\0';
-	return 1;
-}
-
 static size_t on_header(char *line, size_t size, size_t n, void *arg)
 {
 	struct fetch_attempt *a = arg;
@@ -369,8 +336,8 @@ static size_t on_header(char *line, size_t size, size_t n, void *arg)
 		a->retry_after_ms = 0;
 		return len;
 	}
-	if (header_value(line, len, "etag:", a->etag, sizeof(a->etag)) ||
-	    header_value(line, len, "last-modified:", a->last_modified,
+	if (http_header_value(line, len, "etag:", a->etag, sizeof(a->etag)) ||
+	    http_header_value(line, len, "last-modified:", a->last_modified,
 			 sizeof(a->last_modified)))
 		return len;
 	if (len >= 12 && !strncasecmp(line, "retry-after:", 12)) {
