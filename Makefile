@@ -29,7 +29,7 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 ALL_CFLAGS = $(BASE_CFLAGS) $(INCLUDES) $(CURL_CFLAGS) $(ZSTD_CFLAGS)
-LIBS = $(CURL_LIBS) $(ZSTD_LIBS)
+LIBS = $(CURL_LIBS) $(ZSTD_LIBS) -pthread
 
 .PHONY: all clean install check check-unit check-fuzz check-shell check-vm check-distro deps demo bench fuzz
 
@@ -122,7 +122,7 @@ STATIC_DAEMON := $(CURDIR)/build/static/lazyrootd.stripped
 # What make install installs: the static daemon once it is built.
 SHIP_DAEMON = $(if $(wildcard build/static/lazyrootd.stripped),build/static/lazyrootd.stripped,daemon/lazyrootd)
 
-check-shell: build/fetch-range build/serve-harness build/serve-verified build/lazyroot-pack static
+check-shell: build/fetch-range build/serve-harness build/serve-verified build/serve-store build/lazyroot-pack static
 	@tests/run-bats tests/shell
 
 check-vm: all static

@@ -21,6 +21,8 @@
 #define STALL_DEFAULT_S 10
 #define PROBE_BODY_MAX 1	/* the one byte of bytes=0-0 */
 
+_Static_assert(FETCH_MIRRORS_MAX == URL_MIRRORS_MAX, "a validator per mirror");
+
 struct fetch_attempt {
 	struct fetch_engine *engine;
 	struct fetch_request *req;
@@ -60,6 +62,9 @@ struct fetch_attempt {
 	int err;		/* set by a callback that aborted the body */
 	int timed_out;		/* an attempt ran out of time: -ETIMEDOUT */
 	char content_range[128];
+	/* room for "Last-Modified: " in front: see struct fetch_validators */
+	char etag[FETCH_VALIDATOR_MAX - 16], last_modified[FETCH_VALIDATOR_MAX - 16];
+	struct curl_slist *headers;	/* If-Range */
 	char why[1024];
 	char errbuf[CURL_ERROR_SIZE];
 };
@@ -327,9 +332,14 @@ static size_t on_header(char *line, size_t size, size_t n, void *arg)
 	/* A new status line starts a new response (after 100 Continue). */
 	if (len >= 5 && !strncmp(line, "HTTP/", 5)) {
 		a->content_range[0] = '\0';
+		a->etag[0] = a->last_modified[0] = '\0';
 		a->retry_after_ms = 0;
 		return len;
 	}
+	if (http_header_value(line, len, "etag:", a->etag, sizeof(a->etag)) ||
+	    http_header_value(line, len, "last-modified:", a->last_modified,
+			 sizeof(a->last_modified)))
+		return len;
 	if (len >= 12 && !strncasecmp(line, "retry-after:", 12)) {
 		/* Seconds only; a date or junk is ignored (our back-off holds). */
 		int64_t secs = 0;
@@ -381,6 +391,49 @@ static int refuse_redirect(struct fetch_attempt *a, long status)
 	return -EPROTO;
 }
 
+/* The answer's validator, as struct fetch_validators keeps it: "" if none. */
+static void answer_validator(const struct fetch_attempt *a, char *out,
+			     size_t size)
+{
+	/* a weak ETag cannot be used in If-Range */
+	if (a->etag[0] == '"')
+		snprintf(out, size, "ETag: %s", a->etag);
+	else if (a->last_modified[0])
+		snprintf(out, size, "Last-Modified: %s", a->last_modified);
+	else
+		out[0] = '\0';
+}
+
+/*
+ * The first answer of a mirror says what the file is; a later one with
+ * another validator comes from another file under the same name.
+ */
+static int check_validator(struct fetch_attempt *a)
+{
+	struct fetch_validators *fv = a->req->validators;
+	const char *url = a->suffix ? a->url : a->req->url;
+	unsigned int m = a->mirror;
+	char got[FETCH_VALIDATOR_MAX];
+
+	answer_validator(a, got, sizeof(got));
+	if (!(fv->seen & (1u << m))) {
+		snprintf(fv->v[m], sizeof(fv->v[m]), "%s", got);
+		fv->seen |= 1u << m;
+		return 0;
+	}
+	if (!strcmp(fv->v[m], got))
+		return 0;
+	if (!(fv->changed & (1u << m)))
+		log_err("%s: the file changed on this mirror since it was first seen (%s, now %s): not using %s for this image any more",
+			url, fv->v[m][0] ? fv->v[m] : "no validator",
+			got[0] ? got : "none", a->suffix ? "this mirror" : "it");
+	fv->changed |= 1u << m;
+	snprintf(a->why, sizeof(a->why),
+		 "the file changed since it was first seen (%.160s, now %.160s)",
+		 fv->v[m][0] ? fv->v[m] : "no validator", got[0] ? got : "none");
+	return -ESTALE;
+}
+
 /* Validates status and headers once, before the first body byte is kept. */
 static int check_headers(struct fetch_attempt *a)
 {
@@ -396,6 +449,9 @@ static int check_headers(struct fetch_attempt *a)
 	curl_easy_getinfo(a->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &clen);
 	if (status >= 300 && status <= 399)
 		a->err = refuse_redirect(a, status);
+	else if (r->validators && status >= 200 && status <= 299 &&
+		 (a->err = check_validator(a)))
+		;
 	else if (r->kind == FETCH_PROBE)
 		a->err = http_check_probe(status, cr, &r->size, a->why,
 					  sizeof(a->why));
@@ -519,6 +575,21 @@ static int launch(struct fetch_engine *e, struct fetch_attempt *a)
 			 (unsigned long long)(r->off + r->len - 1));
 	if (curl_easy_setopt(a->easy, CURLOPT_RANGE, range) != CURLE_OK)
 		return -ENOMEM;
+	curl_slist_free_all(a->headers);
+	a->headers = NULL;
+	if (r->validators && r->kind == FETCH_RANGE &&
+	    (r->validators->seen & (1u << a->mirror)) &&
+	    r->validators->v[a->mirror][0]) {
+		const char *v = strchr(r->validators->v[a->mirror], ':') + 2;
+		char line[FETCH_VALIDATOR_MAX + 16];
+
+		snprintf(line, sizeof(line), "If-Range: %s", v);
+		a->headers = curl_slist_append(NULL, line);
+		if (!a->headers)
+			return -ENOMEM;
+	}
+	if (curl_easy_setopt(a->easy, CURLOPT_HTTPHEADER, a->headers) != CURLE_OK)
+		return -ENOMEM;
 	if (!a->quiet_since_ms)
 		a->quiet_since_ms = now;
 	else if (a->queued_at_ms)
@@ -571,8 +642,12 @@ int fetch_submit(struct fetch_engine *e, struct fetch_request *req)
 	size_t len0;
 	int ret;
 
+	if (req->validators)
+		req->skip_mirrors |= req->validators->changed;
 	if ((req->skip_mirrors & all) == all)
-		return -ENOENT; /* the caller tried every mirror already */
+		/* the caller tried every mirror already, or every copy changed */
+		return req->validators && (req->validators->changed & all) == all ?
+		       -ESTALE : -ENOENT;
 	a = calloc(1, sizeof(*a));
 	if (!a)
 		return -ENOMEM;
@@ -696,6 +771,7 @@ static void finish(struct fetch_engine *e, struct fetch_attempt *a, int err)
 			e->stats.bytes += a->got;
 	}
 	curl_easy_cleanup(a->easy);
+	curl_slist_free_all(a->headers);
 	r->priv = NULL;
 	free(a);
 	r->done(r, err, why);
@@ -746,6 +822,11 @@ static void round_failed(struct fetch_engine *e, struct fetch_attempt *a)
 
 	if (!was_down)
 		e->down_since_ms = now;
+	if (r->no_wait && e->wait && quiet + delay >= limit) {
+		/* the caller has a way on without the network */
+		finish(e, a, a->timed_out ? -ETIMEDOUT : -EIO);
+		return;
+	}
 	if (!e->wait) {
 		if ((a->no_retry && e->unreachable) || quiet + delay >= limit) {
 			finish(e, a, -EAGAIN);
@@ -797,6 +878,18 @@ static void on_finished(struct fetch_engine *e, struct fetch_attempt *a,
 	if (a->suffix) {
 		snprintf(a->reason[a->mirror], sizeof(a->reason[0]), "%.*s",
 			 (int)sizeof(a->reason[0]) - 1, a->why);
+		if (err == -ESTALE) {
+			uint32_t all = e->nmirrors >= 32 ? ~0u :
+				       (1u << e->nmirrors) - 1;
+
+			/* that mirror has another file now: never again for this one */
+			r->skip_mirrors |= 1u << a->mirror;
+			if ((r->skip_mirrors & all) == all) {
+				mirrors_why(e, a);
+				finish(e, a, -ESTALE);
+				return;
+			}
+		}
 		if (a->mirror == 0)
 			a->err0 = err;
 		a->transient |= err == -EAGAIN;

@@ -12,6 +12,24 @@
 struct fetch_engine;
 struct fetch_attempt;
 
+#define FETCH_MIRRORS_MAX 8		/* URL_MIRRORS_MAX */
+#define FETCH_VALIDATOR_MAX 160
+
+/*
+ * What each mirror said a file is, so that later ranges come from the same
+ * file (plain images): the first answer of a mirror sets its validator (a
+ * strong ETag, else Last-Modified; "" if it sent neither), every later
+ * range request to it carries it as If-Range. An answer with another one
+ * means the file changed under the same name on that mirror: the engine
+ * logs that once, sets its bit in @changed and uses it no more for
+ * requests carrying these validators.
+ */
+struct fetch_validators {
+	char v[FETCH_MIRRORS_MAX][FETCH_VALIDATOR_MAX];	/* "ETag: ..." or "Last-Modified: ..." */
+	uint32_t seen;		/* v[i] is set */
+	uint32_t changed;
+};
+
 enum fetch_kind {
 	FETCH_PROBE,	/* learn the blob size with Range: bytes=0-0 */
 	FETCH_RANGE,	/* fetch [off, off+len) into buf */
@@ -26,7 +44,7 @@ struct fetch_request {
 	/*
 	 * Called once: err 0 with size (FETCH_PROBE) or buf filled with
 	 * exactly len checked bytes (FETCH_RANGE); else a negative errno
-	 * (-ENOENT, -EACCES, -ETIMEDOUT, -EPROTO, -EIO) and a reason. A range
+	 * (-ENOENT, -EACCES, -ETIMEDOUT, -EPROTO, -EIO, -ESTALE) and a reason. A range
 	 * cut off is asked again from where it stopped when the same mirror
 	 * serves the retry, from its start on another: all of buf comes from
 	 * @mirror.
@@ -38,6 +56,16 @@ struct fetch_request {
 	 * served bytes failing verification. All set: the request fails.
 	 */
 	uint32_t skip_mirrors;
+	/*
+	 * Ties the request to the file earlier answers came from (NULL:
+	 * nothing does); -ESTALE when every mirror's copy changed.
+	 */
+	struct fetch_validators *validators;
+	/*
+	 * Fails after the engine's time limit without an answer even when the
+	 * engine waits (a boot that may go on from a local copy instead).
+	 */
+	int no_wait;
 	uint64_t size;			/* FETCH_PROBE result */
 	unsigned int mirror;		/* the mirror that answered */
 

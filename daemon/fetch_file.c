@@ -58,6 +58,7 @@ int fetch_file_start(struct fetch_engine *e, struct fetch_file *f,
 	f->req.kind = FETCH_PROBE;
 	f->req.url = url;
 	f->req.skip_mirrors = skip;
+	f->req.no_wait = f->no_wait;
 	f->req.done = file_done;
 	f->req.ctx = f;
 	return fetch_submit(e, &f->req);
@@ -85,12 +86,13 @@ static void wait_done(struct fetch_file *f, int err, unsigned char *data,
 }
 
 int fetch_file_wait(struct fetch_engine *e, const char *url, uint32_t skip,
-		    uint64_t min, uint64_t max, unsigned char **data,
+		    uint64_t min, uint64_t max, int no_wait, unsigned char **data,
 		    uint64_t *len, unsigned int *mirror, char *why,
 		    size_t why_size)
 {
 	struct waiting w = {
-		.f = { .min = min, .max = max, .done = wait_done },
+		.f = { .min = min, .max = max, .no_wait = no_wait,
+		       .done = wait_done },
 		.why = why, .why_size = why_size,
 	};
 	int ret;

@@ -15,6 +15,7 @@ struct fetch_file {
 	struct fetch_request req;	/* req.mirror: who answered */
 	struct fetch_engine *engine;
 	uint64_t min, max;		/* sizes accepted */
+	int no_wait;			/* as fetch_request.no_wait */
 	/*
 	 * Called once: err 0 with @data (@len bytes, NUL-terminated, the
 	 * caller's to free()), -EBADMSG for a file of another size (a mirror's
@@ -34,11 +35,12 @@ int fetch_file_start(struct fetch_engine *e, struct fetch_file *f,
 		     const char *url, uint32_t skip);
 
 /*
- * fetch_file_start() run to completion before anything else is served.
+ * fetch_file_start() run to completion before anything else is served
+ * (@no_wait: as fetch_request.no_wait).
  * Returns as done() would be called; @why gets the reason.
  */
 int fetch_file_wait(struct fetch_engine *e, const char *url, uint32_t skip,
-		    uint64_t min, uint64_t max, unsigned char **data,
+		    uint64_t min, uint64_t max, int no_wait, unsigned char **data,
 		    uint64_t *len, unsigned int *mirror, char *why,
 		    size_t why_size);
 

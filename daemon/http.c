@@ -178,3 +178,36 @@ check_length:
 	}
 	return 0;
 }
+
+/*
+ * Copies the value of header @name (lower case, with its colon) from @line
+ * into @out: printable ASCII, trimmed, shorter than @size, else "" (it goes
+ * back to the server in If-Range: nothing that could end a header line).
+ * Returns 1 if @line is that header.
+ */
+int http_header_value(const char *line, size_t len, const char *name,
+			char *out, size_t size)
+{
+	size_t nl = strlen(name), i;
+
+	if (len < nl || strncasecmp(line, name, nl))
+		return 0;
+	line += nl;
+	len -= nl;
+	while (len && (*line == ' ' || *line == '\t')) {
+		line++;
+		len--;
+	}
+	while (len && (line[len - 1] == '\r' || line[len - 1] == '\n' ||
+		       line[len - 1] == ' ' || line[len - 1] == '\t'))
+		len--;
+	out[0] = '\0';
+	if (len >= size)
+		return 1;
+	for (i = 0; i < len; i++)
+		if (line[i] < 0x20 || line[i] > 0x7e)
+			return 1;
+	memcpy(out, line, len);
+	out[len] = '\0';
+	return 1;
+}

@@ -39,4 +39,12 @@ int http_check_range(long status, const char *content_range,
 		     int64_t content_length, uint64_t off, uint64_t len,
 		     uint64_t blob_size, char *why, size_t wsize);
 
+/*
+ * Copies the value of header @name (lower case, with its colon) from the
+ * header line @line (@len bytes, hostile) into @out: printable ASCII,
+ * trimmed, shorter than @size, else "". Returns 1 if @line is that header.
+ */
+int http_header_value(const char *line, size_t len, const char *name,
+		      char *out, size_t size);
+
 #endif

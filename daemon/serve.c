@@ -23,6 +23,11 @@
  * large requests instead of one per kernel readahead window.
  */
 #define SEQ_WINDOW_MAX (2ULL << 20)
+/*
+ * Bytes of fetch buffers at once, all blobs (the daemon is mlock'ed): more
+ * fetches wait in order, read-ahead past it is not started.
+ */
+#define INFLIGHT_MAX (64ULL << 20)
 
 #define container_of(p, type, member) \
 	((type *)((char *)(p) - offsetof(type, member)))
@@ -38,6 +43,7 @@ struct sblob {
 	int closed;			/* serve_close() seen */
 	uint64_t seq_end;		/* end of the last fetch started */
 	uint64_t seq_window;		/* current sequential window, 0: none */
+	unsigned int store_busy_logged;	/* the disk store's queue was full */
 	struct fetch *fetches;		/* under way */
 	struct sblob *next;		/* in server->blobs, once opened */
 };
@@ -76,7 +82,9 @@ struct fetch {
 	size_t nwaiters;
 	struct span *checked;		/* runs the source vouched for */
 	size_t nchecked;
+	uint64_t buflen;		/* of job.buf, once started */
 	struct fetch *next;		/* in sb->fetches */
+	struct fetch *next_queued;	/* in server->queue, waiting for room */
 };
 
 struct server {
@@ -88,6 +96,9 @@ struct server {
 	unsigned long long ram_reads;	/* reads answered from RAM */
 	int ram_full_logged;
 	struct sblob *blobs;
+	/* fetch buffers allocated, their limit; fetches waiting for room, in order */
+	uint64_t inflight, inflight_max;
+	struct fetch *queue, **queue_tail;
 };
 
 int server_new_source(struct server **out, const struct config *cfg,
@@ -100,8 +111,15 @@ int server_new_source(struct server **out, const struct config *cfg,
 	s->cfg = cfg;
 	s->engine = engine;
 	s->src = src;
+	s->inflight_max = INFLIGHT_MAX;
+	s->queue_tail = &s->queue;
 	*out = s;
 	return 0;
+}
+
+void server_limit_inflight(struct server *s, uint64_t bytes)
+{
+	s->inflight_max = bytes;
 }
 
 int server_new(struct server **out, const struct config *cfg,
@@ -127,6 +145,8 @@ int server_new(struct server **out, const struct config *cfg,
 }
 
 static void fetch_free(struct server *s, struct fetch *f);
+static void start_queued(struct server *s);
+
 /* A part of a split read will not come in: the read is freed unanswered. */
 static void split_drop(struct split *sp)
 {
@@ -177,6 +197,7 @@ const struct serve_stats *server_stats(const struct server *s)
 void server_log_stats(const struct server *s)
 {
 	const struct fetch_stats *f = fetch_engine_stats(s->engine);
+	const struct sblob *sb;
 
 	log_info("stats: opens %llu, reads %llu, closes %llu, http requests %llu, retries %llu, bytes fetched %llu, bytes written %llu (from disk %llu), errors %llu",
 		 s->stats.opens, s->stats.reads, s->stats.closes, f->attempts,
@@ -187,6 +208,18 @@ void server_log_stats(const struct server *s)
 			 (unsigned long long)(s->ram.used >> 10),
 			 (unsigned long long)(s->ram.limit >> 10), s->ram_reads,
 			 s->stats.bytes_from_ram);
+	for (sb = s->blobs; sb; sb = sb->next) {
+		uint64_t total, have;
+
+		if (!sb->b.store || store_in_ram(sb->b.store))
+			continue;
+		have = store_pages(sb->b.store, &total);
+		log_info("stats: blob %s: %llu of %llu pages on disk, %llu bytes waiting for the disk, %llu read back failed their check",
+			 sb->b.name, (unsigned long long)have,
+			 (unsigned long long)total,
+			 (unsigned long long)store_waiting(sb->b.store),
+			 s->stats.store_bad);
+	}
 	if (s->src->ops->log_stats)
 		s->src->ops->log_stats(s->src);
 }
@@ -299,14 +332,18 @@ void blob_opened(struct blob *b, int err, const char *why)
 	sb->fe->ops->opened(sb->fe, b, (int64_t)b->size);
 }
 
-void blob_keep(struct blob *b, const char *store_dir, const char *sha256_hex)
+void blob_keep(struct blob *b, const char *store_dir, const char *sha256_hex,
+	       unsigned int flags)
 {
 	int ret = store_open(&b->store, store_dir, b->name, b->size,
-			     sha256_hex);
+			     sha256_hex, flags);
 
+	if (!ret)
+		ret = store_set_origin(store_dir, b->name, b->url);
 	if (ret) {
 		log_warn("blob %s: cannot open its store in %s: %s; its pages are not kept across boots",
 			 b->name, store_dir, strerror(-ret));
+		store_close(b->store);
 		b->store = NULL;
 	}
 }
@@ -334,6 +371,13 @@ static void keep_copy(struct sblob *sb, const unsigned char *buf,
 	if (!b->store)
 		return;
 	ret = store_put(b->store, buf, off, len);
+	if (ret == -EAGAIN) {
+		/* the disk is slow or stuck: the reads go on, these pages are not kept */
+		if (!sb->store_busy_logged++)
+			log_warn("blob %s: its store has %u MiB waiting for the disk: pages beyond that are not kept",
+				 b->name, STORE_QUEUE_MAX >> 20);
+		return;
+	}
 	if (ret == -ENOSPC && store_in_ram(b->store)) {
 		if (!s->ram_full_logged++)
 			log_info("RAM cache full (%llu KiB): it keeps what it holds; pages the kernel drops beyond it are fetched again",
@@ -415,6 +459,7 @@ static void fetch_free(struct server *s, struct fetch *f)
 {
 	if (f->job.src_priv)
 		s->src->ops->job_free(&f->job);
+	s->inflight -= f->buflen;
 	free(f->job.buf);
 	free(f->waiters);
 	free(f->checked);
@@ -506,12 +551,57 @@ void job_done(struct job *j, int err, const char *why)
 	}
 	fetch_free(s, f);
 	sblob_put(sb);
+	start_queued(s);
+}
+
+/*
+ * Hands @f to the source: its buffer now. A failure answers its reads
+ * (through job_done), as a failed request would.
+ */
+static void launch_fetch(struct server *s, struct fetch *f)
+{
+	struct sblob *sb = f->sb;
+	struct job *j = &f->job;
+	char why[128];
+	int ret = -ENOMEM;
+
+	j->buf = aligned_alloc(PAGE_SIZE_4K, f->buflen);
+	if (j->buf) {
+		memset(j->buf + j->len, 0, f->buflen - j->len);
+		s->inflight += f->buflen;
+		log_debug("blob %s: fetching %llu+%llu", sb->b.name,
+			  (unsigned long long)j->off, (unsigned long long)j->len);
+		ret = s->src->ops->fetch(s->src, j);
+		if (!ret)
+			return;
+	} else {
+		f->buflen = 0;
+	}
+	s->stats.errors++;
+	snprintf(why, sizeof(why), "cannot plan a fetch of %llu bytes: %s",
+		 (unsigned long long)j->len, strerror(-ret));
+	job_done(j, ret, why);
+}
+
+/* Starts fetches that waited for room, in the order they came. */
+static void start_queued(struct server *s)
+{
+	struct fetch *f;
+
+	while ((f = s->queue) &&
+	       (!s->inflight || s->inflight + f->buflen <= s->inflight_max)) {
+		s->queue = f->next_queued;
+		if (!s->queue)
+			s->queue_tail = &s->queue;
+		launch_fetch(s, f);
+	}
 }
 
 /*
  * Starts fetching [off, end) (page-aligned; clipped to the blob; widened to
  * what the source checks as one) for the read @w, or as read-ahead when @w
- * is NULL. Returns 0 or -errno (@w not answered).
+ * is NULL. With INFLIGHT_MAX bytes under way it waits its turn (a read) or
+ * is not started (read-ahead). Returns 0 or -ENOMEM (@w not answered).
  */
 static int start_fetch(struct sblob *sb, uint64_t off, uint64_t end,
 		       const struct waiter *w)
@@ -519,51 +609,46 @@ static int start_fetch(struct sblob *sb, uint64_t off, uint64_t end,
 	struct server *s = sb->server;
 	struct fetch *f;
 	uint64_t buflen;
-	int ret;
+	int room;
 
 	if (end > page_up(sb->b.size))
 		end = page_up(sb->b.size);
 	s->src->ops->extent(s->src, &sb->b, &off, &end);
-	sb->seq_end = end;
 	buflen = end - off;
+	room = !s->queue && (!s->inflight || s->inflight + buflen <= s->inflight_max);
+	if (!w && !room)
+		return 0;
+	sb->seq_end = end;
 	if (end > sb->b.size)
 		end = sb->b.size;
 
 	f = calloc(1, sizeof(*f));
-	if (f)
-		f->job.buf = aligned_alloc(PAGE_SIZE_4K, buflen);
-	if (!f || !f->job.buf || (w && add_waiter(f, w))) {
-		if (f)
-			free(f->job.buf);
+	if (!f || (w && add_waiter(f, w))) {
 		free(f);
 		s->stats.errors++;
-		log_err("blob %s: out of memory for %llu bytes", sb->b.name,
-			(unsigned long long)buflen);
+		log_err("blob %s: out of memory for a fetch of %llu bytes",
+			sb->b.name, (unsigned long long)buflen);
 		return -ENOMEM;
 	}
-	memset(f->job.buf + (end - off), 0, buflen - (end - off));
 	f->sb = sb;
+	f->buflen = buflen;
 	f->job.blob = &sb->b;
 	f->job.off = off;
 	f->job.len = end - off;
-	log_debug("blob %s: fetching %llu+%llu for %s", sb->b.name,
-		  (unsigned long long)off, (unsigned long long)(end - off),
-		  w ? "a READ" : "read-ahead");
 	/* Linked first: the source may finish the job before it returns. */
 	sb->users++;
 	f->next = sb->fetches;
 	sb->fetches = f;
-	ret = s->src->ops->fetch(s->src, &f->job);
-	if (ret) {
-		s->stats.errors++;
-		log_err("blob %s: cannot plan a fetch of bytes %llu-%llu: %s",
-			sb->b.name, (unsigned long long)off,
-			(unsigned long long)(end - 1), strerror(-ret));
-		unlink_fetch(sb, f);
-		sb->users--;
-		fetch_free(s, f);
-		return ret;
+	if (room) {
+		launch_fetch(s, f);
+		return 0;
 	}
+	log_debug("blob %s: %llu+%llu waits: %llu bytes of fetches under way",
+		  sb->b.name, (unsigned long long)off,
+		  (unsigned long long)(end - off),
+		  (unsigned long long)s->inflight);
+	*s->queue_tail = f;
+	s->queue_tail = &f->next_queued;
 	return 0;
 }
 
@@ -683,6 +768,32 @@ static int split_read(struct sblob *sb, const struct waiter *w)
 	return 1;
 }
 
+/*
+ * Pages read back from the disk store are checked as network bytes are:
+ * against the manifest (the source's check_stored), or against their sums
+ * (store_read). A failure drops them from the store: they are fetched
+ * again. Returns 0 or -EBADMSG with the reason in @why.
+ */
+static int check_from_disk(struct sblob *sb, unsigned char *buf, uint64_t off,
+			   uint64_t len, int ret, char *why, size_t why_size)
+{
+	struct server *s = sb->server;
+
+	if (ret == -EBADMSG)
+		snprintf(why, why_size, "a page's CRC-32C is not the one stored with it");
+	else if (!ret && s->src->ops->check_stored)
+		ret = s->src->ops->check_stored(s->src, &sb->b, buf, off, len,
+						why, why_size);
+	if (ret != -EBADMSG)
+		return ret;
+	s->stats.store_bad++;
+	log_warn("blob %s: bytes %llu-%llu kept on disk failed their check (%s): dropped from the store, fetching them again",
+		 sb->b.name, (unsigned long long)off,
+		 (unsigned long long)(off + len - 1), why);
+	store_drop(sb->b.store, off, len);
+	return ret;
+}
+
 /* Answers a read from the store (disk or RAM); 0 if its pages are not all there. */
 static int read_from_store(struct sblob *sb, const struct waiter *w)
 {
@@ -690,9 +801,14 @@ static int read_from_store(struct sblob *sb, const struct waiter *w)
 	struct blob *b = &sb->b;
 	uint64_t off = page_down(w->off);
 	uint64_t end = page_up(w->off + w->len);
+	int ram = store_in_ram(b->store);
 	unsigned char *buf;
+	char why[256];
 	int ret;
 
+	/* From the disk, the pieces the source checks: whole chunks. */
+	if (!ram)
+		s->src->ops->extent(s->src, b, &off, &end);
 	if (end > page_up(b->size)) /* never past the blob's last page */
 		end = page_up(b->size);
 	if (!store_has(b->store, off, end - off))
@@ -701,10 +817,14 @@ static int read_from_store(struct sblob *sb, const struct waiter *w)
 	if (!buf)
 		return 0;
 	ret = store_read(b->store, buf, off, end - off);
+	if (!ram)
+		ret = check_from_disk(sb, buf, off, end - off, ret, why,
+				      sizeof(why));
 	if (ret) {
-		log_warn("blob %s: bytes %llu-%llu from its store: %s; fetching them",
-			 b->name, (unsigned long long)off,
-			 (unsigned long long)(end - 1), strerror(-ret));
+		if (ret != -EBADMSG)
+			log_warn("blob %s: bytes %llu-%llu from its store: %s; fetching them",
+				 b->name, (unsigned long long)off,
+				 (unsigned long long)(end - 1), strerror(-ret));
 		free(buf);
 		return 0;
 	}
@@ -712,8 +832,6 @@ static int read_from_store(struct sblob *sb, const struct waiter *w)
 	if (ret) {
 		s->stats.errors++;
 	} else {
-		int ram = store_in_ram(b->store);
-
 		s->stats.bytes_written += end - off;
 		if (ram) {
 			s->stats.bytes_from_ram += end - off;

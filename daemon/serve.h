@@ -28,6 +28,7 @@ struct serve_stats {
 	unsigned long long bytes_from_ram;	/* of those, from the RAM cache */
 	unsigned long long errors;
 	unsigned long long chunks_verified, chunks_bad;	/* verified images */
+	unsigned long long store_bad;	/* disk store reads that failed their check */
 };
 
 /*
@@ -59,6 +60,12 @@ void serve_read(struct server *s, struct blob *b, uint64_t off, uint64_t len,
  * they have a disk store.
  */
 void server_keep_in_ram(struct server *s, uint64_t bytes);
+
+/*
+ * At most @bytes of fetch buffers at once (64 MiB unless set): further
+ * reads wait in order for room, read-ahead beyond it is not started.
+ */
+void server_limit_inflight(struct server *s, uint64_t bytes);
 
 /* The kernel closed @b; its object is released once no fetch uses it. */
 void serve_close(struct server *s, struct blob *b);

@@ -10,9 +10,11 @@
 #ifndef LAZYROOT_SOURCE_H
 #define LAZYROOT_SOURCE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "config.h"
+#include "fetch.h"
 #include "url.h"
 
 struct source;
@@ -27,6 +29,7 @@ struct blob {
 	uint64_t size;
 	const void *src_data;		/* the source's, e.g. its manifest entry */
 	struct store *store;		/* pages kept across boots, or NULL */
+	struct fetch_validators validators;	/* plain images: which file */
 };
 
 /*
@@ -58,9 +61,12 @@ void blob_opened(struct blob *b, int err, const char *why);
 
 /*
  * Keeps @b's pages in @store_dir across boots as the copy of content
- * @sha256_hex; on failure logs why and keeps nothing.
+ * @sha256_hex (store_open() @flags: STORE_SUMS when nothing else checks
+ * them on read back), fetched from b->url; on failure logs why and keeps
+ * nothing.
  */
-void blob_keep(struct blob *b, const char *store_dir, const char *sha256_hex);
+void blob_keep(struct blob *b, const char *store_dir, const char *sha256_hex,
+	       unsigned int flags);
 
 struct source_ops {
 	/*
@@ -73,6 +79,14 @@ struct source_ops {
 	/* Widens [*off, *end) to what is fetched and checked as one. */
 	void (*extent)(const struct source *src, const struct blob *b,
 		       uint64_t *off, uint64_t *end);
+	/*
+	 * Checks [off, off + len) of @b (what extent() gives) read back from
+	 * the disk store at @buf, as fetched bytes are checked: 0, or -EBADMSG
+	 * with the reason in @why. NULL: the store's own sums do.
+	 */
+	int (*check_stored)(const struct source *src, const struct blob *b,
+			    const unsigned char *buf, uint64_t off,
+			    uint64_t len, char *why, size_t why_size);
 	/* Starts @j. Returns 0, or -errno (then job_done is not called). */
 	int (*fetch)(struct source *src, struct job *j);
 	/* Frees what the source keeps for @j (after job_done). */

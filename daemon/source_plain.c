@@ -15,6 +15,7 @@
 #include "log.h"
 #include "sha256.h"
 #include "source.h"
+#include "store.h"
 
 /* sha256sum format: 64 hex digits, two spaces, the name */
 #define ID_MIN SHA256_HEX_SIZE
@@ -33,6 +34,12 @@ struct plain_open {
 	struct plain *p;
 	const char *store_dir;
 	char id_url[CONFIG_URL_MAX + URL_NAME_MAX + 10];
+	/* a complete copy of this URL's image is on disk: its size and sha256 */
+	int local;
+	uint64_t local_size;
+	unsigned int local_flags;
+	char local_hex[SHA256_HEX_SIZE + 1];
+	char local_why[200];	/* why there is no such copy */
 };
 
 static void open_finish(struct plain_open *po, int err, const char *why)
@@ -83,8 +90,45 @@ static void id_done(struct fetch_file *f, int err, unsigned char *data,
 	memcpy(hex, data, SHA256_HEX_SIZE);
 	hex[SHA256_HEX_SIZE] = '\0';
 	free(data);
-	blob_keep(po->b, po->store_dir, hex);
+	/* nothing but the store's own sums checks its pages on read back */
+	blob_keep(po->b, po->store_dir, hex, STORE_SUMS);
 	open_finish(po, 0, NULL);
+}
+
+/*
+ * A complete copy of the image at b->url in @store_dir: it may serve the
+ * boot when no mirror answers. What ties it to the image is only the
+ * NAME.sha256 last seen, kept in its id (docs/how-it-works.md).
+ */
+static void find_local_copy(struct plain_open *po)
+{
+	struct blob *b = po->b;
+	struct store *st;
+	uint64_t total;
+	int ret;
+
+	ret = store_peek(po->store_dir, b->name, &po->local_size, po->local_hex,
+			 &po->local_flags);
+	if (ret) {
+		snprintf(po->local_why, sizeof(po->local_why), "%s",
+			 ret == -ENOENT ? "there is none" : strerror(-ret));
+		return;
+	}
+	if (!store_origin_is(po->store_dir, b->name, b->url)) {
+		snprintf(po->local_why, sizeof(po->local_why),
+			 "it was fetched from another URL");
+		return;
+	}
+	if (store_open(&st, po->store_dir, b->name, po->local_size,
+		       po->local_hex, po->local_flags))
+		return;
+	po->local = store_pages(st, &total) == total;
+	if (!po->local)
+		snprintf(po->local_why, sizeof(po->local_why),
+			 "it is not complete (%llu of %llu pages)",
+			 (unsigned long long)store_pages(st, NULL),
+			 (unsigned long long)total);
+	store_close(st);
 }
 
 static void probe_done(struct fetch_request *req, int err, const char *why)
@@ -92,8 +136,23 @@ static void probe_done(struct fetch_request *req, int err, const char *why)
 	struct plain_open *po = req->ctx;
 	char line[CONFIG_URL_MAX + URL_NAME_MAX + 1600];
 
+	if (err && po->local && (err == -ETIMEDOUT || err == -EIO)) {
+		struct blob *b = po->b;
+
+		log_warn("blob %s: booting from the local copy in %s: no mirror answers (%s: %s); it is complete, of the image whose %s.sha256 said %.16s… when last seen",
+			 b->name, po->store_dir, b->url, why, b->name,
+			 po->local_hex);
+		b->size = po->local_size;
+		blob_keep(b, po->store_dir, po->local_hex, po->local_flags);
+		open_finish(po, 0, NULL);
+		return;
+	}
 	if (err) {
-		snprintf(line, sizeof(line), "%s: %s", po->b->url, why);
+		snprintf(line, sizeof(line), "%s: %s%s%s", po->b->url, why,
+			 po->store_dir && (err == -ETIMEDOUT || err == -EIO) ?
+			 "; not booting from the local copy: " : "",
+			 po->store_dir && (err == -ETIMEDOUT || err == -EIO) ?
+			 po->local_why : "");
 		open_finish(po, err, line);
 		return;
 	}
@@ -108,7 +167,9 @@ static void probe_done(struct fetch_request *req, int err, const char *why)
 	po->id.max = ID_MAX;
 	po->id.done = id_done;
 	po->id.ctx = po;
-	if (fetch_file_start(po->p->engine, &po->id, po->id_url, 0))
+	/* from the mirror that answered the probe: the same image's */
+	if (fetch_file_start(po->p->engine, &po->id, po->id_url,
+			     ~(1u << req->mirror)))
 		open_without_store(po, "cannot start a request");
 }
 
@@ -136,6 +197,11 @@ static void plain_open(struct source *src, struct blob *b,
 	po->store_dir = store_dir;
 	po->probe.kind = FETCH_PROBE;
 	po->probe.url = b->url;
+	po->probe.validators = &b->validators;
+	if (store_dir)
+		find_local_copy(po);
+	/* with a copy to boot from, an unanswered probe need not wait */
+	po->probe.no_wait = po->local;
 	po->probe.done = probe_done;
 	po->probe.ctx = po;
 	ret = fetch_submit(p->engine, &po->probe);
@@ -176,6 +242,8 @@ static int plain_fetch(struct source *src, struct job *j)
 		return -ENOMEM;
 	req->kind = FETCH_RANGE;
 	req->url = j->blob->url;
+	/* the file the probe saw, on each mirror: If-Range */
+	req->validators = &j->blob->validators;
 	req->off = j->off;
 	req->len = j->len;
 	req->blob_size = j->blob->size;
@@ -184,7 +252,9 @@ static int plain_fetch(struct source *src, struct job *j)
 	req->ctx = j;
 	j->src_priv = req;
 	ret = fetch_submit(p->engine, req);
-	if (ret) {
+	if (ret == -ESTALE) {
+		job_done(j, ret, "the file changed on every mirror since it was first seen (see above)");
+	} else if (ret) {
 		/* As a failed request: the reads it was for get their answer. */
 		snprintf(why, sizeof(why), "cannot start a request: %s",
 			 strerror(-ret));

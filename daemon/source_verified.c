@@ -18,6 +18,7 @@
 #include "manifest.h"
 #include "page.h"
 #include "serve.h"
+#include "sha256.h"
 #include "source.h"
 #include "verified.h"
 
@@ -87,7 +88,7 @@ static void verified_open(struct source *src, struct blob *b,
 		 b->name, (unsigned long long)b->size, mb->nrefs, b->url);
 	/* The blob's sha256 is its identity: no NAME.sha256 to fetch. */
 	if (store_dir)
-		blob_keep(b, store_dir, mb->tag);
+		blob_keep(b, store_dir, mb->tag, 0);
 	blob_opened(b, 0, NULL);
 }
 
@@ -102,6 +103,32 @@ static void verified_extent(const struct source *src, const struct blob *b,
 
 	*off = m->ref_off[r0];
 	*end = page_up(m->ref_off[r1] + m->chunks[m->refs[r1]].size);
+}
+
+/* Chunks read back from the disk store: each has the manifest's sha256. */
+static int verified_check_stored(const struct source *src,
+				 const struct blob *b,
+				 const unsigned char *buf, uint64_t off,
+				 uint64_t len, char *why, size_t why_size)
+{
+	const struct manifest *m = ((const struct verified *)src)->m;
+	uint32_t r = manifest_ref_at(m, blob_of(b), off);
+	uint32_t r1 = manifest_ref_at(m, blob_of(b),
+				      (off + len > b->size ? b->size : off + len) - 1);
+	unsigned char got[SHA256_SIZE];
+
+	for (; r <= r1; r++) {
+		uint32_t ci = m->refs[r];
+		const struct manifest_chunk *c = &m->chunks[ci];
+
+		sha256(buf + (m->ref_off[r] - off), c->size, got);
+		if (memcmp(got, c->digest, SHA256_SIZE)) {
+			snprintf(why, why_size,
+				 "chunk %u: its sha256 is not the manifest's", ci);
+			return -EBADMSG;
+		}
+	}
+	return 0;
 }
 
 /* Hands on the runs of chunks that passed, then ends the job. */
@@ -331,6 +358,7 @@ static void verified_destroy(struct source *src)
 static const struct source_ops verified_ops = {
 	.open = verified_open,
 	.extent = verified_extent,
+	.check_stored = verified_check_stored,
 	.fetch = verified_fetch,
 	.job_free = verified_job_free,
 	.log_stats = verified_log_stats,

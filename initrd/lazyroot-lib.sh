@@ -380,8 +380,14 @@ lr_cache_disk_setup() {
 			return 1
 		fi
 	elif lr_disk_blank "$dev"; then
-		lr_info "cache: formatting the blank $dev"
-		if ! out=$(mke2fs -F -b 4096 -m 0 -L lazyroot-cache "$dev" 2>&1); then
+		# ext4 with a journal: the disk outlives unclean stops (the daemon serves the
+		# root to the end). busybox mke2fs (-t unknown to it) makes ext2 only; pages
+		# read back are checked either way (docs/how-it-works.md).
+		if out=$(mke2fs -F -t ext4 -b 4096 -m 0 -L lazyroot-cache "$dev" 2>&1); then
+			lr_info "cache: formatted the blank $dev (ext4, with a journal)"
+		elif out=$(mke2fs -F -b 4096 -m 0 -L lazyroot-cache "$dev" 2>&1); then
+			lr_info "cache: formatted the blank $dev (ext2: this mke2fs makes no journal)"
+		else
 			LR_ERR="erofs.cache=$dev: mke2fs failed: $(printf '%s\n' "$out" | tail -n 1)"
 			return 1
 		fi

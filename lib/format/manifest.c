@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <zstd.h>
+
 #include "le.h"
 #include "manifest.h"
 #include "page.h"
@@ -200,6 +202,16 @@ static int parse_chunks(struct manifest *m, const unsigned char *p,
 			return format_refuse(why, why_size,
 					     "chunk %u: stored as is, but stored size %u is not plain size %u",
 					     i, c->stored_size, c->size);
+		/*
+		 * The daemon holds a chunk's frame in memory (mlock'ed): no
+		 * larger than zstd can make one of its plain size.
+		 */
+		if (c->encoding == MANIFEST_ZSTD &&
+		    c->stored_size > ZSTD_COMPRESSBOUND(c->size))
+			return format_refuse(why, why_size,
+					     "chunk %u: stored size %u is more than a zstd frame of %u bytes can be (%llu)",
+					     i, c->stored_size, c->size,
+					     (unsigned long long)ZSTD_COMPRESSBOUND(c->size));
 	}
 	return 0;
 }

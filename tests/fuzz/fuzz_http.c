@@ -27,6 +27,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	blob %= 1ULL << 41;
 	clen = (data[25] & 1) ? -1 : (int64_t)len;
 	cr = strndup((const char *)data + 26, size - 26);
+	{
+		char v[64];
+		size_t i;
+
+		/* a validator goes back to the server: never a control byte */
+		if (http_header_value((const char *)data + 26, size - 26, "etag:",
+				      v, sizeof(v)))
+			for (i = 0; v[i]; i++)
+				if (v[i] < 0x20 || v[i] > 0x7e || i >= sizeof(v) - 1)
+					abort();
+	}
 
 	if (http_parse_content_range(cr, &first, &last, &total) == 0) {
 		if (last < first ||

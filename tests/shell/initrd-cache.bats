@@ -113,3 +113,39 @@ print(\"tmpfile ok\")
 	[ "${#lines[@]}" -eq 1 ]
 	case $output in "cannot create the cache image $RUNDIR/cache.img (16M): "*) ;; *) return 1 ;; esac
 }
+
+# disk_ns MKE2FS_DIR: lr_cache_disk_setup on a blank loop device with the mke2fs found
+# first in MKE2FS_DIR; prints its info line, then the journal flag of what it made
+disk_ns() {
+	rm -f "$BATS_TEST_TMPDIR/disk"
+	truncate -s 64M "$BATS_TEST_TMPDIR/disk"
+	dev=$(losetup -f --show "$BATS_TEST_TMPDIR/disk")
+	unshare -m sh -c '
+		mount --make-rprivate /
+		PATH=$1:$PATH
+		. "$TOP/initrd/lazyroot-busybox.sh"
+		. "$TOP/initrd/lazyroot-lib.sh"
+		LR_RUN=$RUNDIR LR_CACHEDEV=$2
+		mkdir -p "$LR_RUN"
+		lr_cache_disk_setup 2>&1 | grep formatted || { echo "FAILED: $LR_ERR"; exit 1; }
+		umount "$LR_RUN/cache"
+		/sbin/dumpe2fs -h "$2" 2>/dev/null | grep -c has_journal
+	' sh "$1" "$dev"
+	rc=$?
+	losetup -d "$dev"
+	return $rc
+}
+
+@test "a blank erofs.cache= disk gets ext4 with a journal; with busybox's mke2fs, ext2 and a line saying so" {
+	command -v /sbin/dumpe2fs > /dev/null || skip "needs e2fsprogs"
+	mkdir -p "$BATS_TEST_TMPDIR/e2fs"
+	ln -s "$(command -v mke2fs)" "$BATS_TEST_TMPDIR/e2fs/mke2fs"
+	run disk_ns "$BATS_TEST_TMPDIR/e2fs"
+	echo "$output"
+	[[ ${lines[0]} == "lazyroot: cache: formatted the blank /dev/loop"*" (ext4, with a journal)" ]]
+	[ "${lines[1]}" = 1 ]
+	run disk_ns "$BB"
+	echo "$output"
+	[[ ${lines[0]} == "lazyroot: cache: formatted the blank /dev/loop"*" (ext2: this mke2fs makes no journal)" ]]
+	[ "${lines[1]}" = 0 ]
+}

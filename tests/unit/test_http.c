@@ -94,8 +94,28 @@ static void test_range(void)
 			       sizeof(why)) == -EAGAIN);
 }
 
+/* ETag and Last-Modified go back in If-Range: only clean values are kept. */
+static void test_header_value(void)
+{
+	char v[16];
+
+	CHECK(http_header_value("ETag: \"ab-1\"\r\n", 14, "etag:", v, sizeof(v)) == 1);
+	CHECK_STR(v, "\"ab-1\"");
+	CHECK(http_header_value("etag:\t\"x\"  \r\n", 13, "etag:", v, sizeof(v)) == 1);
+	CHECK_STR(v, "\"x\"");
+	CHECK(http_header_value("Date: x\r\n", 9, "etag:", v, sizeof(v)) == 0);
+	/* a control byte, or too long: nothing */
+	CHECK(http_header_value("ETag: \"a\rb\"\r\n", 13, "etag:", v, sizeof(v)) == 1);
+	CHECK_STR(v, "");
+	CHECK(http_header_value("ETag: \"0123456789abcdef\"\r\n", 26, "etag:", v, sizeof(v)) == 1);
+	CHECK_STR(v, "");
+	CHECK(http_header_value("ETag:", 5, "etag:", v, sizeof(v)) == 1);
+	CHECK_STR(v, "");
+}
+
 int main(void)
 {
+	test_header_value();
 	test_content_range();
 	test_probe();
 	test_range();

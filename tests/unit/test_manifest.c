@@ -397,6 +397,11 @@ static void check_refusals(void)
 	CHECK(bad_refused("chunk 1: stored as is"));
 	put_le32(copy() + CHUNK(0) + 52, MANIFEST_STORED);
 	CHECK(bad_refused("chunk 0: stored as is"));
+	/* a frame larger than zstd makes for the plain size (1000 + 66) */
+	put_le32(copy() + CHUNK(3) + 44, 1067);
+	CHECK(bad_refused("chunk 3: stored size 1067 is more than a zstd frame of 1000 bytes can be (1066)"));
+	put_le32(copy() + CHUNK(3) + 44, 1066);
+	CHECK(accepted(bad, good_len));
 
 	/* refs */
 	put_le32(copy() + REF(3), 5);

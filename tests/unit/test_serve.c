@@ -454,10 +454,40 @@ static void test_straddle(void)
 	CHECK(rec.answers == 0);
 }
 
+/*
+ * Fetch buffers are bounded: a read past the limit waits its turn, in
+ * order, and others may join it meanwhile; read-ahead past it is skipped.
+ */
+static void test_inflight_bound(void)
+{
+	setup();
+	server_limit_inflight(srv, 2 * 4096);
+	read(1, 0, 4096);
+	read(2, 4 * 4096, 4096);
+	read(3, 8 * 4096, 4096);	/* over the limit: waits */
+	read(4, 8 * 4096 + 100, 50);	/* joins the waiting one */
+	read(5, 6 * 4096, 4096);	/* waits behind it */
+	CHECK(njobs == 2 && rec.answers == 0);
+	finish(0, 1);
+	/* room for one: the oldest waiting read goes first */
+	CHECK(njobs == 3 && jobs[2]->off == 8 * 4096);
+	CHECK(rec.answers == 1 && rec.tag[0] == 1 && rec.data_ok[0]);
+	finish(1, 1);
+	CHECK(njobs == 4 && jobs[3]->off == 6 * 4096);
+	finish(2, 1);
+	CHECK(rec.answers == 4 && rec.tag[2] == 3 && rec.tag[3] == 4);
+	CHECK(rec.data_ok[2] && rec.data_ok[3]);
+	finish(3, 1);
+	CHECK(rec.answers == 5 && rec.tag[4] == 5 && rec.data_ok[4]);
+	CHECK(server_stats(srv)->errors == 0);
+	teardown();
+}
+
 int main(void)
 {
 	test_open();
 	test_open_failed();
+	test_inflight_bound();
 	test_open_bad_name();
 	test_read_unaligned();
 	test_read_last_page();

@@ -60,6 +60,98 @@ static void test_ram(const unsigned char *blob)
 	CHECK(store_open_ram(&a, "img", 0, &budget) == -EINVAL);
 }
 
+/* Flips one byte of @file in @dir at @off. */
+static void flip(const char *dir, const char *file, off_t off)
+{
+	char p[256];
+	unsigned char c;
+	int fd;
+
+	path_of(p, sizeof(p), dir, file);
+	fd = open(p, O_RDWR);
+	CHECK(fd >= 0 && pread(fd, &c, 1, off) == 1);
+	c ^= 0x20;
+	CHECK(pwrite(fd, &c, 1, off) == 1);
+	close(fd);
+}
+
+/*
+ * With sums, a page changed on the disk behind the store's back reads as
+ * -EBADMSG; dropped, it is gone, also for the next opening. Without sums
+ * the store cannot tell (the manifest checks those).
+ */
+static void test_sums(const char *dir, const unsigned char *blob)
+{
+	static unsigned char buf[6 * STORE_PAGE];
+	struct store *st;
+
+	CHECK(store_open(&st, dir, "img", SIZE, sha_b, STORE_SUMS) == 0);
+	CHECK(store_put(st, blob, 0, SIZE) == 0);
+	CHECK(store_sync(st) == 0 && store_pages(st, NULL) == 6);
+	store_close(st);
+	flip(dir, "img.data", 2 * STORE_PAGE + 17);
+	flip(dir, "img.data", SIZE - 1);
+	CHECK(store_open(&st, dir, "img", SIZE, sha_b, STORE_SUMS) == 0);
+	CHECK(store_pages(st, NULL) == 6);
+	CHECK(store_read(st, buf, 0, 2 * STORE_PAGE) == 0);
+	CHECK(memcmp(buf, blob, 2 * STORE_PAGE) == 0);
+	CHECK(store_read(st, buf, 0, 3 * STORE_PAGE) == -EBADMSG);
+	CHECK(store_read(st, buf, 2 * STORE_PAGE, STORE_PAGE) == -EBADMSG);
+	CHECK(store_read(st, buf, 5 * STORE_PAGE, STORE_PAGE) == -EBADMSG);
+	store_drop(st, 2 * STORE_PAGE, STORE_PAGE);
+	CHECK(store_has(st, 2 * STORE_PAGE, STORE_PAGE) == 0);
+	CHECK(store_pages(st, NULL) == 5);
+	/* put again, it reads right */
+	CHECK(store_put(st, blob + 2 * STORE_PAGE, 2 * STORE_PAGE, STORE_PAGE) == 0);
+	CHECK(store_sync(st) == 0);
+	CHECK(store_read(st, buf, 0, 5 * STORE_PAGE) == 0);
+	CHECK(memcmp(buf, blob, 5 * STORE_PAGE) == 0);
+	store_drop(st, 5 * STORE_PAGE, STORE_PAGE);
+	store_close(st);
+	/* the drop reached the map on disk */
+	CHECK(store_open(&st, dir, "img", SIZE, sha_b, STORE_SUMS) == 0);
+	CHECK(store_pages(st, NULL) == 5 && !store_has(st, 5 * STORE_PAGE, STORE_PAGE));
+	store_close(st);
+
+	/* no sums: the bytes as the disk has them */
+	CHECK(store_open(&st, dir, "img", SIZE, sha_b, 0) == 0);
+	CHECK(store_put(st, blob, 0, SIZE) == 0);
+	CHECK(store_sync(st) == 0);
+	store_close(st);
+	flip(dir, "img.data", 17);
+	CHECK(store_open(&st, dir, "img", SIZE, sha_b, 0) == 0);
+	CHECK(store_read(st, buf, 0, STORE_PAGE) == 0 && buf[17] != blob[17]);
+	store_close(st);
+}
+
+/* What a copy is of, without opening it; and where it came from. */
+static void test_peek(const char *dir, const unsigned char *blob)
+{
+	char hex[65], p[256];
+	struct store *st;
+	unsigned int flags;
+	uint64_t size;
+	int fd;
+
+	CHECK(store_open(&st, dir, "img", SIZE, sha_a, STORE_SUMS) == 0);
+	CHECK(store_put(st, blob, 0, STORE_PAGE) == 0);
+	store_close(st);
+	CHECK(store_peek(dir, "img", &size, hex, &flags) == 0);
+	CHECK(size == SIZE && !strcmp(hex, sha_a) && flags == STORE_SUMS);
+	CHECK(store_peek(dir, "none", &size, hex, &flags) == -ENOENT);
+	CHECK(store_set_origin(dir, "img", "https://a/img") == 0);
+	CHECK(store_origin_is(dir, "img", "https://a/img") == 1);
+	CHECK(store_origin_is(dir, "img", "https://a/im") == 0);
+	CHECK(store_origin_is(dir, "img", "https://b/img") == 0);
+	CHECK(store_origin_is(dir, "none", "https://a/img") == 0);
+	/* an id that is not one */
+	path_of(p, sizeof(p), dir, "img.id");
+	fd = open(p, O_WRONLY | O_TRUNC);
+	CHECK(fd >= 0 && write(fd, "lazyroot-store 2\nsize 0\n", 24) == 24);
+	close(fd);
+	CHECK(store_peek(dir, "img", &size, hex, &flags) == -EBADMSG);
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/test_store.XXXXXX", p[256];
@@ -75,7 +167,7 @@ int main(void)
 		return 2;
 
 	/* a fresh copy has nothing */
-	CHECK(store_open(&st, dir, "img", SIZE, sha_a) == 0);
+	CHECK(store_open(&st, dir, "img", SIZE, sha_a, STORE_SUMS) == 0);
 	CHECK(store_has(st, 0, STORE_PAGE) == 0);
 	CHECK(store_read(st, buf, 0, STORE_PAGE) == -ENODATA);
 	CHECK(store_pages(st, &total) == 0 && total == 6);
@@ -83,6 +175,8 @@ int main(void)
 	/* put, then read back; the last page is zero-padded */
 	CHECK(store_put(st, blob, 0, 2 * STORE_PAGE) == 0);
 	CHECK(store_put(st, blob + 4 * STORE_PAGE, 4 * STORE_PAGE, SIZE - 4 * STORE_PAGE) == 0);
+	/* the writer thread has them once synced */
+	CHECK(store_sync(st) == 0);
 	CHECK(store_has(st, 0, 2 * STORE_PAGE) == 1);
 	CHECK(store_has(st, 0, 3 * STORE_PAGE) == 0);
 	CHECK(store_has(st, 4 * STORE_PAGE, 2 * STORE_PAGE) == 1);
@@ -100,23 +194,31 @@ int main(void)
 	store_close(st);
 
 	/* reopened for the same content: the pages are still there */
-	CHECK(store_open(&st, dir, "img", SIZE, sha_a) == 0);
+	CHECK(store_open(&st, dir, "img", SIZE, sha_a, STORE_SUMS) == 0);
 	CHECK(store_pages(st, NULL) == 4);
 	CHECK(store_read(st, buf, 0, 2 * STORE_PAGE) == 0);
 	CHECK(memcmp(buf, blob, 2 * STORE_PAGE) == 0);
 	store_close(st);
 
 	/* other content under the same name: nothing is kept */
-	CHECK(store_open(&st, dir, "img", SIZE, sha_b) == 0);
+	CHECK(store_open(&st, dir, "img", SIZE, sha_b, STORE_SUMS) == 0);
 	CHECK(store_pages(st, NULL) == 0);
 	store_close(st);
 	/* nor for the old content coming back */
-	CHECK(store_open(&st, dir, "img", SIZE, sha_a) == 0);
+	CHECK(store_open(&st, dir, "img", SIZE, sha_a, STORE_SUMS) == 0);
 	CHECK(store_pages(st, NULL) == 0);
 	CHECK(store_put(st, blob, 0, STORE_PAGE) == 0);
 	store_close(st);
+	/* written before the close returned */
+	CHECK(store_open(&st, dir, "img", SIZE, sha_a, STORE_SUMS) == 0);
+	CHECK(store_pages(st, NULL) == 1);
+	store_close(st);
+	/* the same content without sums is another copy */
+	CHECK(store_open(&st, dir, "img", SIZE, sha_a, 0) == 0);
+	CHECK(store_pages(st, NULL) == 0);
+	store_close(st);
 	/* another size */
-	CHECK(store_open(&st, dir, "img", SIZE + STORE_PAGE, sha_a) == 0);
+	CHECK(store_open(&st, dir, "img", SIZE + STORE_PAGE, sha_a, STORE_SUMS) == 0);
 	CHECK(store_pages(st, NULL) == 0);
 	CHECK(store_put(st, blob, 0, STORE_PAGE) == 0);
 	store_close(st);
@@ -126,27 +228,32 @@ int main(void)
 	fd = open(p, O_WRONLY | O_TRUNC);
 	CHECK(fd >= 0 && write(fd, "\xff\xff\xff\xff", 4) == 4);
 	close(fd);
-	CHECK(store_open(&st, dir, "img", SIZE + STORE_PAGE, sha_a) == 0);
+	CHECK(store_open(&st, dir, "img", SIZE + STORE_PAGE, sha_a, STORE_SUMS) == 0);
 	CHECK(store_pages(st, NULL) == 0);
 	store_close(st);
 	/* nor a missing id */
 	path_of(p, sizeof(p), dir, "img.id");
 	CHECK(unlink(p) == 0);
-	CHECK(store_open(&st, dir, "img", SIZE + STORE_PAGE, sha_a) == 0);
+	CHECK(store_open(&st, dir, "img", SIZE + STORE_PAGE, sha_a, STORE_SUMS) == 0);
 	CHECK(store_pages(st, NULL) == 0);
 	store_close(st);
 
+	test_sums(dir, blob);
+	test_peek(dir, blob);
+
 	/* bad arguments */
-	CHECK(store_open(&st, dir, "img", SIZE, "abc") == -EINVAL);
-	CHECK(store_open(&st, dir, "img", 0, sha_a) == -EINVAL);
-	CHECK(store_open(&st, "/nonexistent/dir", "img", SIZE, sha_a) == -ENOENT);
+	CHECK(store_open(&st, dir, "img", SIZE, "abc", 0) == -EINVAL);
+	CHECK(store_open(&st, dir, "img", 0, sha_a, 0) == -EINVAL);
+	CHECK(store_open(&st, "/nonexistent/dir", "img", SIZE, sha_a, 0) == -ENOENT);
 
 	for (i = 0; i < 4; i++) {
-		static const char *ext[] = { "img.id", "img.data", "img.map", "img.id.new" };
+		static const char *ext[] = { "img.id", "img.data", "img.map", "img.sum" };
 
 		path_of(p, sizeof(p), dir, ext[i]);
 		unlink(p);
 	}
+	path_of(p, sizeof(p), dir, "img.from");
+	unlink(p);
 	rmdir(dir);
 	test_ram(blob);
 	return check_report("test_store");
