@@ -88,6 +88,29 @@ int fetch_submit(struct fetch_engine *e, struct fetch_request *req);
  */
 int fetch_engine_wait(struct fetch_engine *e, int fd, int max_ms);
 
+/* One more fd for fetch_engine_wait_fds(): what to wait for, what came. */
+struct fetch_waitfd {
+	int fd;
+	unsigned char want_in, want_out;	/* set by the caller */
+	unsigned char in, out;			/* set by the wait */
+};
+
+#define FETCH_WAITFD_MAX 16
+
+/*
+ * As fetch_engine_wait() for up to FETCH_WAITFD_MAX fds (more are
+ * ignored). Returns 1 when any of them is ready (see their in/out), else 0.
+ */
+int fetch_engine_wait_fds(struct fetch_engine *e, struct fetch_waitfd *fds,
+			  unsigned int nfds, int max_ms);
+
+/*
+ * Transfers that would start at once if a request came now: none while
+ * every connection is busy or requests are queued. Background work (the
+ * prefetch) asks this so that it never makes a READ queue behind it.
+ */
+unsigned int fetch_engine_free_slots(const struct fetch_engine *e);
+
 /* Moves transfers along and calls done() for the finished ones. */
 void fetch_engine_run(struct fetch_engine *e);
 

@@ -10,6 +10,9 @@
 #include "fetch.h"
 #include "log.h"
 #include "page.h"
+#include "prefetch.h"
+#include "prefetch_list.h"
+#include "record.h"
 #include "serve.h"
 #include "source.h"
 #include "store.h"
@@ -60,6 +63,7 @@ struct fetch {
 	struct span *checked;		/* runs the source vouched for */
 	size_t nchecked;
 	struct fetch *next;		/* in sb->fetches */
+	int prefetch;			/* started by prefetch.c */
 };
 
 struct server {
@@ -71,6 +75,8 @@ struct server {
 	unsigned long long ram_reads;	/* reads answered from RAM */
 	int ram_full_logged;
 	struct sblob *blobs;
+	struct record *record;		/* what the kernel read, or NULL */
+	struct prefetch *prefetch;	/* streaming a list, or NULL */
 };
 
 int server_new_source(struct server **out, const struct config *cfg,
@@ -83,6 +89,9 @@ int server_new_source(struct server **out, const struct config *cfg,
 	s->cfg = cfg;
 	s->engine = engine;
 	s->src = src;
+	/* Without room for it the daemon serves as well, just keeps no record. */
+	if (record_new(&s->record))
+		s->record = NULL;
 	*out = s;
 	return 0;
 }
@@ -102,6 +111,7 @@ int server_new(struct server **out, const struct config *cfg,
 	ret = m ? source_verified_new(&src, engine, m, cfg->fsid, stats) :
 		  source_plain_new(&src, engine, stats);
 	if (ret) {
+		record_free((*out)->record);
 		free(*out);
 		return ret;
 	}
@@ -131,7 +141,36 @@ void server_free(struct server *s)
 		free(sb);
 	}
 	s->src->ops->destroy(s->src);
+	prefetch_free(s->prefetch);
+	record_free(s->record);
 	free(s);
+}
+
+const struct record *server_record(const struct server *s)
+{
+	return s->record;
+}
+
+void server_prefetch(struct server *s)
+{
+	if (prefetch_new(&s->prefetch, s, s->engine)) {
+		log_warn("prefetch: out of memory; booting without it");
+		s->prefetch = NULL;
+		return;
+	}
+	prefetch_fetch_list(s->prefetch, s->cfg->fsid);
+}
+
+void server_prefetch_from(struct server *s, struct prefetch_list *l,
+			  const char *from)
+{
+	if (prefetch_new(&s->prefetch, s, s->engine)) {
+		log_warn("prefetch: out of memory; booting without it");
+		prefetch_list_free(l);
+		s->prefetch = NULL;
+		return;
+	}
+	prefetch_use_list(s->prefetch, l, from);
 }
 
 void server_keep_in_ram(struct server *s, uint64_t bytes)
@@ -267,6 +306,7 @@ void blob_opened(struct blob *b, int err, const char *why)
 	sb->next = s->blobs;
 	s->blobs = sb;
 	sb->fe->ops->opened(sb->fe, b, (int64_t)b->size);
+	prefetch_opened(s->prefetch, b);
 }
 
 void blob_keep(struct blob *b, const char *store_dir, const char *sha256_hex)
@@ -288,6 +328,7 @@ void serve_close(struct server *s, struct blob *b)
 	s->stats.closes++;
 	log_debug("CLOSE: blob %s", b->name);
 	sb->closed = 1;
+	prefetch_closed(s->prefetch, b);
 	/* A fetch under way still writes through the object: release after it. */
 	sb->users++;
 	sblob_put(sb);
@@ -411,8 +452,9 @@ void job_done(struct job *j, int err, const char *why)
 			(unsigned long long)(bad->off + bad->len - 1), sb->b.url,
 			err ? why : "its bytes did not reach the kernel (see above)");
 	} else if (err) {
-		log_warn("blob %s: read-ahead of bytes %llu-%llu from %s failed: %s",
-			 sb->b.name, (unsigned long long)j->off,
+		log_warn("blob %s: %s of bytes %llu-%llu from %s failed: %s",
+			 sb->b.name, f->prefetch ? "prefetch" : "read-ahead",
+			 (unsigned long long)j->off,
 			 (unsigned long long)(j->off + j->len - 1), sb->b.url,
 			 why);
 	}
@@ -443,8 +485,12 @@ void job_done(struct job *j, int err, const char *why)
 			len = sb->b.size - off;
 		keep_copy(sb, j->buf + (off - j->off), off, len);
 	}
+	if (f->prefetch)
+		prefetch_job_done(s->prefetch, err);
 	fetch_free(s, f);
 	sblob_put(sb);
+	/* A transfer is free again: prefetch may use it. */
+	prefetch_pump(s->prefetch);
 }
 
 static int add_waiter(struct fetch *f, uint64_t tag, uint64_t off,
@@ -468,7 +514,7 @@ static int add_waiter(struct fetch *f, uint64_t tag, uint64_t off,
  * is NULL. Returns 0 or -errno (@w not answered).
  */
 static int start_fetch(struct sblob *sb, uint64_t off, uint64_t end,
-		       const struct waiter *w)
+		       const struct waiter *w, int prefetch)
 {
 	struct server *s = sb->server;
 	struct fetch *f;
@@ -497,12 +543,13 @@ static int start_fetch(struct sblob *sb, uint64_t off, uint64_t end,
 	}
 	memset(f->job.buf + (end - off), 0, buflen - (end - off));
 	f->sb = sb;
+	f->prefetch = prefetch;
 	f->job.blob = &sb->b;
 	f->job.off = off;
 	f->job.len = end - off;
 	log_debug("blob %s: fetching %llu+%llu for %s", sb->b.name,
 		  (unsigned long long)off, (unsigned long long)(end - off),
-		  w ? "a READ" : "read-ahead");
+		  w ? "a READ" : prefetch ? "prefetch" : "read-ahead");
 	/* Linked first: the source may finish the job before it returns. */
 	sb->users++;
 	f->next = sb->fetches;
@@ -531,7 +578,7 @@ static void read_ahead(struct sblob *sb, uint64_t off)
 	if (sb->seq_window < SEQ_WINDOW_MAX || sb->seq_end >= sb->b.size ||
 	    off + sb->seq_window < sb->seq_end)
 		return;
-	start_fetch(sb, sb->seq_end, sb->seq_end + sb->seq_window, NULL);
+	start_fetch(sb, sb->seq_end, sb->seq_end + sb->seq_window, NULL, 0);
 }
 
 /* A read wholly inside a fetch under way waits for that fetch. */
@@ -616,6 +663,9 @@ void serve_read(struct server *s, struct blob *b, uint64_t off, uint64_t len,
 	/* Nothing lies past the blob's last page: the kernel gets what there is. */
 	if (len > page_up(b->size) - off)
 		w.len = page_up(b->size) - off;
+	if (s->record)
+		record_touch(s->record, b->name, page_down(off),
+			     page_up(off + w.len));
 	if (b->store && read_from_store(sb, &w))
 		return;
 	if (join_fetch(sb, &w)) {
@@ -638,9 +688,28 @@ void serve_read(struct server *s, struct blob *b, uint64_t off, uint64_t len,
 	} else {
 		sb->seq_window = 0;
 	}
-	if (start_fetch(sb, start, end, &w) < 0) {
+	if (start_fetch(sb, start, end, &w, 0) < 0) {
 		sb->fe->ops->read_done(sb->fe, tag, NULL, -ENOMEM);
 		return;
 	}
 	read_ahead(sb, off);
+}
+
+int serve_prefetch(struct server *s, struct blob *b, uint64_t off,
+		   uint64_t end)
+{
+	struct sblob *sb = container_of(b, struct sblob, b);
+	uint64_t seq_end = sb->seq_end, seq_window = sb->seq_window;
+	int ret;
+
+	if (sb->closed)
+		return -EBADF;
+	/* With NBD, the store is where prefetched bytes wait for the READ. */
+	if (s->ram.limit && (!b->store || s->ram_full_logged))
+		return -ENOSPC;
+	ret = start_fetch(sb, off, end, NULL, 1);
+	/* Not the kernel's reading: the sequential reader's window stays its own. */
+	sb->seq_end = seq_end;
+	sb->seq_window = seq_window;
+	return ret;
 }
