@@ -99,15 +99,21 @@ static void plan_blob(struct prefetch *p, unsigned int bi)
 	uint64_t size = page_up(blob_size(b));
 	struct prefetch_range *rs;
 	struct group *g;
-	size_t i, n = 0, past = 0, ng = 0;
+	size_t i, n = 0, past = 0, ng = 0, cap = 0;
 
 	p->planned[bi] = 1;
-	for (i = 0; i < p->list.nranges; i++)
-		n += p->list.ranges[i].blob == bi;
+	/* a group per range at most, and a range larger than a job is cut */
+	for (i = 0; i < p->list.nranges; i++) {
+		if (p->list.ranges[i].blob != bi)
+			continue;
+		n++;
+		cap += (p->list.ranges[i].len + PREFETCH_JOB_MAX - 1) /
+		       PREFETCH_JOB_MAX;
+	}
 	if (!n)
 		return;
 	rs = malloc(n * sizeof(*rs));
-	g = realloc(p->groups, (p->ngroups + n) * sizeof(*g));
+	g = realloc(p->groups, (p->ngroups + cap) * sizeof(*g));
 	if (!rs || !g) {
 		free(rs);
 		if (g)
@@ -273,17 +279,25 @@ void prefetch_pump(struct prefetch *p)
 	       fetch_engine_free_slots(p->e) >= 2 && !p->stopped) {
 		const struct group *g = &p->groups[p->next++];
 		struct blob *b = p->open[g->blob];
+		const struct record *r = server_record(p->s);
+		uint64_t off = g->off, end = g->end;
 		int ret;
 
-		if (!b || record_covers(server_record(p->s), blob_name(b),
-					g->off, g->end)) {
+		/* what the kernel has read it has: only the rest is fetched */
+		while (b && r && off < end &&
+		       record_covers(r, blob_name(b), off, off + PAGE_SIZE_4K))
+			off += PAGE_SIZE_4K;
+		while (b && r && off < end &&
+		       record_covers(r, blob_name(b), end - PAGE_SIZE_4K, end))
+			end -= PAGE_SIZE_4K;
+		if (!b || off == end) {
 			p->skipped++;
 			continue;
 		}
 		p->inflight++;
 		p->jobs++;
-		p->bytes += g->end - g->off;
-		ret = serve_prefetch(p->s, b, g->off, g->end);
+		p->bytes += end - off;
+		ret = serve_prefetch(p->s, b, off, end);
 		if (ret) {
 			p->inflight--;
 			stop(p, ret == -ENOSPC ? "the RAM cache is full" :

@@ -151,6 +151,16 @@ const struct record *server_record(const struct server *s)
 	return s->record;
 }
 
+/* Blobs the kernel opened before prefetch began. */
+static void prefetch_each_open(struct server *s)
+{
+	struct sblob *sb;
+
+	for (sb = s->blobs; sb; sb = sb->next)
+		if (!sb->closed)
+			prefetch_opened(s->prefetch, &sb->b);
+}
+
 void server_prefetch(struct server *s)
 {
 	if (prefetch_new(&s->prefetch, s, s->engine)) {
@@ -158,6 +168,7 @@ void server_prefetch(struct server *s)
 		s->prefetch = NULL;
 		return;
 	}
+	prefetch_each_open(s);
 	prefetch_fetch_list(s->prefetch, s->cfg->fsid);
 }
 
@@ -170,6 +181,7 @@ void server_prefetch_from(struct server *s, struct prefetch_list *l,
 		s->prefetch = NULL;
 		return;
 	}
+	prefetch_each_open(s);
 	prefetch_use_list(s->prefetch, l, from);
 }
 

@@ -22,7 +22,7 @@ static int name_ok(const char *s, size_t len)
 		char c = s[i];
 
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		      (c >= '0' && c <= '9') || strchr("._:+~-", c)))
+		      (c >= '0' && c <= '9') || (c && strchr("._:+~-", c))))
 			return 0;
 	}
 	return 1;

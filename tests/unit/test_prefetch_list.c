@@ -66,6 +66,15 @@ static void test_bad(void)
 	CHECK(refused("lazyroot-prefetch 1\n../etc 0 4096 0\n", "plain file name"));
 	CHECK(refused("lazyroot-prefetch 1\n.hidden 0 4096 0\n", "plain file name"));
 	CHECK(refused("lazyroot-prefetch 1\na/b 0 4096 0\n", "plain file name"));
+	/* a NUL inside a name (found by the fuzzer) */
+	{
+		static const char nul[] = "lazyroot-prefetch 1\nro\0ot 0 4096 0\n";
+		struct prefetch_list l;
+		char why[160];
+
+		CHECK(prefetch_parse(&l, nul, sizeof(nul) - 1, why, sizeof(why)) == -EINVAL);
+		CHECK(strstr(why, "line 2: NAME is not a plain file name") != NULL);
+	}
 }
 
 static void test_limits(void)
