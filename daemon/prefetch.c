@@ -16,6 +16,7 @@
 #include "fetch.h"
 #include "fetch_file.h"
 #include "log.h"
+#include "manifest.h"
 #include "page.h"
 #include "prefetch.h"
 #include "prefetch_list.h"
@@ -357,4 +358,37 @@ void prefetch_fetch_list(struct prefetch *p, const char *fsid)
 			 p->url, strerror(-ret));
 		p->stopped = 1;
 	}
+}
+
+int prefetch_list_from_manifest(struct prefetch_list *l,
+				const struct manifest *m, const char *fsid)
+{
+	size_t i;
+
+	memset(l, 0, sizeof(*l));
+	if (!m->nprefetch)
+		return 0;
+	l->ranges = calloc(m->nprefetch, sizeof(*l->ranges));
+	if (!l->ranges)
+		return -ENOMEM;
+	/* names in blob order: index b is blob b */
+	for (i = 0; i < m->nblobs; i++)
+		prefetch_blob_index(l, i ? m->blobs[i].tag : fsid);
+	for (i = 0; i < m->nprefetch; i++) {
+		uint32_t r = m->prefetch[i], b = 0;
+		struct prefetch_range *last = l->nranges ? &l->ranges[l->nranges - 1] : NULL;
+		uint64_t off = m->ref_off[r];
+		uint64_t len = page_up(m->chunks[m->refs[r]].size);
+
+		while (b + 1 < m->nblobs && r >= m->blobs[b + 1].first_ref)
+			b++;
+		if (last && last->blob == b && last->off + last->len == off) {
+			last->len += len;
+			continue;
+		}
+		l->ranges[l->nranges++] = (struct prefetch_range){
+			.off = off, .len = len, .blob = b, .ms = (uint32_t)i,
+		};
+	}
+	return 0;
 }

@@ -24,6 +24,7 @@ struct prefetch_list;
 struct server;
 struct blob;
 struct fetch_engine;
+struct manifest;
 
 int prefetch_new(struct prefetch **out, struct server *s,
 		 struct fetch_engine *e);
@@ -38,6 +39,14 @@ void prefetch_fetch_list(struct prefetch *p, const char *fsid);
 /* Uses @l (its ranges now @p's) as the list; @from names it for the log. */
 void prefetch_use_list(struct prefetch *p, struct prefetch_list *l,
 		       const char *from);
+
+/*
+ * The prefetch table of verified manifest @m (blob 0 named @fsid, the
+ * others by their tags) as a list; an empty one without a table.
+ * Returns 0 or -ENOMEM.
+ */
+int prefetch_list_from_manifest(struct prefetch_list *l,
+				const struct manifest *m, const char *fsid);
 
 /* Blob @b was opened / closed: its ranges can start / must stop. */
 void prefetch_opened(struct prefetch *p, struct blob *b);

@@ -9,6 +9,7 @@
 
 #include "fetch.h"
 #include "log.h"
+#include "manifest.h"
 #include "page.h"
 #include "prefetch.h"
 #include "prefetch_list.h"
@@ -77,6 +78,7 @@ struct server {
 	struct sblob *blobs;
 	struct record *record;		/* what the kernel read, or NULL */
 	struct prefetch *prefetch;	/* streaming a list, or NULL */
+	const struct manifest *manifest;	/* a verified image's, or NULL */
 };
 
 int server_new_source(struct server **out, const struct config *cfg,
@@ -116,6 +118,7 @@ int server_new(struct server **out, const struct config *cfg,
 		return ret;
 	}
 	(*out)->src = src;
+	(*out)->manifest = m;
 	return 0;
 }
 
@@ -163,6 +166,21 @@ static void prefetch_each_open(struct server *s)
 
 void server_prefetch(struct server *s)
 {
+	/* A verified image's list is in its manifest, under its digest. */
+	if (s->manifest) {
+		struct prefetch_list l;
+		char from[CONFIG_FSID_MAX + 32];
+
+		if (!s->manifest->nprefetch)
+			return;
+		if (prefetch_list_from_manifest(&l, s->manifest, s->cfg->fsid)) {
+			log_warn("prefetch: out of memory; booting without it");
+			return;
+		}
+		snprintf(from, sizeof(from), "%s.manifest", s->cfg->fsid);
+		server_prefetch_from(s, &l, from);
+		return;
+	}
 	if (prefetch_new(&s->prefetch, s, s->engine)) {
 		log_warn("prefetch: out of memory; booting without it");
 		s->prefetch = NULL;

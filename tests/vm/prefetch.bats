@@ -1,0 +1,125 @@
+#!/usr/bin/env bats
+# The record round trip in a real kernel: boot, save what boot read with
+# lazyrootctl, publish the image with that record, boot again: the second
+# boot streams the record first and asks the server fewer times, and every
+# file still checks out. A bad prefetch list costs one warning, not the boot.
+
+bats_require_minimum_version 1.5.0
+
+setup_file() {
+	. tests/lib/vm-env.sh
+	export LAZYROOT_CTL=${LAZYROOT_CTL:-build/static/lazyrootctl}
+	[ -x "$LAZYROOT_CTL" ] || {
+		echo "$LAZYROOT_CTL missing: run make static" >&2
+		return 1
+	}
+	vm_env_setup "$BATS_FILE_TMPDIR" 8
+}
+
+teardown_file() {
+	tests/lib/https-server stop "$W/srv"
+}
+
+setup() {
+	. tests/lib/vm-env.sh
+}
+
+# boot NAME KERNEL-ARGS...: sets log, qemu_status and requests (HTTP
+# requests the server answered for the image during this boot)
+boot() {
+	local before
+	log="$W/$1.log"
+	before=$(grep -c rootfs-test "$W/srv/access.log" || :)
+	run vm_boot "$1" 120 erofs.fsid=rootfs-test erofs.url="$(vm_url "$PORT")" "${@:2}"
+	qemu_status=$status
+	requests=$(($(grep -c rootfs-test "$W/srv/access.log" || :) - before))
+	echo "$1: $requests requests"
+	grep -v '^\[' "$log" | grep -v '^LAZYROOT-RECORD' | tail -n 30
+}
+
+# the record printed by lazyroot.test=record
+record_of() {
+	sed -n 's/^LAZYROOT-RECORD: //p' "$1"
+}
+
+@test "record, publish with it, boot again: fewer requests, the same files" {
+	boot cold lazyroot.test=record
+	[ "$qemu_status" -eq 0 ]
+	grep -q '^LAZYROOT-TEST: sha256 ok (10 files)' "$log"
+	grep -q '^LAZYROOT-TEST: record saved' "$log"
+	cold=$requests
+	# no list published: no prefetch, and not a word about it
+	! grep -q 'prefetch' "$log"
+	record_of "$log" > "$W/boot.record"
+	head -n 2 "$W/boot.record"
+	[ "$(head -n 1 "$W/boot.record")" = "lazyroot-prefetch 1" ]
+	grep -q '^rootfs-test 0 4096 ' "$W/boot.record"
+
+	images/lazyroot-mkimage --fsid rootfs-test --prefetch "$W/boot.record" \
+		"$W/rootfs" "$W/www/img" 2> "$W/mkimage-pf.log"
+	cat "$W/mkimage-pf.log"
+	grep -q 'already there with the same content' "$W/mkimage-pf.log"
+	cmp "$W/boot.record" "$W/www/img/rootfs-test.prefetch"
+
+	boot warm lazyroot.test=record
+	[ "$qemu_status" -eq 0 ]
+	grep -q '^LAZYROOT-TEST: sha256 ok (10 files)' "$log"
+	grep -Eq 'lazyrootd: prefetch list .*rootfs-test.prefetch: [1-9][0-9]* ranges' "$log"
+	grep -Eq 'lazyrootd: prefetch: [0-9]+ jobs' "$log"
+	echo "cold $cold requests, with the record $requests"
+	[ "$requests" -lt "$cold" ]
+	! grep -q 'prefetch stops' "$log"
+}
+
+@test "erofs.prefetch=off: the list is not even fetched" {
+	[ -f "$W/www/img/rootfs-test.prefetch" ] || skip "needs the record of the previous test"
+	before=$(grep -c 'rootfs-test.prefetch' "$W/srv/access.log" || :)
+	boot off erofs.prefetch=off
+	[ "$qemu_status" -eq 0 ]
+	grep -q '^LAZYROOT-TEST: sha256 ok (10 files)' "$log"
+	[ "$(grep -c 'rootfs-test.prefetch' "$W/srv/access.log")" -eq "$before" ]
+}
+
+# bad_list NAME: boots with $W/www/img/rootfs-test.prefetch as it is now
+bad_list() {
+	boot "$1"
+	[ "$qemu_status" -eq 0 ]
+	grep -q '^LAZYROOT-TEST: sha256 ok (10 files)' "$log"
+	grep -q '^LAZYROOT-TEST: done' "$log"
+	# exactly one warning about it
+	[ "$(grep -c 'lazyrootd: prefetch list .*rootfs-test.prefetch: ' "$log")" -eq 1 ]
+}
+
+@test "a prefetch list that is garbage: one warning, the boot goes on" {
+	head -c 3000 /dev/urandom > "$W/www/img/rootfs-test.prefetch"
+	bad_list garbage
+	grep -q 'line 1: not a prefetch list' "$log"
+}
+
+@test "a prefetch list cut short: one warning, the boot goes on" {
+	printf 'lazyroot-prefetch 1\nrootfs-test 0 4096 1\nrootfs-test 8192 40' \
+		> "$W/www/img/rootfs-test.prefetch"
+	bad_list truncated
+	grep -q 'line 3: the last line has no newline' "$log"
+}
+
+@test "a prefetch list past the blob's end: one warning, what lies inside is fetched" {
+	size=$(stat -c %s "$IMAGE")
+	printf 'lazyroot-prefetch 1\nrootfs-test 0 8192 1\nrootfs-test %s 4096 2\nrootfs-test 1099511627776 4096 3\n' \
+		$(((size + 4095) / 4096 * 4096)) > "$W/www/img/rootfs-test.prefetch"
+	bad_list past
+	grep -q 'lie past its' "$log"
+	grep -Eq 'lazyrootd: prefetch: 1 jobs' "$log"
+}
+
+@test "an enormous prefetch list: refused by its size, the boot goes on" {
+	{
+		echo 'lazyroot-prefetch 1'
+		yes '# padding padding padding padding padding padding padding' | head -n 200000
+	} > "$W/www/img/rootfs-test.prefetch"
+	[ "$(stat -c %s "$W/www/img/rootfs-test.prefetch")" -gt 8388608 ]
+	bad_list enormous
+	grep -q 'too large or too small' "$log"
+	# only its size was asked: the body was never fetched
+	! awk -F '\t' '$1 ~ /rootfs-test.prefetch/ && $4 > 1000' "$W/srv/access.log" | grep -q .
+}
