@@ -255,6 +255,13 @@ void prefetch_closed(struct prefetch *p, struct blob *b)
 	}
 }
 
+int prefetch_busy(const struct prefetch *p)
+{
+	if (!p || p->stopped)
+		return p && p->inflight;
+	return !p->have_list || p->next < p->ngroups || p->inflight;
+}
+
 void prefetch_job_done(struct prefetch *p, int err)
 {
 	p->inflight--;

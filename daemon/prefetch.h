@@ -55,6 +55,9 @@ void prefetch_closed(struct prefetch *p, struct blob *b);
 /* A job of serve_prefetch() ended (err: -errno, some of it failed). */
 void prefetch_job_done(struct prefetch *p, int err);
 
+/* The list is still on its way, or jobs are left or under way. */
+int prefetch_busy(const struct prefetch *p);
+
 /* Starts what may start now. */
 void prefetch_pump(struct prefetch *p);
 

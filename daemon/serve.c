@@ -203,6 +203,11 @@ void server_prefetch_from(struct server *s, struct prefetch_list *l,
 	prefetch_use_list(s->prefetch, l, from);
 }
 
+int server_prefetching(const struct server *s)
+{
+	return prefetch_busy(s->prefetch);
+}
+
 void server_keep_in_ram(struct server *s, uint64_t bytes)
 {
 	s->ram.limit = bytes;

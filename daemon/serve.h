@@ -71,6 +71,9 @@ const struct record *server_record(const struct server *s);
 /* Streams the image's prefetch list, if it has one (prefetch.h). */
 void server_prefetch(struct server *s);
 
+/* Prefetch has work left: its list to fetch, or jobs to start or finish. */
+int server_prefetching(const struct server *s);
+
 /* Streams list @l (now the server's), named @from in the log. */
 void server_prefetch_from(struct server *s, struct prefetch_list *l,
 			  const char *from);
