@@ -203,7 +203,8 @@ void prefetch_use_list(struct prefetch *p, struct prefetch_list *l,
 	p->list = *l;
 	memset(l, 0, sizeof(*l));
 	p->have_list = 1;
-	snprintf(p->url, sizeof(p->url), "%s", from);
+	if (from != p->url)
+		snprintf(p->url, sizeof(p->url), "%s", from);
 	log_info("prefetch list %s: %zu ranges", from, p->list.nranges);
 	for (i = 0; i < PREFETCH_BLOBS_MAX; i++) {
 		if (!p->early[i])
