@@ -780,6 +780,11 @@ static void on_finished(struct fetch_engine *e, struct fetch_attempt *a,
 	curl_multi_remove_handle(e->multi, a->easy);
 	e->inflight--;
 	err = classify(a, rc);
+	if (err == -ENOENT && r->absent_ok) {
+		answered(e, a);
+		finish(e, a, err);
+		return;
+	}
 	if (!err) {
 		if (a->suffix) {
 			r->mirror = a->mirror;

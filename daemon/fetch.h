@@ -38,6 +38,11 @@ struct fetch_request {
 	 * served bytes failing verification. All set: the request fails.
 	 */
 	uint32_t skip_mirrors;
+	/*
+	 * An optional file (a prefetch list): a 404 is the answer, that it is
+	 * not there; no other mirror is asked and none counts as failing.
+	 */
+	int absent_ok;
 	uint64_t size;			/* FETCH_PROBE result */
 	unsigned int mirror;		/* the mirror that answered */
 

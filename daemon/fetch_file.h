@@ -15,6 +15,7 @@ struct fetch_file {
 	struct fetch_request req;	/* req.mirror: who answered */
 	struct fetch_engine *engine;
 	uint64_t min, max;		/* sizes accepted */
+	int optional;			/* a 404 is an answer: fetch.h absent_ok */
 	/*
 	 * Called once: err 0 with @data (@len bytes, NUL-terminated, the
 	 * caller's to free()), -EBADMSG for a file of another size (a mirror's

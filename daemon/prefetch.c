@@ -36,6 +36,7 @@ struct prefetch {
 	struct fetch_file file;
 	char url[CONFIG_URL_MAX + URL_NAME_MAX + 16];
 	int have_list, stopped, pumping;
+	int list_wanted;		/* fetch <fsid>.prefetch once a blob is open */
 	struct prefetch_list list;
 	struct blob *open[PREFETCH_BLOBS_MAX];	/* by list name, once opened */
 	struct blob *early[PREFETCH_BLOBS_MAX];	/* opened before the list came */
@@ -47,6 +48,8 @@ struct prefetch {
 	struct timespec start;
 	int done_logged;
 };
+
+static void request_list(struct prefetch *p);
 
 int prefetch_new(struct prefetch **out, struct server *s,
 		 struct fetch_engine *e)
@@ -232,6 +235,8 @@ void prefetch_opened(struct prefetch *p, struct blob *b)
 				break;
 			}
 		}
+		if (p->list_wanted)
+			request_list(p);
 		return;
 	}
 	bi = list_index(p, blob_name(b));
@@ -350,14 +355,18 @@ static void list_done(struct fetch_file *f, int err, unsigned char *data,
 	prefetch_use_list(p, &l, p->url);
 }
 
-void prefetch_fetch_list(struct prefetch *p, const char *fsid)
+/*
+ * Once the kernel opened a blob: the image's own requests came first, so
+ * they, not an optional file, find out which mirror answers.
+ */
+static void request_list(struct prefetch *p)
 {
 	int ret;
 
-	snprintf(p->url, sizeof(p->url), "%s/%s.prefetch",
-		 fetch_engine_base(p->e), fsid);
+	p->list_wanted = 0;
 	p->file.min = strlen(PREFETCH_MAGIC) + 1;
 	p->file.max = PREFETCH_FILE_MAX;
+	p->file.optional = 1;
 	p->file.done = list_done;
 	p->file.ctx = p;
 	ret = fetch_file_start(p->e, &p->file, p->url, 0);
@@ -366,6 +375,13 @@ void prefetch_fetch_list(struct prefetch *p, const char *fsid)
 			 p->url, strerror(-ret));
 		p->stopped = 1;
 	}
+}
+
+void prefetch_fetch_list(struct prefetch *p, const char *fsid)
+{
+	snprintf(p->url, sizeof(p->url), "%s/%s.prefetch",
+		 fetch_engine_base(p->e), fsid);
+	p->list_wanted = 1;
 }
 
 int prefetch_list_from_manifest(struct prefetch_list *l,

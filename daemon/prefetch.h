@@ -31,8 +31,9 @@ int prefetch_new(struct prefetch **out, struct server *s,
 void prefetch_free(struct prefetch *p);
 
 /*
- * Fetches <base>/<fsid>.prefetch (a plain image's list): none there is no
- * prefetch, quietly; a bad one costs one warning.
+ * Fetches <base>/<fsid>.prefetch (a plain image's list) once the kernel has
+ * opened a blob: none there is no prefetch, quietly (a 404 is no mirror's
+ * failure); a bad one costs one warning.
  */
 void prefetch_fetch_list(struct prefetch *p, const char *fsid);
 
