@@ -33,7 +33,7 @@ LIBS = $(CURL_LIBS) $(ZSTD_LIBS) -pthread
 
 .PHONY: all clean install check check-unit check-fuzz check-shell check-vm check-distro deps demo bench fuzz
 
-all: daemon/lazyrootd build/lazyroot-pack
+all: daemon/lazyrootd build/lazyroot-pack build/lazyrootctl
 
 build/obj/%.o: %.c
 	@mkdir -p $(@D)
@@ -65,6 +65,11 @@ daemon/lazyrootd: build/obj/daemon/main.o build/obj/daemon.a build/obj/lib.a
 build/lazyroot-pack: $(patsubst %.c,build/obj/%.o,$(PACK_SRCS)) build/obj/lib.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
+
+# Talks to the running daemon over its control socket (ctl/): libc only.
+build/lazyrootctl: build/obj/ctl/lazyrootctl.o
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $^
 
 # Unit tests, built plainly and under ASan/UBSan.
 build/unit/%: build/obj/tests/unit/%.o build/obj/daemon.a build/obj/lib.a
@@ -160,6 +165,7 @@ INSTALL_GEN := build/install/lazyroot-mkinitrd build/install/lazyroot-mkimage \
 	build/install/lazyroot-paths.sh
 install: all $(INSTALL_GEN)
 	install -D -m 0755 $(SHIP_DAEMON) $(DESTDIR)$(PREFIX)/sbin/lazyrootd
+	install -m 0755 build/lazyrootctl $(DESTDIR)$(PREFIX)/sbin/lazyrootctl
 	install -D -m 0755 initrd/lazyroot-mkinitrd $(DESTDIR)$(LIBDIR)/initrd/lazyroot-mkinitrd
 	install -m 0755 initrd/init initrd/udhcpc.script $(DESTDIR)$(LIBDIR)/initrd/
 	install -m 0644 initrd/lazyroot-busybox.sh initrd/lazyroot-lib.sh $(DESTDIR)$(LIBDIR)/initrd/

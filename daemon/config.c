@@ -30,6 +30,11 @@ int config_waits(const struct config *cfg)
 	return strcmp(cfg->onerror, "fail") != 0;
 }
 
+int config_prefetches(const struct config *cfg)
+{
+	return strcmp(cfg->prefetch, "off") != 0;
+}
+
 int parse_uint(const char *s, unsigned int min, unsigned int max,
 	       unsigned int *out)
 {
@@ -124,6 +129,7 @@ static void usage(void)
 	       "  --onerror WHAT     every mirror down: wait (as an NFS hard mount) or fail\n"
 	       "                     (erofs.onerror=, wait)\n"
 	       "  --connections N    parallel HTTPS connections (4)\n"
+	       "  --prefetch on|off  stream the image's prefetch list first (erofs.prefetch=, on)\n"
 	       "  --tag TAG          cachefiles tag (lazyroot)\n"
 	       "  --store-dir DIR    keep fetched pages in DIR across boots (a local disk)\n"
 	       "  --ram-cache SIZE   nbd: keep up to SIZE of fetched pages in RAM\n"
@@ -147,13 +153,15 @@ int config_parse_args(struct config *cfg, int argc, char **argv)
 	enum { OPT_CACHE_DIR = 256, OPT_URL, OPT_CA, OPT_TIMEOUT, OPT_CONNS,
 	       OPT_TAG, OPT_STORE_DIR, OPT_ERROR_FILE, OPT_CMDLINE, OPT_FOREGROUND,
 	       OPT_VERBOSE, OPT_HELP, OPT_VERSION, OPT_DIGEST, OPT_FSID,
-	       OPT_KEY, OPT_BACKEND, OPT_NBD_MAP, OPT_RAM_CACHE, OPT_ONERROR };
+	       OPT_KEY, OPT_BACKEND, OPT_NBD_MAP, OPT_RAM_CACHE, OPT_ONERROR,
+	       OPT_PREFETCH };
 	static const struct option opts[] = {
 		{ "cache-dir", required_argument, NULL, OPT_CACHE_DIR },
 		{ "url", required_argument, NULL, OPT_URL },
 		{ "ca", required_argument, NULL, OPT_CA },
 		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 		{ "onerror", required_argument, NULL, OPT_ONERROR },
+		{ "prefetch", required_argument, NULL, OPT_PREFETCH },
 		{ "connections", required_argument, NULL, OPT_CONNS },
 		{ "tag", required_argument, NULL, OPT_TAG },
 		{ "store-dir", required_argument, NULL, OPT_STORE_DIR },
@@ -200,6 +208,10 @@ int config_parse_args(struct config *cfg, int argc, char **argv)
 		case OPT_ONERROR:
 			ret = set_string(cfg->onerror, sizeof(cfg->onerror),
 					 "--onerror", optarg);
+			break;
+		case OPT_PREFETCH:
+			ret = set_string(cfg->prefetch, sizeof(cfg->prefetch),
+					 "--prefetch", optarg);
 			break;
 		case OPT_CONNS:
 			if (parse_uint(optarg, 1, 64, &cfg->connections)) {
@@ -307,7 +319,9 @@ int config_apply_cmdline(struct config *cfg, const char *cmdline)
 	    apply_one(cmdline, "erofs.backend", cfg->backend,
 		      sizeof(cfg->backend)) ||
 	    apply_one(cmdline, "erofs.onerror", cfg->onerror,
-		      sizeof(cfg->onerror)))
+		      sizeof(cfg->onerror)) ||
+	    apply_one(cmdline, "erofs.prefetch", cfg->prefetch,
+		      sizeof(cfg->prefetch)))
 		return -EINVAL;
 	if (!cfg->timeout_s) {
 		ret = cmdline_get(cmdline, "erofs.timeout", v, sizeof(v));
@@ -438,6 +452,11 @@ int config_validate(const struct config *cfg)
 	    strcmp(cfg->backend, "fscache") && strcmp(cfg->backend, "nbd")) {
 		log_err("erofs.backend=%s: expected auto, fscache or nbd",
 			cfg->backend);
+		return -EINVAL;
+	}
+	if (cfg->prefetch[0] && strcmp(cfg->prefetch, "on") &&
+	    strcmp(cfg->prefetch, "off")) {
+		log_err("erofs.prefetch=%s: expected on or off", cfg->prefetch);
 		return -EINVAL;
 	}
 	if (cfg->onerror[0] && strcmp(cfg->onerror, "wait") &&

@@ -52,6 +52,12 @@ struct config {
 	 */
 	unsigned int timeout_s;
 	char onerror[8];
+	/*
+	 * "off": no prefetch list is fetched or streamed (a boot whose record
+	 * should hold all it reads); "on" or empty: the default, on;
+	 * --prefetch, erofs.prefetch=.
+	 */
+	char prefetch[8];
 	unsigned int connections;	/* parallel HTTP connections */
 	int foreground;
 	int verbose;
@@ -61,6 +67,9 @@ void config_init(struct config *cfg);
 
 /* erofs.onerror=: 1 for wait (the default), 0 for fail. */
 int config_waits(const struct config *cfg);
+
+/* erofs.prefetch=: 1 for on (the default), 0 for off. */
+int config_prefetches(const struct config *cfg);
 
 #define CONFIG_CMDLINE_MAX 8192
 

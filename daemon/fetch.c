@@ -861,6 +861,11 @@ static void on_finished(struct fetch_engine *e, struct fetch_attempt *a,
 	curl_multi_remove_handle(e->multi, a->easy);
 	e->inflight--;
 	err = classify(a, rc);
+	if (err == -ENOENT && r->absent_ok) {
+		answered(e, a);
+		finish(e, a, err);
+		return;
+	}
 	if (!err) {
 		if (a->suffix) {
 			r->mirror = a->mirror;
@@ -966,14 +971,25 @@ static void pump(struct fetch_engine *e)
 	}
 }
 
-int fetch_engine_wait(struct fetch_engine *e, int fd, int max_ms)
+int fetch_engine_wait_fds(struct fetch_engine *e, struct fetch_waitfd *fds,
+			  unsigned int nfds, int max_ms)
 {
-	struct curl_waitfd wfd = { .fd = fd, .events = CURL_WAIT_POLLIN };
+	struct curl_waitfd wfd[FETCH_WAITFD_MAX];
 	struct fetch_attempt *a;
 	long curl_ms = -1;
 	int64_t now = now_ms();
-	int timeout = max_ms;
+	int timeout = max_ms, ready = 0;
+	unsigned int i;
 
+	if (nfds > FETCH_WAITFD_MAX)
+		nfds = FETCH_WAITFD_MAX;
+	for (i = 0; i < nfds; i++) {
+		wfd[i].fd = fds[i].fd;
+		wfd[i].events = (fds[i].want_in ? CURL_WAIT_POLLIN : 0) |
+				(fds[i].want_out ? CURL_WAIT_POLLOUT : 0);
+		wfd[i].revents = 0;
+		fds[i].in = fds[i].out = 0;
+	}
 	curl_multi_timeout(e->multi, &curl_ms);
 	if (curl_ms >= 0 && curl_ms < timeout)
 		timeout = (int)curl_ms;
@@ -985,9 +1001,31 @@ int fetch_engine_wait(struct fetch_engine *e, int fd, int max_ms)
 	}
 	if (e->queue && e->inflight < e->max_inflight)
 		timeout = 0;
-	if (curl_multi_poll(e->multi, &wfd, 1, timeout, NULL) != CURLM_OK)
+	if (curl_multi_poll(e->multi, wfd, nfds, timeout, NULL) != CURLM_OK)
 		return 0;
-	return (wfd.revents & CURL_WAIT_POLLIN) ? 1 : 0;
+	for (i = 0; i < nfds; i++) {
+		fds[i].in = !!(wfd[i].revents & CURL_WAIT_POLLIN);
+		fds[i].out = !!(wfd[i].revents & CURL_WAIT_POLLOUT);
+		ready |= fds[i].in || fds[i].out;
+	}
+	return ready;
+}
+
+int fetch_engine_wait(struct fetch_engine *e, int fd, int max_ms)
+{
+	struct fetch_waitfd w = { .fd = fd, .want_in = 1 };
+
+	return fetch_engine_wait_fds(e, &w, 1, max_ms) && w.in;
+}
+
+unsigned int fetch_engine_free_slots(const struct fetch_engine *e)
+{
+	const struct fetch_attempt *a;
+	unsigned int busy = e->inflight;
+
+	for (a = e->queue; a; a = a->next)
+		busy++;
+	return busy >= e->max_inflight ? 0 : e->max_inflight - busy;
 }
 
 void fetch_engine_run(struct fetch_engine *e)

@@ -66,6 +66,11 @@ struct fetch_request {
 	 * engine waits (a boot that may go on from a local copy instead).
 	 */
 	int no_wait;
+	/*
+	 * An optional file (a prefetch list): a 404 is the answer, that it is
+	 * not there; no other mirror is asked and none counts as failing.
+	 */
+	int absent_ok;
 	uint64_t size;			/* FETCH_PROBE result */
 	unsigned int mirror;		/* the mirror that answered */
 
@@ -115,6 +120,29 @@ int fetch_submit(struct fetch_engine *e, struct fetch_request *req);
  * or at most @max_ms. Returns 1 when @fd is readable, else 0.
  */
 int fetch_engine_wait(struct fetch_engine *e, int fd, int max_ms);
+
+/* One more fd for fetch_engine_wait_fds(): what to wait for, what came. */
+struct fetch_waitfd {
+	int fd;
+	unsigned char want_in, want_out;	/* set by the caller */
+	unsigned char in, out;			/* set by the wait */
+};
+
+#define FETCH_WAITFD_MAX 16
+
+/*
+ * As fetch_engine_wait() for up to FETCH_WAITFD_MAX fds (more are
+ * ignored). Returns 1 when any of them is ready (see their in/out), else 0.
+ */
+int fetch_engine_wait_fds(struct fetch_engine *e, struct fetch_waitfd *fds,
+			  unsigned int nfds, int max_ms);
+
+/*
+ * Transfers that would start at once if a request came now: none while
+ * every connection is busy or requests are queued. Background work (the
+ * prefetch) asks this so that it never makes a READ queue behind it.
+ */
+unsigned int fetch_engine_free_slots(const struct fetch_engine *e);
 
 /* Moves transfers along and calls done() for the finished ones. */
 void fetch_engine_run(struct fetch_engine *e);

@@ -59,6 +59,7 @@ int fetch_file_start(struct fetch_engine *e, struct fetch_file *f,
 	f->req.url = url;
 	f->req.skip_mirrors = skip;
 	f->req.no_wait = f->no_wait;
+	f->req.absent_ok = f->optional;
 	f->req.done = file_done;
 	f->req.ctx = f;
 	return fetch_submit(e, &f->req);

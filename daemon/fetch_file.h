@@ -16,6 +16,7 @@ struct fetch_file {
 	struct fetch_engine *engine;
 	uint64_t min, max;		/* sizes accepted */
 	int no_wait;			/* as fetch_request.no_wait */
+	int optional;			/* a 404 is an answer: fetch.h absent_ok */
 	/*
 	 * Called once: err 0 with @data (@len bytes, NUL-terminated, the
 	 * caller's to free()), -EBADMSG for a file of another size (a mirror's

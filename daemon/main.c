@@ -17,6 +17,7 @@
 
 #include "config.h"
 #include "backend.h"
+#include "control.h"
 #include "fetch.h"
 #include "frontend.h"
 #include "log.h"
@@ -116,15 +117,24 @@ static void log_stats(const struct server *server)
 }
 
 static void serve_until_signalled(struct fetch_engine *engine,
-				  struct server *server, struct frontend *fe)
+				  struct server *server, struct frontend *fe,
+				  struct control *ctl)
 {
+	struct fetch_waitfd fds[1 + 1 + CONTROL_CLIENTS_MAX];
+	unsigned int n;
+
 	while (!want_exit) {
 		if (want_stats) {
 			want_stats = 0;
 			log_stats(server);
 		}
-		if (fetch_engine_wait(engine, fe->fd, 1000))
-			fe->drain(fe);
+		fds[0] = (struct fetch_waitfd){ .fd = fe->fd, .want_in = 1 };
+		n = 1 + control_wait_fds(ctl, fds + 1, sizeof(fds) / sizeof(fds[0]) - 1);
+		if (fetch_engine_wait_fds(engine, fds, n, 1000)) {
+			if (fds[0].in)
+				fe->drain(fe);
+			control_run(ctl, fds + 1, n - 1);
+		}
 		fetch_engine_run(engine);
 	}
 	log_stats(server);
@@ -137,6 +147,7 @@ int main(int argc, char **argv)
 	struct manifest *manifest = NULL;
 	struct server *server = NULL;
 	struct frontend *fe = NULL;
+	struct control *ctl = NULL;
 	struct signature_key *key = NULL;
 	unsigned char *ca = NULL;
 	const char *ca_used = NULL;
@@ -164,6 +175,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	setup_signals();
+	if (config_prefetches(&cfg))
+		server_prefetch(server);
 	if (backend_start(&cfg, server, engine, manifest, &want_exit, &fe))
 		return 1;
 	if (chdir("/"))
@@ -171,12 +184,16 @@ int main(int argc, char **argv)
 	if (!cfg.foreground && detach())
 		return 1;
 	protect_self();
+	/* Without it the daemon serves as well: control_new said why. */
+	if (control_new(&ctl, CONTROL_NAME, server))
+		ctl = NULL;
 	log_info("serving %s through %s (CA %s, cache %s, timeout %us, on error %s, %u connections)",
 		 cfg.url, fe->name, ca_used,
 		 cfg.cache_dir[0] ? cfg.cache_dir : "none", cfg.timeout_s,
 		 config_waits(&cfg) ? "wait" : "fail", cfg.connections);
 
-	serve_until_signalled(engine, server, fe);
+	serve_until_signalled(engine, server, fe, ctl);
+	control_free(ctl);
 	log_info("exiting: the cache is withdrawn and pending reads fail");
 	fe->destroy(fe);
 	server_free(server);

@@ -9,7 +9,11 @@
 
 #include "fetch.h"
 #include "log.h"
+#include "manifest.h"
 #include "page.h"
+#include "prefetch.h"
+#include "prefetch_list.h"
+#include "record.h"
 #include "serve.h"
 #include "source.h"
 #include "store.h"
@@ -85,6 +89,7 @@ struct fetch {
 	uint64_t buflen;		/* of job.buf, once started */
 	struct fetch *next;		/* in sb->fetches */
 	struct fetch *next_queued;	/* in server->queue, waiting for room */
+	int prefetch;			/* started by prefetch.c */
 };
 
 struct server {
@@ -99,6 +104,9 @@ struct server {
 	/* fetch buffers allocated, their limit; fetches waiting for room, in order */
 	uint64_t inflight, inflight_max;
 	struct fetch *queue, **queue_tail;
+	struct record *record;		/* what the kernel read, or NULL */
+	struct prefetch *prefetch;	/* streaming a list, or NULL */
+	const struct manifest *manifest;	/* a verified image's, or NULL */
 };
 
 int server_new_source(struct server **out, const struct config *cfg,
@@ -113,6 +121,9 @@ int server_new_source(struct server **out, const struct config *cfg,
 	s->src = src;
 	s->inflight_max = INFLIGHT_MAX;
 	s->queue_tail = &s->queue;
+	/* Without room for it the daemon serves as well, just keeps no record. */
+	if (record_new(&s->record))
+		s->record = NULL;
 	*out = s;
 	return 0;
 }
@@ -137,10 +148,12 @@ int server_new(struct server **out, const struct config *cfg,
 	ret = m ? source_verified_new(&src, engine, m, cfg->fsid, stats) :
 		  source_plain_new(&src, engine, stats);
 	if (ret) {
+		record_free((*out)->record);
 		free(*out);
 		return ret;
 	}
 	(*out)->src = src;
+	(*out)->manifest = m;
 	return 0;
 }
 
@@ -181,7 +194,68 @@ void server_free(struct server *s)
 		free(sb);
 	}
 	s->src->ops->destroy(s->src);
+	prefetch_free(s->prefetch);
+	record_free(s->record);
 	free(s);
+}
+
+const struct record *server_record(const struct server *s)
+{
+	return s->record;
+}
+
+/* Blobs the kernel opened before prefetch began. */
+static void prefetch_each_open(struct server *s)
+{
+	struct sblob *sb;
+
+	for (sb = s->blobs; sb; sb = sb->next)
+		if (!sb->closed)
+			prefetch_opened(s->prefetch, &sb->b);
+}
+
+void server_prefetch(struct server *s)
+{
+	/* A verified image's list is in its manifest, under its digest. */
+	if (s->manifest) {
+		struct prefetch_list l;
+		char from[CONFIG_FSID_MAX + 32];
+
+		if (!s->manifest->nprefetch)
+			return;
+		if (prefetch_list_from_manifest(&l, s->manifest, s->cfg->fsid)) {
+			log_warn("prefetch: out of memory; booting without it");
+			return;
+		}
+		snprintf(from, sizeof(from), "%s.manifest", s->cfg->fsid);
+		server_prefetch_from(s, &l, from);
+		return;
+	}
+	if (prefetch_new(&s->prefetch, s, s->engine)) {
+		log_warn("prefetch: out of memory; booting without it");
+		s->prefetch = NULL;
+		return;
+	}
+	prefetch_each_open(s);
+	prefetch_fetch_list(s->prefetch, s->cfg->fsid);
+}
+
+void server_prefetch_from(struct server *s, struct prefetch_list *l,
+			  const char *from)
+{
+	if (prefetch_new(&s->prefetch, s, s->engine)) {
+		log_warn("prefetch: out of memory; booting without it");
+		prefetch_list_free(l);
+		s->prefetch = NULL;
+		return;
+	}
+	prefetch_each_open(s);
+	prefetch_use_list(s->prefetch, l, from);
+}
+
+int server_prefetching(const struct server *s)
+{
+	return prefetch_busy(s->prefetch);
 }
 
 void server_keep_in_ram(struct server *s, uint64_t bytes)
@@ -330,6 +404,7 @@ void blob_opened(struct blob *b, int err, const char *why)
 	sb->next = s->blobs;
 	s->blobs = sb;
 	sb->fe->ops->opened(sb->fe, b, (int64_t)b->size);
+	prefetch_opened(s->prefetch, b);
 }
 
 void blob_keep(struct blob *b, const char *store_dir, const char *sha256_hex,
@@ -355,6 +430,7 @@ void serve_close(struct server *s, struct blob *b)
 	s->stats.closes++;
 	log_debug("CLOSE: blob %s", b->name);
 	sb->closed = 1;
+	prefetch_closed(s->prefetch, b);
 	/* A fetch under way still writes through the object: release after it. */
 	sb->users++;
 	sblob_put(sb);
@@ -515,8 +591,9 @@ void job_done(struct job *j, int err, const char *why)
 			(unsigned long long)(bad->off + bad->len - 1), sb->b.url,
 			err ? why : "its bytes did not reach the kernel (see above)");
 	} else if (err) {
-		log_warn("blob %s: read-ahead of bytes %llu-%llu from %s failed: %s",
-			 sb->b.name, (unsigned long long)j->off,
+		log_warn("blob %s: %s of bytes %llu-%llu from %s failed: %s",
+			 sb->b.name, f->prefetch ? "prefetch" : "read-ahead",
+			 (unsigned long long)j->off,
 			 (unsigned long long)(j->off + j->len - 1), sb->b.url,
 			 why);
 	}
@@ -549,9 +626,13 @@ void job_done(struct job *j, int err, const char *why)
 			len = sb->b.size - off;
 		keep_copy(sb, j->buf + (off - j->off), off, len);
 	}
+	if (f->prefetch)
+		prefetch_job_done(s->prefetch, err);
 	fetch_free(s, f);
 	sblob_put(sb);
 	start_queued(s);
+	/* A transfer is free again: prefetch may use it. */
+	prefetch_pump(s->prefetch);
 }
 
 /*
@@ -601,10 +682,11 @@ static void start_queued(struct server *s)
  * Starts fetching [off, end) (page-aligned; clipped to the blob; widened to
  * what the source checks as one) for the read @w, or as read-ahead when @w
  * is NULL. With INFLIGHT_MAX bytes under way it waits its turn (a read) or
- * is not started (read-ahead). Returns 0 or -ENOMEM (@w not answered).
+ * is not started (read-ahead, prefetch: -EAGAIN). Returns 0, -EAGAIN or
+ * -ENOMEM (@w not answered).
  */
 static int start_fetch(struct sblob *sb, uint64_t off, uint64_t end,
-		       const struct waiter *w)
+		       const struct waiter *w, int prefetch)
 {
 	struct server *s = sb->server;
 	struct fetch *f;
@@ -617,7 +699,7 @@ static int start_fetch(struct sblob *sb, uint64_t off, uint64_t end,
 	buflen = end - off;
 	room = !s->queue && (!s->inflight || s->inflight + buflen <= s->inflight_max);
 	if (!w && !room)
-		return 0;
+		return -EAGAIN;
 	sb->seq_end = end;
 	if (end > sb->b.size)
 		end = sb->b.size;
@@ -632,6 +714,7 @@ static int start_fetch(struct sblob *sb, uint64_t off, uint64_t end,
 	}
 	f->sb = sb;
 	f->buflen = buflen;
+	f->prefetch = prefetch;
 	f->job.blob = &sb->b;
 	f->job.off = off;
 	f->job.len = end - off;
@@ -662,7 +745,7 @@ static void read_ahead(struct sblob *sb, uint64_t off)
 	if (sb->seq_window < SEQ_WINDOW_MAX || sb->seq_end >= sb->b.size ||
 	    off + sb->seq_window < sb->seq_end)
 		return;
-	start_fetch(sb, sb->seq_end, sb->seq_end + sb->seq_window, NULL);
+	start_fetch(sb, sb->seq_end, sb->seq_end + sb->seq_window, NULL, 0);
 }
 
 /* The fetch under way that brings byte @off, or NULL. */
@@ -758,7 +841,7 @@ static int split_read(struct sblob *sb, const struct waiter *w)
 		part.len = end - cut[n];
 		rest_end = page_up(end);
 		grow_window(sb, cut[n], &rest_end);
-		if (start_fetch(sb, cut[n], rest_end, &part) < 0)
+		if (start_fetch(sb, cut[n], rest_end, &part, 0) < 0)
 			part_done(sb, &part, NULL);
 	}
 	log_debug("READ: blob %s bytes %llu+%llu waits for %u fetches under way%s",
@@ -869,6 +952,9 @@ void serve_read(struct server *s, struct blob *b, uint64_t off, uint64_t len,
 	/* Nothing lies past the blob's last page: the kernel gets what there is. */
 	if (len > page_up(b->size) - off)
 		w.len = page_up(b->size) - off;
+	if (s->record)
+		record_touch(s->record, b->name, page_down(off),
+			     page_up(off + w.len));
 	if (b->store && read_from_store(sb, &w))
 		return;
 	if (join_fetch(sb, &w)) {
@@ -886,9 +972,28 @@ void serve_read(struct server *s, struct blob *b, uint64_t off, uint64_t len,
 	start = page_down(off);
 	end = page_up(off + w.len);
 	grow_window(sb, start, &end);
-	if (start_fetch(sb, start, end, &w) < 0) {
+	if (start_fetch(sb, start, end, &w, 0) < 0) {
 		sb->fe->ops->read_done(sb->fe, tag, NULL, -ENOMEM);
 		return;
 	}
 	read_ahead(sb, off);
+}
+
+int serve_prefetch(struct server *s, struct blob *b, uint64_t off,
+		   uint64_t end)
+{
+	struct sblob *sb = container_of(b, struct sblob, b);
+	uint64_t seq_end = sb->seq_end, seq_window = sb->seq_window;
+	int ret;
+
+	if (sb->closed)
+		return -EBADF;
+	/* With NBD, the store is where prefetched bytes wait for the READ. */
+	if (s->ram.limit && (!b->store || s->ram_full_logged))
+		return -ENOSPC;
+	ret = start_fetch(sb, off, end, NULL, 1);
+	/* Not the kernel's reading: the sequential reader's window stays its own. */
+	sb->seq_end = seq_end;
+	sb->seq_window = seq_window;
+	return ret;
 }

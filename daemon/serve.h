@@ -20,6 +20,8 @@
 struct server;
 struct blob;
 struct manifest;
+struct record;
+struct prefetch_list;
 
 struct serve_stats {
 	unsigned long long opens, reads, closes;
@@ -66,6 +68,32 @@ void server_keep_in_ram(struct server *s, uint64_t bytes);
  * reads wait in order for room, read-ahead beyond it is not started.
  */
 void server_limit_inflight(struct server *s, uint64_t bytes);
+
+/*
+ * What the kernel has read so far (record.h), or NULL when there was no
+ * memory for it.
+ */
+const struct record *server_record(const struct server *s);
+
+/* Streams the image's prefetch list, if it has one (prefetch.h). */
+void server_prefetch(struct server *s);
+
+/* Prefetch has work left: its list to fetch, or jobs to start or finish. */
+int server_prefetching(const struct server *s);
+
+/* Streams list @l (now the server's), named @from in the log. */
+void server_prefetch_from(struct server *s, struct prefetch_list *l,
+			  const char *from);
+
+/*
+ * Fetches [off, end) of @b (page-aligned) for prefetch: as read-ahead,
+ * checked and handed over as any fetch; its end is told to prefetch.c.
+ * Returns 0, -ENOSPC when the bytes would have nowhere to go (the RAM
+ * store full or absent), -EAGAIN while fetch buffers are at their limit
+ * (not started: ask again once a fetch ends), or another -errno.
+ */
+int serve_prefetch(struct server *s, struct blob *b, uint64_t off,
+		   uint64_t end);
 
 /* The kernel closed @b; its object is released once no fetch uses it. */
 void serve_close(struct server *s, struct blob *b);

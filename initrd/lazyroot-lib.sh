@@ -3,7 +3,8 @@
 # lazyroot-lib.sh: the boot steps both initramfs kinds share, in the order both run them:
 #
 #   lr_parse_root      erofs.fsid=, erofs.url=, erofs.cachesize=, erofs.cache=, erofs.backend=,
-#                      erofs.timeout=, erofs.onerror= (checked here, read again by lazyrootd)
+#                      erofs.timeout=, erofs.onerror=, erofs.prefetch= (checked here, read again
+#                      by lazyrootd)
 #   lr_kernel_check    fscache or NBD (LR_BACKEND), or what the kernel lacks, in one line
 #   (the network: the busybox /init's lr_net_setup, or dracut's network module)
 #   lr_cache_setup     the cache directory cachefiles needs; for NBD only erofs.cache=
@@ -159,7 +160,7 @@ lr_required() {
 # Sets LR_FSID, LR_URL, LR_CACHESIZE (bytes), LR_CACHESIZE_ARG (as given, or the default),
 # LR_CACHEDEV (empty: the cache is in RAM), LR_BACKEND_ARG (auto, fscache or nbd), LR_ONERROR
 # (wait or fail). An empty value is the same as none: the default, or for erofs.fsid= and
-# erofs.url=, missing. erofs.timeout= and erofs.onerror= are lazyrootd's, checked here as it
+# erofs.url=, missing. erofs.timeout=, erofs.onerror= and erofs.prefetch= are lazyrootd's, checked here as it
 # checks them (daemon/config.c), so a bad one stops the boot before the network.
 lr_parse_root() {
 	local v
@@ -215,6 +216,15 @@ lr_parse_root() {
 	wait | fail) LR_ONERROR=$v ;;
 	*)
 		LR_ERR="erofs.onerror=$v: expected wait or fail"
+		return 1
+		;;
+	esac
+
+	v=$(getarg erofs.prefetch=) || v=''
+	case $v in
+	'' | on | off) ;;
+	*)
+		LR_ERR="erofs.prefetch=$v: expected on or off"
 		return 1
 		;;
 	esac

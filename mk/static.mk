@@ -19,7 +19,7 @@ STATIC_LIBS = -L$(STATIC_PREFIX)/lib -lcurl -lmbedtls -lmbedx509 \
 static:
 	@prefix=$$(scripts/build-static) && \
 		$(MAKE) --no-print-directory STATIC_PREFIX="$$prefix" \
-			build/static/lazyrootd.stripped
+			build/static/lazyrootd.stripped build/static/lazyrootctl
 	@echo "static: build/static/lazyrootd.stripped:" \
 		"$$(stat -c %s build/static/lazyrootd.stripped) bytes stripped"
 
@@ -47,6 +47,10 @@ build/static/lazyrootd: $(STATIC_OBJS)
 
 build/static/lazyrootd.stripped: build/static/lazyrootd
 	strip -o $@ $<
+
+# For roots without a C library of their own (the tests' busybox root).
+build/static/lazyrootctl: build/static/ctl/lazyrootctl.o
+	$(STATIC_PREFIX)/bin/musl-gcc -static -s -o $@ $^
 endif
 
 .PHONY: static-force

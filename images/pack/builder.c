@@ -47,6 +47,8 @@ int build_manifest(struct packer *p, unsigned char **out, size_t *len)
 	m.chunks = xrealloc(NULL, p->nchunks, sizeof(*m.chunks));
 	m.packs = xrealloc(NULL, p->npacks, sizeof(*m.packs));
 	m.chunk_max = PAGE_SIZE_4K;
+	m.nprefetch = p->nprefetch;
+	m.prefetch = p->prefetch;
 	for (i = 0; i < p->nblobs; i++) {
 		const struct blob *b = &p->blobs[i];
 

@@ -20,6 +20,7 @@
 
 #include <zstd.h>
 
+#include "bootset.h"
 #include "manifest.h"
 #include "msg.h"
 #include "packer.h"
@@ -35,7 +36,7 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-"usage: %s [--previous DIR]... [--level N] [--manifest FILE] OUTDIR BOOTSTRAP [BLOB]...\n"
+"usage: %s [--previous DIR]... [--prefetch RECORD] [--level N] [--manifest FILE] OUTDIR BOOTSTRAP [BLOB]...\n"
 "       %s --unpack OUTDIR MANIFEST DESTDIR\n"
 "\n"
 "Publishes an EROFS image made by mkfs.erofs --chunksize=65536 --blobdev=BLOB\n"
@@ -50,6 +51,11 @@ static void usage(FILE *f)
 "                   DIR/*.manifest; their packs must be in DIR/packs). Reused\n"
 "                   packs are hard-linked (or copied) into OUTDIR/packs; only new\n"
 "                   chunks go into one new pack. Repeatable; earlier DIRs first.\n"
+"  --prefetch RECORD  put what a boot read (lazyrootctl record) into the manifest's\n"
+"                   prefetch table, first touch first: the record's ranges become\n"
+"                   chunk digests through the manifest of the image it was made on\n"
+"                   (DIR/<fsid>.manifest in a --previous DIR or OUTDIR), so a\n"
+"                   record of one version serves the next; changed chunks drop out.\n"
 "  --level N        zstd level, 1..%d (default %d).\n"
 "  --manifest FILE  where to write the manifest (default OUTDIR/<sha256>.manifest);\n"
 "                   publish it as OUTDIR/<fsid>.manifest.\n"
@@ -72,6 +78,7 @@ static int arg_nprevious;
 static const char *arg_manifest;
 static int arg_level = DEFAULT_LEVEL;
 static int arg_unpack;
+static const char *arg_prefetch;
 
 /* Drops trailing slashes of directory @d, so that names joined to it read well. */
 static char *trim_dir(char *d)
@@ -90,6 +97,7 @@ static int parse_argv(int argc, char **argv)
 		{ "previous", required_argument, NULL, 'p' },
 		{ "level", required_argument, NULL, 'l' },
 		{ "manifest", required_argument, NULL, 'm' },
+		{ "prefetch", required_argument, NULL, 'P' },
 		{ "unpack", no_argument, NULL, 'u' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -118,6 +126,9 @@ static int parse_argv(int argc, char **argv)
 		case 'm':
 			arg_manifest = optarg;
 			break;
+		case 'P':
+			arg_prefetch = optarg;
+			break;
 		case 'u':
 			arg_unpack = 1;
 			break;
@@ -137,8 +148,8 @@ static int parse_argv(int argc, char **argv)
 	}
 	argc -= optind;
 	if (arg_unpack) {
-		if (arg_nprevious || arg_manifest)
-			return pack_err("--unpack takes no --previous or --manifest");
+		if (arg_nprevious || arg_manifest || arg_prefetch)
+			return pack_err("--unpack takes no --previous, --prefetch or --manifest");
 		if (argc != 3)
 			return pack_err("--unpack needs OUTDIR MANIFEST DESTDIR, got %d argument%s (try --help)",
 					argc, argc == 1 ? "" : "s");
@@ -171,6 +182,12 @@ int main(int argc, char **argv)
 			  arg_level);
 	for (i = 0; i < arg_nprevious && !ret; i++)
 		ret = previous_load(&p, arg_previous[i]);
+	if (!ret && arg_prefetch) {
+		/* the record's image may be in OUTDIR too */
+		arg_previous[arg_nprevious] = p.outdir;
+		ret = bootset_load(&p, arg_prefetch, arg_previous,
+				   arg_nprevious + 1);
+	}
 	if (!ret)
 		ret = pack_image(&p, arg_manifest);
 	packer_free(&p);

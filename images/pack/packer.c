@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bootset.h"
 #include "bootstrap.h"
 #include "builder.h"
 #include "chunker.h"
@@ -74,6 +75,9 @@ void packer_free(struct packer *p)
 	digest_map_free(&p->pack_map);
 	digest_map_free(&p->old_map);
 	digest_map_free(&p->chunk_map);
+	digest_map_free(&p->boot_map);
+	free(p->boot);
+	free(p->prefetch);
 	free(p->buf);
 	free(p->zbuf);
 	free(p->vbuf);
@@ -286,7 +290,7 @@ int pack_image(struct packer *p, const char *manifest_path)
 		if (pack_writer_publish(&p->writer, p->outdir, k->digest))
 			goto out;
 	}
-	if (build_manifest(p, &mbuf, &mlen))
+	if (bootset_refs(p) || build_manifest(p, &mbuf, &mlen))
 		goto out;
 	/* Only the old packs the new manifest uses come along. */
 	for (j = 0; j < p->npacks; j++) {

@@ -39,6 +39,17 @@ struct blob {
 	size_t nrefs, cap;
 };
 
+/* --prefetch: one chunk of the boot set (bootset.c), digest first. */
+struct boot_entry {
+	unsigned char digest[SHA256_SIZE];
+	uint32_t blob;			/* its blob's index */
+	size_t order;			/* the record's range it came from */
+	/* or a range of a blob of this image, by its tag */
+	int pending;
+	char tag[SHA256_HEX_SIZE];
+	uint64_t off, len;
+};
+
 struct packer {
 	const char *outdir;
 	char *packdir;
@@ -62,6 +73,12 @@ struct packer {
 	size_t zcap;
 	int old_fd;
 	uint32_t old_fd_pack;
+	/* --prefetch: the record, its boot set, the manifest's table */
+	const char *prefetch_record;
+	struct boot_entry *boot;
+	size_t nboot, boot_cap;
+	struct digest_map boot_map;
+	uint32_t *prefetch, nprefetch;
 };
 
 /*

@@ -29,13 +29,14 @@ static int nonzero_at(const unsigned char *p, int n)
 
 /* Section sizes in 64 bits: no count the limits allow can overflow them. */
 static uint64_t encoded_size(uint64_t nblobs, uint64_t npacks,
-			     uint64_t nchunks, uint64_t nrefs)
+			     uint64_t nchunks, uint64_t nrefs,
+			     uint64_t nprefetch)
 {
 	return sizeof(struct manifest_disk_header) +
 	       sizeof(struct manifest_disk_blob) * nblobs +
 	       sizeof(struct manifest_disk_pack) * npacks +
 	       sizeof(struct manifest_disk_chunk) * nchunks +
-	       sizeof(struct manifest_disk_ref) * nrefs;
+	       sizeof(struct manifest_disk_ref) * (nrefs + nprefetch);
 }
 
 /* The header's counts and chunk_max, which the sizes of everything
@@ -59,6 +60,10 @@ static int check_counts(const struct manifest *m, char *why, size_t why_size)
 				     "header: chunk_max %u is not a multiple of %u in %u..%u",
 				     m->chunk_max, PAGE_SIZE_4K, PAGE_SIZE_4K,
 				     MANIFEST_CHUNK_MAX);
+	if (m->nprefetch > m->nrefs)
+		return format_refuse(why, why_size,
+				     "header: nprefetch %u out of range 0..%u (nrefs)",
+				     m->nprefetch, m->nrefs);
 	return 0;
 }
 
@@ -260,6 +265,24 @@ static int parse_refs(struct manifest *m, const unsigned char *p,
 	return 0;
 }
 
+static int parse_prefetch(struct manifest *m, const unsigned char *p,
+			  char *why, size_t why_size)
+{
+	uint32_t i;
+
+	for (i = 0; i < m->nprefetch; i++, p += sizeof(struct manifest_disk_ref)) {
+		struct manifest_disk_ref d;
+
+		memcpy(&d, p, sizeof(d));
+		m->prefetch[i] = le32_to_cpu(d.chunk);
+		if (m->prefetch[i] >= m->nrefs)
+			return format_refuse(why, why_size,
+					     "prefetch %u: ref %u out of range (%u refs)",
+					     i, m->prefetch[i], m->nrefs);
+	}
+	return 0;
+}
+
 int manifest_parse(const void *buf, size_t len, struct manifest **out,
 		   char *why, size_t why_size)
 {
@@ -280,10 +303,15 @@ int manifest_parse(const void *buf, size_t len, struct manifest **out,
 		return format_refuse(why, why_size,
 				     "header: magic is not " MANIFEST_MAGIC);
 	version = le32_to_cpu(h.version);
-	if (version != MANIFEST_VERSION)
+	if (version != MANIFEST_VERSION && version != MANIFEST_VERSION_PREFETCH)
 		return format_refuse(why, why_size,
-				     "header: version %u, only %u is known", version,
-				     MANIFEST_VERSION);
+				     "header: version %u, only %u and %u are known",
+				     version, MANIFEST_VERSION,
+				     MANIFEST_VERSION_PREFETCH);
+	if ((version == MANIFEST_VERSION) != !le32_to_cpu(h.nprefetch))
+		return format_refuse(why, why_size,
+				     "header: version %u with nprefetch %u (version 1 has none, version 2 at least one)",
+				     version, le32_to_cpu(h.nprefetch));
 	m = calloc(1, sizeof(*m));
 	if (!m) {
 		format_refuse(why, why_size, "out of memory");
@@ -294,6 +322,7 @@ int manifest_parse(const void *buf, size_t len, struct manifest **out,
 	m->nchunks = le32_to_cpu(h.nchunks);
 	m->nrefs = le32_to_cpu(h.nrefs);
 	m->chunk_max = le32_to_cpu(h.chunk_max);
+	m->nprefetch = le32_to_cpu(h.nprefetch);
 	ret = check_counts(m, why, why_size);
 	if (ret)
 		goto fail;
@@ -304,7 +333,8 @@ int manifest_parse(const void *buf, size_t len, struct manifest **out,
 				    offsetof(struct manifest_disk_header, reserved) + z);
 		goto fail;
 	}
-	need = encoded_size(m->nblobs, m->npacks, m->nchunks, m->nrefs);
+	need = encoded_size(m->nblobs, m->npacks, m->nchunks, m->nrefs,
+			    m->nprefetch);
 	if (len != need) {
 		ret = format_refuse(why, why_size,
 				    "length: %zu bytes, the counts in the header make %llu",
@@ -324,7 +354,9 @@ int manifest_parse(const void *buf, size_t len, struct manifest **out,
 	m->chunks = calloc(m->nchunks, sizeof(*m->chunks));
 	m->refs = calloc(m->nrefs, sizeof(*m->refs));
 	m->ref_off = calloc(m->nrefs, sizeof(*m->ref_off));
-	if (!m->blobs || !m->packs || !m->chunks || !m->refs || !m->ref_off) {
+	m->prefetch = calloc(m->nprefetch ? m->nprefetch : 1, sizeof(*m->prefetch));
+	if (!m->blobs || !m->packs || !m->chunks || !m->refs || !m->ref_off ||
+	    !m->prefetch) {
 		format_refuse(why, why_size, "out of memory");
 		ret = -ENOMEM;
 		goto fail;
@@ -345,6 +377,10 @@ int manifest_parse(const void *buf, size_t len, struct manifest **out,
 	ret = parse_refs(m, p, why, why_size);
 	if (ret)
 		goto fail;
+	p += sizeof(struct manifest_disk_ref) * m->nrefs;
+	ret = parse_prefetch(m, p, why, why_size);
+	if (ret)
+		goto fail;
 	*out = m;
 	return 0;
 fail:
@@ -361,6 +397,7 @@ void manifest_free(struct manifest *m)
 	free(m->chunks);
 	free(m->refs);
 	free(m->ref_off);
+	free(m->prefetch);
 	free(m);
 }
 
@@ -399,12 +436,14 @@ uint32_t manifest_ref_at(const struct manifest *m,
 static void encode_header(const struct manifest *m, unsigned char *p)
 {
 	struct manifest_disk_header d = {
-		.version = cpu_to_le32(MANIFEST_VERSION),
+		.version = cpu_to_le32(m->nprefetch ? MANIFEST_VERSION_PREFETCH :
+						      MANIFEST_VERSION),
 		.nblobs = cpu_to_le32(m->nblobs),
 		.npacks = cpu_to_le32(m->npacks),
 		.nchunks = cpu_to_le32(m->nchunks),
 		.nrefs = cpu_to_le32(m->nrefs),
 		.chunk_max = cpu_to_le32(m->chunk_max),
+		.nprefetch = cpu_to_le32(m->nprefetch),
 	};
 
 	memcpy(d.magic, MANIFEST_MAGIC, sizeof(d.magic));
@@ -460,7 +499,8 @@ int manifest_encode(const struct manifest *m, unsigned char **out,
 	ret = check_counts(m, why, why_size);
 	if (ret)
 		return ret;
-	size = encoded_size(m->nblobs, m->npacks, m->nchunks, m->nrefs);
+	size = encoded_size(m->nblobs, m->npacks, m->nchunks, m->nrefs,
+			    m->nprefetch);
 	if (size > MANIFEST_MAX_SIZE)
 		return format_refuse(why, why_size,
 				     "length: %zu bytes, more than the %u allowed",
@@ -481,6 +521,11 @@ int manifest_encode(const struct manifest *m, unsigned char **out,
 		encode_chunk(&m->chunks[i], p);
 	for (i = 0; i < m->nrefs; i++, p += sizeof(struct manifest_disk_ref)) {
 		struct manifest_disk_ref d = { .chunk = cpu_to_le32(m->refs[i]) };
+
+		memcpy(p, &d, sizeof(d));
+	}
+	for (i = 0; i < m->nprefetch; i++, p += sizeof(struct manifest_disk_ref)) {
+		struct manifest_disk_ref d = { .chunk = cpu_to_le32(m->prefetch[i]) };
 
 		memcpy(p, &d, sizeof(d));
 	}

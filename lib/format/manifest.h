@@ -62,6 +62,12 @@ struct manifest {
 	 * its blob (so a blob's refs are sorted by offset).
 	 */
 	uint64_t *ref_off;
+	/*
+	 * The prefetch table (version 2): refs in the order boot first read
+	 * them; 0 and NULL when there is none (version 1).
+	 */
+	uint32_t nprefetch;
+	uint32_t *prefetch;
 };
 
 /*
@@ -85,7 +91,8 @@ uint32_t manifest_ref_at(const struct manifest *m,
 			 const struct manifest_blob *b, uint64_t off);
 
 /*
- * Encodes @m (blobs, packs, chunks, refs; ref_off is not used) into a new
+ * Encodes @m (blobs, packs, chunks, refs, the prefetch table as version 2
+ * if it has one; ref_off is not used) into a new
  * buffer. Checks what manifest_parse() checks, so it never writes a
  * manifest the daemon would refuse. Returns 0 or -EINVAL/-ENOMEM with @why.
  */

@@ -12,6 +12,8 @@
  *   chunks  nchunks x struct manifest_disk_chunk (a writer lists each
  *           content once; a reader need not check that)
  *   refs    nrefs x struct manifest_disk_ref
+ *   prefetch  version 2 only: nprefetch x struct manifest_disk_ref, ref
+ *           indexes in the order boot first read them (the boot set)
  *
  * Within a blob every chunk but the last is a whole number of 4096-byte
  * pages, and the plain sizes add up to the blob's size, so a page never
@@ -28,6 +30,8 @@
 
 #define MANIFEST_MAGIC "LZRMANI1"
 #define MANIFEST_VERSION 1
+/* Version 2 is version 1 and a prefetch table; without one a writer writes 1. */
+#define MANIFEST_VERSION_PREFETCH 2
 #define MANIFEST_HEADER_SIZE 64
 #define MANIFEST_BLOB_SIZE 96
 #define MANIFEST_PACK_SIZE 48
@@ -36,14 +40,16 @@
 
 struct manifest_disk_header {
 	char magic[8];			/* MANIFEST_MAGIC, no NUL */
-	le32 version;			/* MANIFEST_VERSION */
+	le32 version;			/* MANIFEST_VERSION or _PREFETCH */
 	le32 nblobs;			/* 1..MANIFEST_BLOBS_MAX */
 	le32 npacks;			/* 1..MANIFEST_PACKS_MAX */
 	le32 nchunks;			/* 1..MANIFEST_CHUNKS_MAX */
 	le32 nrefs;			/* 1..MANIFEST_CHUNKS_MAX, of all blobs */
 	/* largest plain chunk: a multiple of 4096 in 4096..MANIFEST_CHUNK_MAX */
 	le32 chunk_max;
-	unsigned char reserved[32];
+	/* version 2: 1..nrefs entries in the prefetch table; version 1: 0 */
+	le32 nprefetch;
+	unsigned char reserved[28];
 };
 
 struct manifest_disk_blob {
@@ -93,7 +99,8 @@ MANIFEST_FIELD(manifest_disk_header, npacks, 16);
 MANIFEST_FIELD(manifest_disk_header, nchunks, 20);
 MANIFEST_FIELD(manifest_disk_header, nrefs, 24);
 MANIFEST_FIELD(manifest_disk_header, chunk_max, 28);
-MANIFEST_FIELD(manifest_disk_header, reserved, 32);
+MANIFEST_FIELD(manifest_disk_header, nprefetch, 32);
+MANIFEST_FIELD(manifest_disk_header, reserved, 36);
 MANIFEST_FIELD(manifest_disk_blob, tag, 0);
 MANIFEST_FIELD(manifest_disk_blob, size, 64);
 MANIFEST_FIELD(manifest_disk_blob, first_ref, 72);

@@ -178,6 +178,18 @@ fetch() { build/fetch-range "$ST/ca.pem" "${TIMEOUT:-10}" "$@"; }
 	[ "${lines[-1]}" = 1000000 ]
 }
 
+@test "mirrors: an optional file the first mirror lacks is not there: no other mirror is asked, none fails" {
+	before=$(wc -l < "$ST/access.log")
+	FETCH_RANGE_OPTIONAL=1 run --separate-stderr fetch "$URL/nosuch,$URL/blob"
+	[ "$status" -eq 1 ]
+	echo "$stderr"
+	[ "${stderr_lines[-1]}" = "fetch-range: $URL/nosuch: HTTP 404" ]
+	! grep -q 'failed (' <<<"$stderr"
+	# one request, to the first mirror only
+	[ "$(tail -n +$((before + 1)) "$ST/access.log" | wc -l)" -eq 1 ]
+	tail -n +$((before + 1)) "$ST/access.log" | grep -q '/nosuch '
+}
+
 @test "mirrors: when every mirror refuses, one line gives each one's reason" {
 	run --separate-stderr fetch "$URL/nosuch,$URL/gone"
 	[ "$status" -eq 1 ]

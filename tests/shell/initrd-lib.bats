@@ -191,6 +191,22 @@ load ../lib/initrd-test
 	done
 }
 
+@test "lr_parse_root: erofs.prefetch= is on, off or empty; anything else, the line lazyrootd gives" {
+	for v in on off ''; do
+		CMDLINE="erofs.fsid=r erofs.url=https://h/ erofs.prefetch=$v"
+		lr_parse_root
+	done
+	for v in yes OFF 1; do
+		CMDLINE="erofs.fsid=r erofs.url=https://h/ erofs.prefetch=$v"
+		fails lr_parse_root
+		[ "$LR_ERR" = "erofs.prefetch=$v: expected on or off" ]
+	done
+	echo 'erofs.url=https://h/ erofs.prefetch=yes' > "$BATS_TEST_TMPDIR/cmdline"
+	run --separate-stderr daemon/lazyrootd --cache-dir /nonexistent --cmdline "$BATS_TEST_TMPDIR/cmdline"
+	[ "$status" -eq 2 ]
+	[ "$stderr" = "lazyrootd: erofs.prefetch=yes: expected on or off" ]
+}
+
 @test "lr_parse_root: erofs.onerror= is wait (the default, also when empty) or fail; erofs.timeout= 1..86400" {
 	CMDLINE='erofs.fsid=r erofs.url=https://h/'
 	lr_parse_root

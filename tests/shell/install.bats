@@ -12,10 +12,24 @@ setup_file() {
 	[ -x "$P/sbin/lazyrootd" ]
 	[ -x "$P/bin/lazyroot-mkinitrd" ]
 	[ -x "$P/bin/lazyroot-mkimage" ]
-	for m in lazyrootd lazyroot-mkinitrd lazyroot-mkimage; do
+	[ -x "$P/sbin/lazyrootctl" ]
+	for m in lazyrootd lazyrootctl lazyroot-mkinitrd lazyroot-mkimage; do
 		[ -f "$P/share/man/man8/$m.8" ]
 	done
 	"$P/sbin/lazyrootd" --version | grep -q '^lazyrootd [0-9]'
+	"$P/sbin/lazyrootctl" --version | grep -q '^lazyrootctl [0-9]'
+}
+
+@test "lazyrootctl with no daemon running says so in one line" {
+	# a network namespace of its own: no lazyrootd listens in it
+	unshare -n true 2>/dev/null || skip "cannot make a network namespace here"
+	run --separate-stderr unshare -n "$P/sbin/lazyrootctl" record
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "lazyrootctl: no lazyrootd is running here (nothing listens on @lazyrootd)" ]
+	[ -z "$output" ]
+	run --separate-stderr "$P/sbin/lazyrootctl" bogus
+	[ "$status" -eq 2 ]
+	[[ $stderr == "usage: lazyrootctl record [FILE]"* ]]
 }
 
 @test "the installed lazyroot-mkinitrd packs the installed daemon" {

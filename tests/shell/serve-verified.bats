@@ -122,3 +122,65 @@ verified() {
 	[ "$status" -eq 1 ]
 	echo "$output" | grep -q "^lazyrootd: image key $T/junk.pem: not a PEM public key: "
 }
+
+# pf_image: the same tree published again with a record of all of both blobs, so its
+# manifest's prefetch table names every chunk; and a copy with one changed byte
+pf_image() {
+	[ -f "$T/pf.hex" ] && return 0
+	cp -a "$WWW/good" "$WWW/pfgood"
+	{
+		echo 'lazyroot-prefetch 1'
+		for f in "$T/plain"/*; do
+			tag=${f##*/} size=$(stat -c %s "$f")
+			if [ "$(od -An -tu2 -j1024 -N2 "$f" | tr -d ' ')" = 57826 ]; then tag=rootfs-v; fi
+			echo "$tag 0 $(((size + 4095) / 4096 * 4096)) 1"
+		done
+	} > "$T/all.record"
+	images/lazyroot-mkimage --verified --fsid rootfs-p --previous "$WWW/pfgood" \
+		--prefetch "$T/all.record" "$T/tree" "$WWW/pfgood" > "$T/pf.out" 2> "$T/pf.err" ||
+		{ cat "$T/pf.err" >&2; return 1; }
+	grep -q 'prefetch table' "$T/pf.err"
+	read -r _ digest < "$T/pf.out"
+	cp -a "$WWW/pfgood" "$WWW/pfbad"
+	pack=$(ls -S "$WWW/pfbad/packs/"*.pack | head -n 1)
+	off=$(($(stat -c %s "$pack") / 2))
+	byte=$(od -An -tu1 -j "$off" -N1 "$pack" | tr -d ' ')
+	# shellcheck disable=SC2059
+	printf "$(printf '\\%03o' $((byte ^ 1)))" |
+		dd of="$pack" bs=1 seek="$off" conv=notrunc status=none
+	echo "${digest#sha256:}" > "$T/pf.hex"
+}
+
+# prefetched MIRRORS BAD_CHUNKS
+prefetched() {
+	pf_image
+	SERVE_PREFETCH=1 run build/serve-verified "$ST/ca.pem" "$1" rootfs-p "$(cat "$T/pf.hex")" "$T/plain" "$2"
+	echo "$output" | grep -v 'completing: Inappropriate ioctl' | tail -n 30
+}
+
+@test "prefetch of a verified image: every chunk of the table lands, checked, before any READ" {
+	prefetched "$(url pfgood)" 0
+	[ "$status" -eq 0 ]
+	echo "$output" | grep -q '^serve-verified: [0-9]* passed, 0 failed$'
+	echo "$output" | grep -Eq '^serve-verified: before any READ, [1-9][0-9]* chunk\(s\) prefetched, 0 not there$'
+	echo "$output" | grep -Eq '^lazyrootd: prefetch list rootfs-p.manifest: [1-9][0-9]* ranges$'
+	! echo "$output" | grep -q 'prefetch stops'
+}
+
+@test "a corrupted chunk met during prefetch is never written; prefetch stops, the READs go on" {
+	prefetched "$(url pfbad)" 1
+	[ "$status" -eq 0 ]
+	echo "$output" | grep -q '^serve-verified: [0-9]* passed, 0 failed$'
+	echo "$output" | grep -Eq '^lazyrootd: blob [0-9a-f]{64}: prefetch of bytes [0-9]+-[0-9]+ from .* failed: chunk [0-9]+ failed verification'
+	echo "$output" | grep -q 'lazyrootd: prefetch stops after'
+	echo "$output" | grep -Eq '^serve-verified: before any READ, [0-9]+ chunk\(s\) prefetched, [1-9][0-9]* not there$'
+}
+
+@test "a corrupted chunk on the first mirror during prefetch: it comes from the second" {
+	prefetched "$(url pfbad),$(url pfgood)" 0
+	[ "$status" -eq 0 ]
+	echo "$output" | grep -q '^serve-verified: [0-9]* passed, 0 failed$'
+	echo "$output" | grep -Eq '^serve-verified: before any READ, [1-9][0-9]* chunk\(s\) prefetched, 0 not there$'
+	[ "$(echo "$output" | grep -c 'failed verification: sha256')" -eq 1 ]
+	! echo "$output" | grep -q 'prefetch stops'
+}

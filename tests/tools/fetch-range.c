@@ -9,6 +9,7 @@
  * "done N" to stderr as range N (from 1) completes. FETCH_RANGE_WAIT=1: wait
  * while every mirror is down (the daemon's erofs.onerror=wait);
  * FETCH_RANGE_STALL=SECONDS: cut off an attempt without a byte for that long.
+ * FETCH_RANGE_OPTIONAL=1: the probe is of an optional file (absent_ok).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,6 +96,7 @@ int main(int argc, char **argv)
 	jobs[0].req.url = url;
 	jobs[0].req.done = on_done;
 	jobs[0].req.ctx = &jobs[0];
+	jobs[0].req.absent_ok = getenv("FETCH_RANGE_OPTIONAL") != NULL;
 	if (fetch_submit(e, &jobs[0].req))
 		goto out;
 	run_until_done(e, jobs, 1);

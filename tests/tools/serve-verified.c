@@ -8,6 +8,9 @@
  * lazyroot-pack --unpack). Every chunk of every blob is READ on its own;
  * BAD_CHUNKS is how many must fail (no byte written), all others must land
  * byte for byte. Prints the check tally; exits 1 on any failed check.
+ * With SERVE_PREFETCH=1 the manifest's prefetch table is streamed first:
+ * once each blob is open and prefetch is done, every chunk is either in
+ * the anon fd byte for byte or not there at all, before any READ.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cachefiles.h"
@@ -57,7 +61,8 @@ int main(int argc, char **argv)
 	unsigned char *ca;
 	char why[2048], path[4096], expect[64];
 	size_t ca_len;
-	unsigned long failed = 0, want_failed;
+	unsigned long failed = 0, want_failed, landed = 0, absent = 0;
+	int prefetch;
 	uint32_t b, r, id = 1;
 	struct fetch_engine *engine;
 
@@ -100,6 +105,9 @@ int main(int argc, char **argv)
 	if (fk_start(&cfg, engine, m))
 		return 2;
 	st = server_stats(fk_srv);
+	prefetch = getenv("SERVE_PREFETCH") != NULL;
+	if (prefetch)
+		server_prefetch(fk_srv);
 
 	for (b = 0; b < m->nblobs; b++) {
 		const struct manifest_blob *blob = &m->blobs[b];
@@ -117,6 +125,28 @@ int main(int argc, char **argv)
 		CHECK_STR(fk_await_copen(), expect);
 		id++;
 		got = malloc(MANIFEST_CHUNK_MAX);
+		if (prefetch) {
+			time_t until = time(NULL) + 30;
+
+			while (server_prefetching(fk_srv) && time(NULL) < until)
+				fk_pump();
+			CHECK(!server_prefetching(fk_srv));
+			for (r = blob->first_ref; r < blob->first_ref + blob->nrefs; r++) {
+				const struct manifest_chunk *c = &m->chunks[m->refs[r]];
+				uint64_t off = m->ref_off[r];
+				off_t data = lseek(fd, (off_t)off, SEEK_DATA);
+
+				if ((data < 0 && errno == ENXIO) ||
+				    (uint64_t)data >= off + c->size) {
+					absent++;
+					continue;
+				}
+				/* what is there is the chunk, whole */
+				CHECK(pread(fd, got, c->size, (off_t)off) == (ssize_t)c->size);
+				CHECK(!memcmp(got, plain + off, c->size));
+				landed++;
+			}
+		}
 		for (r = blob->first_ref; r < blob->first_ref + blob->nrefs; r++) {
 			const struct manifest_chunk *c = &m->chunks[m->refs[r]];
 			unsigned long long w = st->bytes_written, e = st->errors;
@@ -152,6 +182,9 @@ int main(int argc, char **argv)
 		}
 	}
 	CHECK(failed == want_failed);
+	if (prefetch)
+		printf("serve-verified: before any READ, %lu chunk(s) prefetched, %lu not there\n",
+		       landed, absent);
 	printf("serve-verified: %lu chunk(s) failed, %llu verified, %llu failed verification\n",
 	       failed, st->chunks_verified, st->chunks_bad);
 	server_log_stats(fk_srv);

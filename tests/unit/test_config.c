@@ -66,6 +66,34 @@ static void test_apply(void)
 	CHECK(config_validate(&c) == -EINVAL);
 	config_init(&c);
 	CHECK(config_apply_cmdline(&c, "erofs.onerror=waitforever") == -EINVAL); /* too long */
+
+	/* prefetch: on by default (also when empty), or off */
+	config_init(&c);
+	strcpy(c.cache_dir, "/c");
+	CHECK(config_apply_cmdline(&c, "erofs.url=https://h/ erofs.prefetch=") == 0);
+	CHECK(config_prefetches(&c) && config_validate(&c) == 0);
+	config_init(&c);
+	strcpy(c.cache_dir, "/c");
+	CHECK(config_apply_cmdline(&c, "erofs.url=https://h/ erofs.prefetch=off") == 0);
+	CHECK(!config_prefetches(&c) && config_validate(&c) == 0);
+	config_init(&c);
+	strcpy(c.cache_dir, "/c");
+	CHECK(config_apply_cmdline(&c, "erofs.url=https://h/ erofs.prefetch=on") == 0);
+	CHECK(config_prefetches(&c) && config_validate(&c) == 0);
+	config_init(&c);
+	strcpy(c.cache_dir, "/c");
+	CHECK(config_apply_cmdline(&c, "erofs.url=https://h/ erofs.prefetch=yes") == 0);
+	CHECK(config_validate(&c) == -EINVAL);
+	/* a flag wins over the command line */
+	{
+		char *off[] = { "lazyrootd", "--prefetch", "off", NULL };
+
+		config_init(&c);
+		strcpy(c.cache_dir, "/c");
+		CHECK(config_parse_args(&c, 3, off) == 1);
+		CHECK(config_apply_cmdline(&c, "erofs.url=https://h/ erofs.prefetch=on") == 0);
+		CHECK(!config_prefetches(&c) && config_validate(&c) == 0);
+	}
 }
 
 static int validate_url(const char *url)

@@ -222,6 +222,53 @@ static void check_minimal(void)
 	free(buf);
 }
 
+/* Version 2: the prefetch table after the refs, covered like the rest. */
+static void check_prefetch_table(void)
+{
+	struct manifest m = sample, *back = NULL;
+	uint32_t table[3] = { 4, 0, 2 };
+	unsigned char *buf = NULL, *t;
+	size_t len = 0;
+	char why[256] = "";
+
+	m.nprefetch = 3;
+	m.prefetch = table;
+	CHECK(manifest_encode(&m, &buf, &len, why, sizeof(why)) == 0);
+	CHECK(len == SAMPLE_LEN + 12);
+	CHECK(buf && get_le32(buf + 8) == MANIFEST_VERSION_PREFETCH);
+	CHECK(buf && get_le32(buf + 32) == 3);
+	CHECK(buf && manifest_parse(buf, len, &back, why, sizeof(why)) == 0);
+	CHECK(back && back->nprefetch == 3 && back->prefetch[0] == 4 &&
+	      back->prefetch[2] == 2);
+	manifest_free(back);
+	/* without a table: version 1, as before */
+	CHECK(get_le32(good + 8) == MANIFEST_VERSION);
+	t = malloc(len);
+	/* a ref past the refs */
+	memcpy(t, buf, len);
+	put_le32(t + len - 4, 99);
+	CHECK(manifest_parse(t, len, &back, why, sizeof(why)) == -EINVAL);
+	CHECK(strstr(why, "prefetch 2: ref 99 out of range"));
+	/* version 1 with a count, version 2 without */
+	memcpy(t, buf, len);
+	put_le32(t + 8, MANIFEST_VERSION);
+	CHECK(manifest_parse(t, len, &back, why, sizeof(why)) == -EINVAL);
+	CHECK(strstr(why, "version 1 with nprefetch 3"));
+	memcpy(t, good, good_len);
+	put_le32(t + 8, MANIFEST_VERSION_PREFETCH);
+	CHECK(manifest_parse(t, good_len, &back, why, sizeof(why)) == -EINVAL);
+	CHECK(strstr(why, "version 2 with nprefetch 0"));
+	/* more entries than refs; a table cut short */
+	memcpy(t, buf, len);
+	put_le32(t + 32, 1000);
+	CHECK(manifest_parse(t, len, &back, why, sizeof(why)) == -EINVAL);
+	CHECK(strstr(why, "nprefetch 1000 out of range"));
+	CHECK(manifest_parse(buf, len - 4, &back, why, sizeof(why)) == -EINVAL);
+	CHECK(strstr(why, "length:"));
+	free(t);
+	free(buf);
+}
+
 /* manifest_encode() refuses what manifest_parse() would. */
 static void check_encode_refusals(void)
 {
@@ -460,6 +507,7 @@ int main(void)
 
 	check_minimal();
 	check_encode_refusals();
+	check_prefetch_table();
 	check_refusals();
 	free(good);
 	return check_report("test_manifest");

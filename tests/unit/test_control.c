@@ -1,0 +1,290 @@
+// SPDX-License-Identifier: MIT
+/*
+ * daemon/control.c over a real abstract socket: the record command, and
+ * requests that are too long, not text, unknown, from a user other than
+ * root, or more at once than there are slots.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "config.h"
+#include "control.h"
+#include "frontend.h"
+#include "serve.h"
+#include "source.h"
+
+static char name[64];
+static struct control *ctl;
+
+static void fk_open(struct source *src, struct blob *b, const char *dir)
+{
+	(void)src, (void)dir;
+	b->size = 1 << 20;
+	strcpy(b->url, "https://x/root");
+	blob_opened(b, 0, NULL);
+}
+
+static void fk_extent(const struct source *src, const struct blob *b,
+		      uint64_t *off, uint64_t *end)
+{
+	(void)src, (void)b, (void)off, (void)end;
+}
+
+static int fk_fetch(struct source *src, struct job *j)
+{
+	(void)src;
+	/* answered at once: the record is of the READs, not of the network */
+	memset(j->buf, 0, j->len);
+	job_checked(j, j->off, j->len);
+	job_done(j, 0, NULL);
+	return 0;
+}
+
+static void fk_job_free(struct job *j)
+{
+	(void)j;
+}
+
+static void fk_destroy(struct source *src)
+{
+	(void)src;
+}
+
+static const struct source_ops fk_ops = {
+	.open = fk_open, .extent = fk_extent, .fetch = fk_fetch,
+	.job_free = fk_job_free, .destroy = fk_destroy,
+};
+static struct source fk_source = { .ops = &fk_ops };
+
+struct fe {
+	struct fe_object o;
+	struct blob *b;
+};
+
+static void fe_opened(struct fe_object *o, struct blob *b, int64_t size)
+{
+	(void)size;
+	((struct fe *)o)->b = b;
+}
+
+static int fe_write(struct fe_object *o, const unsigned char *buf,
+		    uint64_t off, uint64_t len)
+{
+	(void)o, (void)buf, (void)off, (void)len;
+	return 0;
+}
+
+static void fe_read_done(struct fe_object *o, uint64_t tag,
+			 const unsigned char *data, int err)
+{
+	(void)o, (void)tag, (void)data, (void)err;
+}
+
+static void fe_release(struct fe_object *o)
+{
+	(void)o;
+}
+
+static const struct frontend_ops fe_ops = {
+	.opened = fe_opened, .write = fe_write, .read_done = fe_read_done,
+	.release = fe_release,
+};
+
+static int dial(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	memcpy(sa.sun_path + 1, name, strlen(name));
+	if (connect(fd, (struct sockaddr *)&sa,
+		    (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + strlen(name)))) {
+		close(fd);
+		return -1;
+	}
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	return fd;
+}
+
+/* One turn of the daemon's loop over the control fds. */
+static void turn(void)
+{
+	struct fetch_waitfd w[1 + CONTROL_CLIENTS_MAX];
+	struct pollfd p[1 + CONTROL_CLIENTS_MAX];
+	unsigned int n = control_wait_fds(ctl, w, 1 + CONTROL_CLIENTS_MAX), i;
+
+	for (i = 0; i < n; i++) {
+		p[i].fd = w[i].fd;
+		p[i].events = (w[i].want_in ? POLLIN : 0) | (w[i].want_out ? POLLOUT : 0);
+	}
+	poll(p, n, 100);
+	for (i = 0; i < n; i++) {
+		w[i].in = !!(p[i].revents & (POLLIN | POLLHUP));
+		w[i].out = !!(p[i].revents & POLLOUT);
+	}
+	control_run(ctl, w, n);
+}
+
+/* Reads what the daemon answers on @fd until it closes; returns the length. */
+static size_t answer_of(int fd, char *out, size_t max)
+{
+	size_t len = 0;
+	int turns;
+
+	for (turns = 0; turns < 200; turns++) {
+		ssize_t n;
+
+		turn();
+		while ((n = read(fd, out + len, max - 1 - len)) > 0)
+			len += (size_t)n;
+		if (n == 0)
+			break;
+	}
+	out[len] = '\0';
+	close(fd);
+	return len;
+}
+
+static size_t ask(const char *req, size_t reqlen, char *out, size_t max)
+{
+	int fd = dial();
+
+	CHECK(fd >= 0);
+	if (fd < 0)
+		return 0;
+	CHECK(write(fd, req, reqlen) == (ssize_t)reqlen);
+	return answer_of(fd, out, max);
+}
+
+static char buf[1 << 20];
+
+static void test_record(struct server *s, struct blob *b)
+{
+	serve_read(s, b, 8192, 100, 1);
+	serve_read(s, b, 0, 4096, 2);
+	ask("record\n", 7, buf, sizeof(buf));
+	CHECK(!strncmp(buf, "ok\nlazyroot-prefetch 1\n# recorded by lazyrootd ", 47));
+	CHECK(strstr(buf, "\nroot 8192 4096 ") != NULL);
+	CHECK(strstr(buf, "\nroot 0 4096 ") != NULL);
+	CHECK(strstr(buf, "\nroot 8192") < strstr(buf, "\nroot 0 "));
+	/* sent in pieces: the line is whole only at its newline */
+	{
+		int fd = dial();
+
+		CHECK(write(fd, "rec", 3) == 3);
+		turn();
+		CHECK(write(fd, "ord\n", 4) == 4);
+		answer_of(fd, buf, sizeof(buf));
+		CHECK(!strncmp(buf, "ok\nlazyroot-prefetch 1\n", 23));
+	}
+}
+
+static void test_bad_requests(void)
+{
+	char big[400];
+
+	ask("status\n", 7, buf, sizeof(buf));
+	CHECK_STR(buf, "error unknown command (known: record)\n");
+	ask("record now\n", 11, buf, sizeof(buf));
+	CHECK_STR(buf, "error record takes no arguments\n");
+	ask("rec\0ord\n", 8, buf, sizeof(buf));
+	CHECK_STR(buf, "error the request is not one line of printable ASCII\n");
+	ask("\xff\xfe\n", 3, buf, sizeof(buf));
+	CHECK_STR(buf, "error the request is not one line of printable ASCII\n");
+	memset(big, 'a', sizeof(big));
+	ask(big, sizeof(big), buf, sizeof(buf));
+	CHECK_STR(buf, "error the request is longer than 255 bytes\n");
+	/* a request ended without its newline */
+	{
+		int fd = dial();
+
+		CHECK(write(fd, "record", 6) == 6);
+		shutdown(fd, SHUT_WR);
+		answer_of(fd, buf, sizeof(buf));
+		CHECK_STR(buf, "error the request has no newline\n");
+	}
+}
+
+static void test_slots(void)
+{
+	int fds[CONTROL_CLIENTS_MAX + 1], i;
+
+	/* silent clients hold every slot: one more is told and closed */
+	for (i = 0; i < CONTROL_CLIENTS_MAX; i++) {
+		fds[i] = dial();
+		turn();
+	}
+	fds[i] = dial();
+	answer_of(fds[i], buf, sizeof(buf));
+	CHECK_STR(buf, "error busy: try again\n");
+	for (i = 0; i < CONTROL_CLIENTS_MAX; i++)
+		close(fds[i]);
+	turn();
+	turn();
+	/* their slots are free again */
+	ask("record\n", 7, buf, sizeof(buf));
+	CHECK(!strncmp(buf, "ok\n", 3));
+}
+
+static void test_not_root(void)
+{
+	pid_t pid = fork();
+	int status = 0;
+
+	if (pid == 0) {
+		/* the child asks as nobody; the parent's loop answers */
+		int fd;
+		char got[128] = "";
+		ssize_t n, len = 0;
+
+		if (setuid(65534))
+			_exit(3);
+		fd = dial();
+		if (fd < 0)
+			_exit(4);
+		fcntl(fd, F_SETFL, 0);
+		while ((n = read(fd, got + len, sizeof(got) - 1 - (size_t)len)) > 0)
+			len += n;
+		_exit(strcmp(got, "error only root may use the control socket\n") ? 5 : 0);
+	}
+	while (waitpid(pid, &status, WNOHANG) == 0)
+		turn();
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+int main(void)
+{
+	struct config cfg;
+	struct server *s;
+	struct fe fe = { .o.ops = &fe_ops };
+
+	snprintf(name, sizeof(name), "lazyrootd-test-%d", (int)getpid());
+	config_init(&cfg);
+	CHECK(server_new_source(&s, &cfg, NULL, &fk_source) == 0);
+	serve_open(s, "root", 4, &fe.o);
+	CHECK(fe.b != NULL);
+	CHECK(control_new(&ctl, name, s) == 0);
+	/* the name is taken now */
+	{
+		struct control *again;
+
+		CHECK(control_new(&again, name, s) == -EADDRINUSE);
+	}
+	test_record(s, fe.b);
+	test_bad_requests();
+	test_slots();
+	if (getuid() == 0)
+		test_not_root();
+	control_free(ctl);
+	serve_close(s, fe.b);
+	server_free(s);
+	return check_report("test_control");
+}
