@@ -72,6 +72,36 @@ static int store_reset(struct store *st, int dfd, const char *name,
 	return ret ? ret : sync_dir(dfd);
 }
 
+/*
+ * The store's directory, opened before switch_root: a worker restarted
+ * after it finds no path to it any more (the initramfs is emptied).
+ */
+static int held_dfd = -1;
+static char held_dir[4096];
+
+int store_hold_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0 || strlen(dir) >= sizeof(held_dir)) {
+		if (fd >= 0)
+			close(fd);
+		return fd < 0 ? -errno : -ENAMETOOLONG;
+	}
+	if (held_dfd >= 0)
+		close(held_dfd);
+	held_dfd = fd;
+	strcpy(held_dir, dir);
+	return 0;
+}
+
+static int open_dir(const char *dir)
+{
+	if (held_dfd >= 0 && !strcmp(dir, held_dir))
+		return fcntl(held_dfd, F_DUPFD_CLOEXEC, 0);
+	return open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
 int store_open(struct store **out, const char *dir, const char *name,
 	       uint64_t size, const char *sha256_hex)
 {
@@ -92,7 +122,7 @@ int store_open(struct store **out, const char *dir, const char *name,
 	mapbytes = (size_t)((st->pages + 7) / 8);
 	st->map = calloc(1, mapbytes);
 	st->data_fd = st->map_fd = -1;
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	dfd = open_dir(dir);
 	if (!st->map || dfd < 0) {
 		ret = st->map ? -errno : -ENOMEM;
 		goto fail;

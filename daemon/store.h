@@ -30,9 +30,16 @@
 struct store;
 
 /*
+ * Opens @dir now and keeps it: store_open() of that path then works after
+ * switch_root has taken the path away. Returns 0 or -errno.
+ */
+int store_hold_dir(const char *dir);
+
+/*
  * Opens the copy of blob @name (@size bytes, sha256 @sha256_hex) in @dir,
  * emptying it if it was of other content. Returns 0 or -errno.
  */
+
 int store_open(struct store **out, const char *dir, const char *name,
 	       uint64_t size, const char *sha256_hex);
 /* The bytes all RAM stores of a server may hold, and hold now. */
