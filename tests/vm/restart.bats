@@ -49,13 +49,14 @@ setup() {
 }
 
 # boot NAME KERNEL-ARGS...: boots crash.img on the 6.12 kernel, the worker
-# killed in the initramfs and 3 times in the root; sets log and qemu_status
+# killed in the initramfs and $KILLS (3) times in the root; sets log and
+# qemu_status
 boot() {
 	log="$W/$1.log"
 	shift
 	qemu_status=0
 	tests/lib/qemu-run --kernel "$KERNEL" --initrd "$W/crash.img" --log "$log" \
-		--timeout 400 --append "console=ttyS0 panic=-1 rdinit=/test/init lazyroot.test=crash lazyroot.kills=3 $*" ||
+		--timeout 400 --append "console=ttyS0 panic=-1 rdinit=/test/init lazyroot.test=crash lazyroot.kills=${KILLS:-3} $*" ||
 		qemu_status=$?
 	sed -i 's/\r$//' "$log"
 	# Shown by bats only when the test fails.
@@ -110,4 +111,15 @@ survived() {
 	survived
 	grep -q 'lazyrootd: nbd0: rootfs-test, [0-9]* bytes, read-only$' "$log"
 	grep -q 'lazyrootd: nbd0: rootfs-test reattached on a new connection; the kernel sends it the reads it holds$' <<< "$after_last"
+}
+
+@test "fscache on 6.12: a worker that keeps dying: the supervisor gives up after 10 restarts within 60 s, with one line" {
+	KILLS=20 boot giveup erofs.fsid=rootfs-test erofs.url="$(vm_url "$PORT")"
+	[ "$qemu_status" -ne 124 ] # it ends, one way or another
+	# 11 kills in all, in the initramfs and in the root: the 11th exit within 60 s
+	[ "$(grep -c 'lazyrootd: worker [0-9]* was killed by signal 9 (Killed); starting another to take over' "$log")" -eq 10 ]
+	[ "$(grep -c 'lazyrootd: worker [0-9]* was killed by signal 9 (Killed): 11 exits within 60 s, giving up: the cache is withdrawn and the root.s reads fail from now on$' "$log")" -eq 1 ]
+	[ "$(grep -c '^LAZYROOT-TEST: killed worker ' "$log")" -eq 11 ]
+	# no wrong byte: the right sum, or a failed read
+	run ! grep -Eq '^LAZYROOT-TEST: big sha256 [0-9a-f]{64}$' <(grep -v "$BIG_SHA" "$log")
 }
