@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # A crash of lazyrootd's worker does not take the root with it: on the 6.12
-# test kernel (cachefiles with "restore"), kill -9 of the worker while the
+# test kernel (cachefiles with "restore"; Debian's 6.1 has it too), kill -9 of the worker while the
 # initramfs mounts the image and again while the root reads its files; the
 # supervisor starts another worker each time, which takes over (fscache:
 # "restore", the kernel sends the requests again; NBD: a new connection
@@ -15,6 +15,7 @@ setup_file() {
 		> "$W/vimg.out" 2> "$W/vimg.log" || { cat "$W/vimg.log" >&2; return 1; }
 	read -r _ DIGEST < "$W/vimg.out"
 	BIG_SHA=$(sha256sum "$W/rootfs/data/big" | cut -d' ' -f1)
+	KERNEL_61=$(tests/lib/build-kernel)
 	# The initramfs plus a killer started before its /init (rdinit=/test/init):
 	# twice, once the EROFS image is mounted, while the init sets up the root.
 	mkdir -p "$W/killer/test"
@@ -37,7 +38,7 @@ setup_file() {
 	cp "$W/initrd.img" "$W/crash.img"
 	truncate -s %512 "$W/crash.img"
 	cat "$W/killer.cpio" >> "$W/crash.img"
-	export W DIGEST BIG_SHA
+	export W DIGEST BIG_SHA KERNEL_61
 }
 
 teardown_file() {
@@ -48,14 +49,15 @@ setup() {
 	. tests/lib/vm-env.sh
 }
 
-# boot NAME KERNEL-ARGS...: boots crash.img on the 6.12 kernel, the worker
+# boot NAME KERNEL-ARGS...: boots crash.img on the 6.12 kernel ($BOOT_KERNEL
+# if set), the worker
 # killed in the initramfs and $KILLS (3) times in the root; sets log and
 # qemu_status
 boot() {
 	log="$W/$1.log"
 	shift
 	qemu_status=0
-	tests/lib/qemu-run --kernel "$KERNEL" --initrd "$W/crash.img" --log "$log" \
+	tests/lib/qemu-run --kernel "${BOOT_KERNEL:-$KERNEL}" --initrd "$W/crash.img" --log "$log" \
 		--timeout 400 --append "console=ttyS0 panic=-1 rdinit=/test/init lazyroot.test=crash lazyroot.kills=${KILLS:-3} $*" ||
 		qemu_status=$?
 	sed -i 's/\r$//' "$log"
@@ -68,7 +70,7 @@ boot() {
 # a worker that took over
 survived() {
 	[ "$qemu_status" -eq 0 ]
-	grep -q 'Linux version 6\.12\.' "$log"
+	grep -q "Linux version ${LINUX:-6\.12\.}" "$log"
 	# killed in the initramfs, before the root's init ran
 	sed -n '/LAZYROOT-TEST: root is up/q; p' "$log" | grep -q '^LAZYROOT-TEST: killed worker [0-9]* (1 of 2)$'
 	grep -q '^LAZYROOT-TEST: killed worker [0-9]* (3 of 3)$' "$log"
@@ -122,4 +124,11 @@ survived() {
 	[ "$(grep -c '^LAZYROOT-TEST: killed worker ' "$log")" -eq 11 ]
 	# no wrong byte: the right sum, or a failed read
 	run ! grep -Eq '^LAZYROOT-TEST: big sha256 [0-9a-f]{64}$' <(grep -v "$BIG_SHA" "$log")
+}
+
+@test "fscache on the 6.1 test kernel: Debian's 6.1 has restore (6.1.98), so a killed worker is replaced there too" {
+	BOOT_KERNEL=$KERNEL_61 LINUX='6\.1\.' boot fscache-61 erofs.fsid=rootfs-test erofs.url="$(vm_url "$PORT")"
+	LINUX='6\.1\.' survived
+	grep -q 'lazyrootd: cachefiles: restored: ' <<< "$after_last"
+	run ! grep -q 'has no "restore"' "$log"
 }
