@@ -9,7 +9,7 @@
 vm_host_setup() {
 	W=$1
 	mkdir -p "$W/www/img"
-	KERNEL=$(tests/lib/build-kernel ${VM_KERNEL_VARIANT:-})
+	KERNEL=$(tests/lib/build-kernel ${VM_KERNEL_VARIANT:+"$VM_KERNEL_VARIANT"})
 	tests/lib/https-server start "$W/srv" "$W/www"
 	PORT=$(cat "$W/srv/port")
 }
