@@ -6,27 +6,30 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "cachefiles.h"
 #include "fe_nbd.h"
 #include "fetch.h"
 #include "log.h"
 #include "manifest.h"
+#include "nbd.h"
 #include "serve.h"
 
 /*
  * erofs.backend=auto: fscache where /dev/cachefiles binds on-demand (the
  * kernel then has the EROFS side too in every kernel we know), else NBD.
- * Returns 1 for NBD, 0 with *fe bound for fscache, -1 after one line.
+ * Returns 1 for NBD, 0 with *devfd bound for fscache, -1 after one line.
  */
-static int choose_backend(const struct config *cfg, struct server *s,
-			  struct frontend **fe)
+static int choose_backend(const struct config *cfg, int *devfd)
 {
 	int nbd = !access("/sys/module/nbd", F_OK);
 	int fd, ret;
 
 	if (!strcmp(cfg->backend, "nbd"))
 		return 1;
-	if (!strcmp(cfg->backend, "fscache"))
-		return fe_cachefiles_new(fe, s, cfg) ? -1 : 0;
+	if (!strcmp(cfg->backend, "fscache")) {
+		*devfd = cf_dev_bind(cfg->cache_dir, cfg->tag);
+		return *devfd < 0 ? -1 : 0;
+	}
 	fd = open("/dev/cachefiles", O_RDWR | O_CLOEXEC);
 	if (fd < 0 && errno != EBUSY) {
 		if (nbd) {
@@ -38,8 +41,9 @@ static int choose_backend(const struct config *cfg, struct server *s,
 	}
 	if (fd >= 0)
 		close(fd);
-	ret = fe_cachefiles_new(fe, s, cfg);
-	if (!ret) {
+	ret = cf_dev_bind(cfg->cache_dir, cfg->tag);
+	if (ret >= 0) {
+		*devfd = ret;
 		log_info("backend fscache: /dev/cachefiles binds on-demand");
 		return 0;
 	}
@@ -52,20 +56,48 @@ static int choose_backend(const struct config *cfg, struct server *s,
 	return -1;
 }
 
+int backend_choose(const struct config *cfg, struct backend *bk)
+{
+	int ret;
+
+	memset(bk, 0, sizeof(*bk));
+	bk->devfd = -1;
+	ret = choose_backend(cfg, &bk->devfd);
+	if (ret < 0)
+		return -1;
+	bk->nbd = ret;
+	if (bk->nbd)
+		return 0; /* known once the first worker has connected */
+	/* Nothing is pending yet: this only asks whether the kernel has it. */
+	ret = cf_restore(bk->devfd);
+	bk->restartable = !ret;
+	if (ret == -EOPNOTSUPP)
+		log_warn("cachefiles: the kernel has no \"restore\" (Linux 6.8, 6.1.98): a crash of the worker is fatal here, the requests it had taken cannot be sent again");
+	else if (ret)
+		log_warn("cachefiles: restore: %s: a crash of the worker is fatal here",
+			 strerror(-ret));
+	return 0;
+}
+
 /*
  * NBD: one device per blob (the fsid's, then a verified image's extra
  * devices), all connected before we report ready, since the mount names
- * them.
+ * them; after a restart the same devices get new connections.
  */
-static int start_nbd(const struct config *cfg, struct server *s,
-		     struct fetch_engine *engine, const struct manifest *m,
+static int start_nbd(const struct config *cfg, struct backend *bk,
+		     struct server *s, struct fetch_engine *engine,
+		     const struct manifest *m, int restarted,
 		     const volatile sig_atomic_t *stop, struct frontend **fe)
 {
-	const char *names[16];
+	const char *names[BACKEND_DEVS_MAX];
 	struct fe_nbd_options opt = {
 		.map_file = cfg->nbd_map[0] ? cfg->nbd_map : NULL,
-		/* A restarted daemon has as long as a request may take. */
-		.dead_conn_timeout_s = cfg->timeout_s,
+		/*
+		 * Queued reads wait this long for a restarted worker; a root
+		 * has nothing better to do than wait.
+		 */
+		.dead_conn_timeout_s = BACKEND_NBD_DEAD_CONN_S,
+		.reattach = restarted ? bk->index : NULL,
 	};
 	unsigned int n = 0, i;
 	int ready;
@@ -76,12 +108,17 @@ static int start_nbd(const struct config *cfg, struct server *s,
 	}
 	names[n++] = cfg->fsid;
 	for (i = 1; m && i < m->nblobs; i++) {
-		if (n == sizeof(names) / sizeof(*names)) {
+		if (n == BACKEND_DEVS_MAX) {
 			log_err("backend nbd: the manifest has more than %u devices",
 				n);
 			return -1;
 		}
 		names[n++] = m->blobs[i].tag;
+	}
+	if (restarted && n != bk->ndevs) {
+		log_err("backend nbd: %u devices to reattach, %u blobs", bk->ndevs,
+			n);
+		return -1;
 	}
 	if (fe_nbd_new(fe, s, &opt, names, n))
 		return -1;
@@ -95,19 +132,38 @@ static int start_nbd(const struct config *cfg, struct server *s,
 	}
 	if (ready != 1)
 		return -1;
-	for (i = 0; i < n; i++)
-		log_info("blob %s on /dev/nbd%d", names[i],
-			 fe_nbd_index(*fe, i));
+	bk->ndevs = n;
+	for (i = 0; i < n; i++) {
+		bk->index[i] = fe_nbd_index(*fe, i);
+		if (!restarted)
+			log_info("blob %s on /dev/nbd%d", names[i], bk->index[i]);
+	}
+	bk->restartable = nbd_can_reconnect();
 	return 0;
 }
 
-int backend_start(const struct config *cfg, struct server *s,
-		  struct fetch_engine *engine, const struct manifest *m,
+int backend_start(const struct config *cfg, struct backend *bk,
+		  struct server *s, struct fetch_engine *engine,
+		  const struct manifest *m, int restarted,
 		  const volatile sig_atomic_t *stop, struct frontend **fe)
 {
-	int ret = choose_backend(cfg, s, fe);
+	int ret;
 
-	if (ret < 0 || (ret && start_nbd(cfg, s, engine, m, stop, fe)))
+	if (bk->nbd)
+		return start_nbd(cfg, bk, s, engine, m, restarted, stop, fe) ? -1 : 0;
+	ret = fe_cachefiles_attach(fe, s, bk->devfd);
+	if (ret) {
+		log_err("out of memory");
 		return -1;
+	}
+	/* Requests the last worker took are delivered again; new OPENs follow. */
+	if (restarted && bk->restartable) {
+		ret = cf_restore(bk->devfd);
+		if (ret) {
+			log_err("cachefiles: restore: %s", strerror(-ret));
+			return -1;
+		}
+		log_info("cachefiles: restored: the kernel sends again what the last worker left unanswered");
+	}
 	return 0;
 }

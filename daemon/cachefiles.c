@@ -171,6 +171,11 @@ fail:
 	return ret;
 }
 
+int cf_restore(int devfd)
+{
+	return dev_command(devfd, "restore");
+}
+
 int cf_copen(int devfd, uint32_t msg_id, int64_t size_or_error)
 {
 	char cmd[64];

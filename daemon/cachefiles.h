@@ -51,6 +51,14 @@ int cf_msg_parse(const void *buf, size_t n, struct cf_msg *m,
  */
 int cf_dev_bind(const char *dir, const char *tag);
 
+/*
+ * Asks the kernel to deliver again every request not yet answered (those a
+ * crashed daemon had read, too); objects whose anon fd was closed get a new
+ * OPEN at their next READ. Harmless with nothing pending. Returns 0, or
+ * -EOPNOTSUPP where the kernel has no "restore" (before 6.8 and 6.1.98).
+ */
+int cf_restore(int devfd);
+
 /* Answers an OPEN with the blob size, or with -errno to fail it. */
 int cf_copen(int devfd, uint32_t msg_id, int64_t size_or_error);
 

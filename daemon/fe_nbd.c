@@ -52,6 +52,7 @@ struct nbd_dev {
 	uint64_t size, dev_size;	/* the blob's; rounded up to 4 KiB */
 	enum dev_state state;
 	int fd, index, closed, released;
+	int reattach;		/* the device to reattach to, or -1 */
 	uint32_t events;
 	unsigned char in[4096];
 	size_t in_have;
@@ -363,7 +364,13 @@ static int dev_connect(struct nbd_dev *d)
 		return -errno;
 	}
 	su.sock = sv[1];
-	index = d->fe->opt.connect(&su);
+	if (d->reattach >= 0) {
+		index = d->fe->opt.reconnect(d->reattach, sv[1]);
+		if (!index)
+			index = d->reattach;
+	} else {
+		index = d->fe->opt.connect(&su);
+	}
 	close(sv[1]);	/* the kernel holds its own reference */
 	if (index < 0) {
 		close(sv[0]);
@@ -379,8 +386,12 @@ static int dev_connect(struct nbd_dev *d)
 	d->index = index;
 	d->events = EPOLLIN;
 	d->state = DEV_UP;
-	log_info("nbd%d: %s, %llu bytes, read-only", index, d->name,
-		 (unsigned long long)d->size);
+	if (d->reattach >= 0)
+		log_info("nbd%d: %s reattached on a new connection; the kernel sends it the reads it holds",
+			 index, d->name);
+	else
+		log_info("nbd%d: %s, %llu bytes, read-only", index, d->name,
+			 (unsigned long long)d->size);
 	return 0;
 }
 
@@ -554,6 +565,10 @@ int fe_nbd_new(struct frontend **out, struct server *s,
 	f->opt = *opt;
 	if (!f->opt.connect)
 		f->opt.connect = nbd_connect;
+	if (!f->opt.reconnect)
+		f->opt.reconnect = nbd_reconnect;
+	if (f->opt.reattach)
+		f->opt.map_file = NULL;
 	f->fe.fd = epoll_create1(EPOLL_CLOEXEC);
 	if (f->fe.fd < 0) {
 		log_err("epoll: %s", strerror(errno));
@@ -580,6 +595,7 @@ int fe_nbd_new(struct frontend **out, struct server *s,
 		d->fe = f;
 		d->fd = -1;
 		d->index = -1;
+		d->reattach = opt->reattach ? opt->reattach[i] : -1;
 		d->reads.next = d->reads.prev = &d->reads;
 		strcpy(d->name, blobs[i]);
 		f->devs[f->ndevs++] = d;

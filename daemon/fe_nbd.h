@@ -16,6 +16,13 @@ struct fe_nbd_options {
 	unsigned int dead_conn_timeout_s;
 	/* Hands the kernel its end: nbd_connect(), or a test's stand-in. */
 	int (*connect)(const struct nbd_setup *su);
+	/*
+	 * After a restart: the device index of each blob, which gets a new
+	 * socket through @reconnect (nbd_reconnect() if NULL) instead of a
+	 * new device; no map is written then. NULL: connect new devices.
+	 */
+	const int *reattach;
+	int (*reconnect)(int index, int sock);
 };
 
 /*

@@ -200,6 +200,20 @@ static int add_mirrors(struct fetch_engine *e, const char *list)
 	return e->nmirrors ? 0 : -EINVAL;
 }
 
+/* A pool of at most max_inflight connections, all to the mirrors. */
+static CURLM *new_multi(const struct fetch_engine *e)
+{
+	CURLM *m = curl_multi_init();
+	long n = (long)e->max_inflight;
+
+	if (!m)
+		return NULL;
+	curl_multi_setopt(m, CURLMOPT_MAX_HOST_CONNECTIONS, n);
+	curl_multi_setopt(m, CURLMOPT_MAX_TOTAL_CONNECTIONS, n);
+	curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, n);
+	return m;
+}
+
 int fetch_engine_new(struct fetch_engine **out, const struct fetch_options *o)
 {
 	struct fetch_engine *e;
@@ -242,17 +256,26 @@ int fetch_engine_new(struct fetch_engine **out, const struct fetch_options *o)
 		fetch_engine_free(e);
 		return ret;
 	}
-	e->multi = curl_multi_init();
+	e->multi = new_multi(e);
 	if (!e->multi) {
 		fetch_engine_free(e);
 		return -ENOMEM;
 	}
-	curl_multi_setopt(e->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
-			  (long)o->connections);
-	curl_multi_setopt(e->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
-			  (long)o->connections);
-	curl_multi_setopt(e->multi, CURLMOPT_MAXCONNECTS, (long)o->connections);
 	*out = e;
+	return 0;
+}
+
+int fetch_engine_forget(struct fetch_engine *e)
+{
+	CURLM *m;
+
+	if (e->inflight || e->queue || e->retries)
+		return -EBUSY;
+	m = new_multi(e);
+	if (!m)
+		return -ENOMEM;
+	curl_multi_cleanup(e->multi);
+	e->multi = m;
 	return 0;
 }
 

@@ -112,6 +112,13 @@ struct fetch_stats {
 int fetch_engine_new(struct fetch_engine **out, const struct fetch_options *o);
 void fetch_engine_free(struct fetch_engine *e);
 
+/*
+ * Closes every connection (nothing may be under way; -EBUSY otherwise):
+ * a process forked after this starts with none of another's TLS sessions.
+ * The pinned addresses stay. Returns 0 or -errno.
+ */
+int fetch_engine_forget(struct fetch_engine *e);
+
 /* Starts @req; done() is called later from fetch_engine_run(). */
 int fetch_submit(struct fetch_engine *e, struct fetch_request *req);
 

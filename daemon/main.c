@@ -25,6 +25,8 @@
 #include "nbd.h"
 #include "serve.h"
 #include "signature.h"
+#include "store.h"
+#include "supervise.h"
 #include "trust.h"
 #include "verified.h"
 
@@ -90,20 +92,36 @@ static int setup_engine(const struct config *cfg, struct fetch_engine **engine,
 	return fetch_engine_new(engine, &fo);
 }
 
-/* Forks into the background once ready: the caller may mount then. */
-static int detach(void)
+/*
+ * Into the background: the caller's process waits for the supervisor's
+ * word that the first worker is ready (the caller may mount then), and
+ * exits 0, or with the worker's status if it failed. Returns the fd for
+ * that word in the supervisor, or -1.
+ */
+static int background(void)
 {
-	pid_t pid = fork();
+	unsigned char code = 1;
+	int p[2];
+	pid_t pid;
 
+	if (pipe2(p, O_CLOEXEC)) {
+		log_err("pipe: %s", strerror(errno));
+		return -1;
+	}
+	pid = fork();
 	if (pid < 0) {
 		log_err("fork: %s", strerror(errno));
-		return -errno;
+		return -1;
 	}
-	if (pid > 0)
-		_exit(0);
+	if (pid > 0) {
+		close(p[1]);
+		while (read(p[0], &code, 1) < 0 && errno == EINTR)
+			;
+		_exit(code);
+	}
+	close(p[0]);
 	setsid();
-	log_detach();
-	return 0;
+	return p[1];
 }
 
 /* The stats, and the daemon's own memory: it is locked and never swapped. */
@@ -140,65 +158,164 @@ static void serve_until_signalled(struct fetch_engine *engine,
 	log_stats(server);
 }
 
-int main(int argc, char **argv)
-{
+/* What every worker starts from: set up once, in the supervisor. */
+struct daemon {
 	struct config cfg;
-	struct fetch_engine *engine = NULL;
-	struct manifest *manifest = NULL;
-	struct server *server = NULL;
+	struct fetch_engine *engine;	/* resolved, no connection yet */
+	struct manifest *manifest;	/* vouched for */
+	struct server *server;		/* nothing open yet */
+	struct backend bk;
+	const char *ca_used;
+};
+
+/* A worker: the front end, then serving until a signal. */
+static int worker_run(void *ctx, int ready_fd, unsigned int restarts)
+{
+	struct daemon *d = ctx;
 	struct frontend *fe = NULL;
 	struct control *ctl = NULL;
+	char line[SUPERVISE_READY_MAX];
+	size_t len;
+	unsigned int i;
+
+	setup_signals();
+	/* Memory locks are not inherited across fork. */
+	protect_self();
+	/*
+	 * The first worker streams the prefetch list; one that takes over
+	 * finds the kernel holding what was read and fetches on demand.
+	 */
+	if (!restarts && config_prefetches(&d->cfg))
+		server_prefetch(d->server);
+	if (backend_start(&d->cfg, &d->bk, d->server, d->engine, d->manifest,
+			  restarts > 0, &want_exit, &fe))
+		return 1;
+	len = (size_t)snprintf(line, sizeof(line), "ready %d %u",
+			       d->bk.restartable, d->bk.ndevs);
+	for (i = 0; i < d->bk.ndevs && len < sizeof(line); i++)
+		len += (size_t)snprintf(line + len, sizeof(line) - len, " %d",
+					d->bk.index[i]);
+	if (len < sizeof(line) - 1) {
+		line[len++] = '\n';
+		if (write(ready_fd, line, len) != (ssize_t)len)
+			log_warn("telling the supervisor: %s", strerror(errno));
+	}
+	close(ready_fd);
+	if (!restarts && !d->cfg.foreground)
+		log_detach();
+	if (restarts)
+		log_info("serving %s through %s again (worker %d took over)",
+			 d->cfg.url, fe->name, (int)getpid());
+	else
+		log_info("serving %s through %s (CA %s, cache %s, timeout %us, on error %s, %u connections)",
+			 d->cfg.url, fe->name, d->ca_used,
+			 d->cfg.cache_dir[0] ? d->cfg.cache_dir : "none",
+			 d->cfg.timeout_s, config_waits(&d->cfg) ? "wait" : "fail",
+			 d->cfg.connections);
+	/* Without it the daemon serves as well: control_new said why. */
+	if (control_new(&ctl, CONTROL_NAME, d->server))
+		ctl = NULL;
+	serve_until_signalled(d->engine, d->server, fe, ctl);
+	control_free(ctl);
+	log_info("worker exiting");
+	fe->destroy(fe);
+	return 0;
+}
+
+/* The first worker's line tells the NBD devices it connected. */
+static int worker_ready(void *ctx, const char *line)
+{
+	struct daemon *d = ctx;
+	struct backend *bk = &d->bk;
+	unsigned int n, i;
+	int restartable, used;
+
+	if (sscanf(line, "ready %d %u%n", &restartable, &n, &used) != 2 ||
+	    n > BACKEND_DEVS_MAX || (restartable != 0 && restartable != 1))
+		return -1;
+	line += used;
+	for (i = 0; i < n; i++) {
+		int index;
+
+		if (sscanf(line, " %d%n", &index, &used) != 1 || index < 0)
+			return -1;
+		bk->index[i] = index;
+		line += used;
+	}
+	if (*line)
+		return -1;
+	bk->ndevs = n;
+	bk->restartable = restartable;
+	return 0;
+}
+
+static int worker_restartable(void *ctx)
+{
+	return ((struct daemon *)ctx)->bk.restartable;
+}
+
+int main(int argc, char **argv)
+{
+	static struct daemon d;
+	struct supervisor sv = {
+		.run = worker_run,
+		.ready = worker_ready,
+		.restartable = worker_restartable,
+		.ctx = &d,
+		.notify_fd = -1,
+		.detach = log_detach,
+	};
 	struct signature_key *key = NULL;
 	unsigned char *ca = NULL;
-	const char *ca_used = NULL;
 	int ret;
 
 	log_open();
-	ret = config_load(&cfg, argc, argv);
+	ret = config_load(&d.cfg, argc, argv);
 	if (ret <= 0)
 		return ret ? 2 : 0;
-	log_set_verbose(cfg.verbose);
+	log_set_verbose(d.cfg.verbose);
 
-	ret = setup_engine(&cfg, &engine, &ca, &ca_used);
+	ret = setup_engine(&d.cfg, &d.engine, &ca, &d.ca_used);
 	if (ret)
 		return ca ? 1 : 2;
-	if (cfg.digest[0] || cfg.key_file[0]) {
-		if (cfg.key_file[0] && trust_load_key(cfg.key_file, &key))
+	if (d.cfg.digest[0] || d.cfg.key_file[0]) {
+		if (d.cfg.key_file[0] && trust_load_key(d.cfg.key_file, &key))
 			return 2;
-		ret = verified_setup(engine, &cfg, key, &manifest);
+		ret = verified_setup(d.engine, &d.cfg, key, &d.manifest);
 		signature_key_free(key);
 		if (ret)
 			return 1;
 	}
-	if (server_new(&server, &cfg, engine, manifest)) {
+	/* Each worker starts with no connection of another's. */
+	ret = fetch_engine_forget(d.engine);
+	if (ret) {
+		log_err("fetch engine: %s", strerror(-ret));
+		return 1;
+	}
+	if (d.cfg.store_dir[0]) {
+		ret = store_hold_dir(d.cfg.store_dir);
+		if (ret)
+			log_warn("store %s: cannot open it: %s", d.cfg.store_dir,
+				 strerror(-ret));
+	}
+	if (server_new(&d.server, &d.cfg, d.engine, d.manifest)) {
 		log_err("out of memory");
 		return 1;
 	}
-	setup_signals();
-	if (config_prefetches(&cfg))
-		server_prefetch(server);
-	if (backend_start(&cfg, server, engine, manifest, &want_exit, &fe))
+	if (backend_choose(&d.cfg, &d.bk))
 		return 1;
 	if (chdir("/"))
 		log_warn("chdir /: %s", strerror(errno));
-	if (!cfg.foreground && detach())
-		return 1;
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	if (!d.cfg.foreground) {
+		sv.notify_fd = background();
+		if (sv.notify_fd < 0)
+			return 1;
+	} else {
+		sv.detach = NULL;
+	}
 	protect_self();
-	/* Without it the daemon serves as well: control_new said why. */
-	if (control_new(&ctl, CONTROL_NAME, server))
-		ctl = NULL;
-	log_info("serving %s through %s (CA %s, cache %s, timeout %us, on error %s, %u connections)",
-		 cfg.url, fe->name, ca_used,
-		 cfg.cache_dir[0] ? cfg.cache_dir : "none", cfg.timeout_s,
-		 config_waits(&cfg) ? "wait" : "fail", cfg.connections);
-
-	serve_until_signalled(engine, server, fe, ctl);
-	control_free(ctl);
-	log_info("exiting: the cache is withdrawn and pending reads fail");
-	fe->destroy(fe);
-	server_free(server);
-	manifest_free(manifest);
-	fetch_engine_free(engine);
-	free(ca);
-	return 0;
+	(void)ca; /* kept: the engine reads the CA bundle from it */
+	return supervise(&sv);
 }

@@ -38,6 +38,7 @@
 #define NBD_GENL_NAME "nbd"
 #define NBD_GENL_VER 1
 #define NBD_GCMD_CONNECT 1
+#define NBD_GCMD_RECONFIGURE 3
 #define NBD_GATTR_INDEX 1
 #define NBD_GATTR_SIZE_BYTES 2
 #define NBD_GATTR_BLOCK_SIZE_BYTES 3
@@ -253,6 +254,24 @@ ssize_t nbd_nl_build_connect(unsigned char *buf, size_t size, uint16_t family,
 	return nl_end(&m);
 }
 
+ssize_t nbd_nl_build_reconfigure(unsigned char *buf, size_t size,
+				 uint16_t family, uint32_t seq, int index,
+				 int sock)
+{
+	struct nl_msg m;
+	size_t socks, item;
+
+	nl_begin(&m, buf, size, family, seq, NBD_GCMD_RECONFIGURE,
+		 NBD_GENL_VER);
+	nl_u32(&m, NBD_GATTR_INDEX, (uint32_t)index);
+	socks = nl_nest_start(&m, NBD_GATTR_SOCKETS);
+	item = nl_nest_start(&m, NBD_GSOCK_ITEM);
+	nl_u32(&m, NBD_GSOCK_FD, (uint32_t)sock);
+	nl_nest_end(&m, item);
+	nl_nest_end(&m, socks);
+	return nl_end(&m);
+}
+
 /* Finds attributes @want16 (a u16) and @want32 (a u32) in [p, end). */
 static int nl_attrs(const unsigned char *p, const unsigned char *end,
 		    uint16_t want16, uint16_t *v16, uint16_t want32, int *v32)
@@ -378,12 +397,14 @@ static int nl_open(void)
 	return fd;
 }
 
-/* Returns the index, -ENOENT without the "nbd" family, or -errno (logged). */
-static int connect_netlink(const struct nbd_setup *su)
+/*
+ * Opens a netlink socket and looks up the "nbd" family: returns the fd, or
+ * -ENOENT without the family, or -errno (logged).
+ */
+static int nl_open_nbd(uint16_t *family)
 {
-	unsigned char req[256];
-	uint16_t family = 0;
-	int index = -1, fd, ret;
+	unsigned char req[64];
+	int fd, ret;
 	ssize_t n;
 
 	fd = nl_open();
@@ -391,18 +412,33 @@ static int connect_netlink(const struct nbd_setup *su)
 		log_err("nbd: generic netlink socket: %s", strerror(-fd));
 		return fd;
 	}
+	*family = 0;
 	n = nbd_nl_build_getfamily(req, sizeof(req), 1);
-	ret = n < 0 ? (int)n : nl_transact(fd, req, (size_t)n, 1, &family,
+	ret = n < 0 ? (int)n : nl_transact(fd, req, (size_t)n, 1, family,
 					    NULL);
-	if (ret == -ENOENT || (!ret && !family)) {
+	if (!ret && !*family)
 		ret = -ENOENT;
-		goto out;
-	}
-	if (ret) {
+	if (ret && ret != -ENOENT)
 		log_err("nbd: looking up the netlink family: %s",
 			strerror(-ret));
-		goto out;
+	if (ret) {
+		close(fd);
+		return ret;
 	}
+	return fd;
+}
+
+/* Returns the index, -ENOENT without the "nbd" family, or -errno (logged). */
+static int connect_netlink(const struct nbd_setup *su)
+{
+	unsigned char req[256];
+	uint16_t family;
+	int index = -1, fd, ret;
+	ssize_t n;
+
+	fd = nl_open_nbd(&family);
+	if (fd < 0)
+		return fd;
 	n = nbd_nl_build_connect(req, sizeof(req), family, 2, su);
 	ret = n < 0 ? (int)n : nl_transact(fd, req, (size_t)n, 2, NULL,
 					    &index);
@@ -415,7 +451,41 @@ static int connect_netlink(const struct nbd_setup *su)
 	} else {
 		ret = index;
 	}
-out:
+	close(fd);
+	return ret;
+}
+
+int nbd_reconnect(int index, int sock)
+{
+	struct timespec pause = { .tv_nsec = 50 * 1000 * 1000 };
+	unsigned char req[256];
+	uint16_t family;
+	int fd, ret, tries;
+	ssize_t n;
+
+	fd = nl_open_nbd(&family);
+	if (fd == -ENOENT)
+		log_err("nbd%d: the kernel has no \"nbd\" netlink family: no new connection can be attached",
+			index);
+	if (fd < 0)
+		return fd;
+	/*
+	 * ENOSPC: the driver has not yet seen the old connection die (its
+	 * receiver notices the closed socket a moment after the crash).
+	 */
+	for (tries = 0; tries < 100; tries++) {
+		n = nbd_nl_build_reconfigure(req, sizeof(req), family,
+					     2 + (uint32_t)tries, index, sock);
+		ret = n < 0 ? (int)n : nl_transact(fd, req, (size_t)n,
+						    2 + (uint32_t)tries, NULL,
+						    NULL);
+		if (ret != -ENOSPC)
+			break;
+		nanosleep(&pause, NULL);
+	}
+	if (ret)
+		log_err("nbd%d: netlink NBD_CMD_RECONFIGURE: %s (see dmesg)",
+			index, strerror(-ret));
 	close(fd);
 	return ret;
 }
@@ -517,6 +587,9 @@ static int connect_ioctl(const struct nbd_setup *su)
 	return -ETIMEDOUT;
 }
 
+/* A device set up with the ioctls: nothing can attach a new socket to it. */
+static int used_ioctls;
+
 int nbd_connect(const struct nbd_setup *su)
 {
 	int ret = connect_netlink(su);
@@ -524,7 +597,13 @@ int nbd_connect(const struct nbd_setup *su)
 	if (ret != -ENOENT)
 		return ret;
 	log_info("nbd: the kernel has no \"nbd\" netlink family, using the ioctls");
+	used_ioctls = 1;
 	return connect_ioctl(su);
+}
+
+int nbd_can_reconnect(void)
+{
+	return !used_ioctls;
 }
 
 int nbd_set_io_flusher(void)

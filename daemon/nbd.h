@@ -76,6 +76,10 @@ ssize_t nbd_nl_build_getfamily(unsigned char *buf, size_t size,
 			       uint32_t seq);
 ssize_t nbd_nl_build_connect(unsigned char *buf, size_t size, uint16_t family,
 			     uint32_t seq, const struct nbd_setup *su);
+/* Attaches socket @sock to the running device @index. */
+ssize_t nbd_nl_build_reconfigure(unsigned char *buf, size_t size,
+				 uint16_t family, uint32_t seq, int index,
+				 int sock);
 /*
  * Parses what the kernel answered to request @seq: sets *family (the
  * family id from CTRL_ATTR_FAMILY_ID) or *index (NBD_ATTR_INDEX) when the
@@ -94,6 +98,17 @@ int nbd_nl_parse(const unsigned char *buf, size_t len, uint32_t seq,
  * -errno after one line saying why.
  */
 int nbd_connect(const struct nbd_setup *su);
+
+/*
+ * Attaches @sock to /dev/nbd@index, a device whose server died: the driver
+ * sends the requests it holds (those in flight at the crash once their
+ * timer fires) to the new socket. Netlink only (NBD_CMD_RECONFIGURE); the
+ * ioctls cannot do this. Returns 0 or -errno after one line.
+ */
+int nbd_reconnect(int index, int sock);
+
+/* 0 once nbd_connect() had to use the ioctls (no reconnecting then). */
+int nbd_can_reconnect(void);
 
 /*
  * Marks the calling thread as one that writes back for the block layer

@@ -269,6 +269,36 @@ static void make_id(char *id, size_t n, uint64_t size, const char *sha256_hex,
 		 flags & STORE_SUMS ? "crc32c" : "none");
 }
 
+/*
+ * The store's directory, opened before switch_root: a worker restarted
+ * after it finds no path to it any more (the initramfs is emptied).
+ */
+static int held_dfd = -1;
+static char held_dir[4096];
+
+int store_hold_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0 || strlen(dir) >= sizeof(held_dir)) {
+		if (fd >= 0)
+			close(fd);
+		return fd < 0 ? -errno : -ENAMETOOLONG;
+	}
+	if (held_dfd >= 0)
+		close(held_dfd);
+	held_dfd = fd;
+	strcpy(held_dir, dir);
+	return 0;
+}
+
+static int open_dir(const char *dir)
+{
+	if (held_dfd >= 0 && !strcmp(dir, held_dir))
+		return fcntl(held_dfd, F_DUPFD_CLOEXEC, 0);
+	return open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
 int store_open(struct store **out, const char *dir, const char *name,
 	       uint64_t size, const char *sha256_hex, unsigned int flags)
 {
@@ -292,7 +322,7 @@ int store_open(struct store **out, const char *dir, const char *name,
 			return -ENOMEM;
 		}
 	}
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	dfd = open_dir(dir);
 	if (dfd < 0) {
 		ret = -errno;
 		goto fail;
@@ -384,7 +414,7 @@ int store_set_origin(const char *dir, const char *name, const char *url)
 
 	if (store_origin_is(dir, name, url))
 		return 0;
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	dfd = open_dir(dir);
 	if (dfd < 0)
 		return -errno;
 	snprintf(path, sizeof(path), "%s.from", name);
@@ -396,13 +426,17 @@ int store_set_origin(const char *dir, const char *name, const char *url)
 
 int store_origin_is(const char *dir, const char *name, const char *url)
 {
-	char path[4096 + 320], have[4200];
+	char path[320], have[4200];
 	size_t n = strlen(url);
 	ssize_t len;
-	int fd;
+	int dfd, fd;
 
-	snprintf(path, sizeof(path), "%s/%s.from", dir, name);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	dfd = open_dir(dir);
+	if (dfd < 0)
+		return 0;
+	snprintf(path, sizeof(path), "%s.from", name);
+	fd = openat(dfd, path, O_RDONLY | O_CLOEXEC);
+	close(dfd);
 	if (fd < 0)
 		return 0;
 	len = read(fd, have, sizeof(have));

@@ -45,9 +45,16 @@ struct store;
 #define STORE_SUMS 1	/* a CRC-32C per page, checked on read back */
 
 /*
+ * Opens @dir now and keeps it: store_open() of that path then works after
+ * switch_root has taken the path away. Returns 0 or -errno.
+ */
+int store_hold_dir(const char *dir);
+
+/*
  * Opens the copy of blob @name (@size bytes, sha256 @sha256_hex) in @dir,
  * emptying it if it was of other content. Returns 0 or -errno.
  */
+
 int store_open(struct store **out, const char *dir, const char *name,
 	       uint64_t size, const char *sha256_hex, unsigned int flags);
 

@@ -3,12 +3,13 @@
 # the test kernel, a test root image published by nginx on 127.0.0.1 and
 # an initramfs that trusts the server's CA. Source it from the repo root.
 
-# vm_host_setup DIR: the test kernel and nginx on 127.0.0.1 serving
-# DIR/www (images go in DIR/www/img); sets W=DIR, KERNEL, PORT
+# vm_host_setup DIR: the test kernel (the variant $VM_KERNEL_VARIANT of it
+# if set, e.g. v6.12) and nginx on 127.0.0.1 serving DIR/www (images go in
+# DIR/www/img); sets W=DIR, KERNEL, PORT
 vm_host_setup() {
 	W=$1
 	mkdir -p "$W/www/img"
-	KERNEL=$(tests/lib/build-kernel)
+	KERNEL=$(tests/lib/build-kernel ${VM_KERNEL_VARIANT:+"$VM_KERNEL_VARIANT"})
 	tests/lib/https-server start "$W/srv" "$W/www"
 	PORT=$(cat "$W/srv/port")
 }

@@ -204,6 +204,27 @@ static void test_nl_build(void)
 	CHECK(!memcmp(got, want, 96));
 	CHECK(nbd_nl_build_connect(got, 95, 0x21, 2, &su) == -ENOSPC);
 	CHECK(nbd_nl_build_connect(got, 20, 0x21, 2, &su) == -ENOSPC);
+
+	/* NBD_CMD_RECONFIGURE: the device's index and the new socket only. */
+	memset(want, 0, sizeof(want));
+	put_le32(want, 44);
+	want[4] = 0x21;
+	want[6] = 0x05;
+	put_le32(want + 8, 9);
+	want[16] = 3;			/* NBD_CMD_RECONFIGURE */
+	want[17] = 1;
+	p = attr(want + 20, 8, 1);	/* NBD_ATTR_INDEX */
+	put_le32(p, 5);
+	p = attr(p + 4, 16, 7 | 0x8000);	/* NBD_ATTR_SOCKETS, nested */
+	p = attr(p, 12, 1 | 0x8000);	/* NBD_SOCK_ITEM, nested */
+	p = attr(p, 8, 1);		/* NBD_SOCK_FD */
+	put_le32(p, 11);
+	CHECK(p + 4 - want == 44);
+	memset(got, 0xaa, sizeof(got));
+	n = nbd_nl_build_reconfigure(got, sizeof(got), 0x21, 9, 5, 11);
+	CHECK(n == 44);
+	CHECK(!memcmp(got, want, 44));
+	CHECK(nbd_nl_build_reconfigure(got, 43, 0x21, 9, 5, 11) == -ENOSPC);
 }
 
 /* A genl message with one attribute of @alen bytes at @b; returns its size. */

@@ -1,0 +1,62 @@
+#!/usr/bin/env bats
+# The fscache route on a newer kernel: the test kernel built from Debian 12's
+# linux-source-6.12 (tests/kernel/v6.12.config), where EROFS's fscache mode
+# is deprecated but there. erofs.backend=auto must take fscache, and the
+# busybox initramfs boots a plain and a verified root from it.
+
+bats_require_minimum_version 1.5.0
+
+setup_file() {
+	. tests/lib/vm-env.sh
+	VM_KERNEL_VARIANT=v6.12 vm_env_setup "$BATS_FILE_TMPDIR" 8
+	images/lazyroot-mkimage --verified --fsid rootfs-v "$W/rootfs" "$W/www/vimg" \
+		> "$W/vimg.out" 2> "$W/vimg.log" || { cat "$W/vimg.log" >&2; return 1; }
+	read -r _ DIGEST < "$W/vimg.out"
+	export W DIGEST
+}
+
+teardown_file() {
+	tests/lib/https-server stop "$W/srv"
+}
+
+setup() {
+	. tests/lib/vm-env.sh
+}
+
+# boot NAME KERNEL-ARGS...: sets log and qemu_status
+boot() {
+	log="$W/$1.log"
+	run vm_boot "$@"
+	qemu_status=$status
+	# Shown by bats only when the test fails.
+	grep -v '^\[' "$log" | tail -n 40
+}
+
+# on_fscache: the 6.12 kernel, auto took fscache, the root came up right
+on_fscache() {
+	[ "$qemu_status" -eq 0 ]
+	grep -q 'Linux version 6\.12\.' "$log"
+	grep -q '^lazyroot: starting lazyrootd (backend fscache)$' "$log"
+	grep -q '^lazyroot: mounting EROFS fsid=' "$log"
+	run ! grep -q 'lazyrootd: nbd0' "$log"
+	# this kernel can take a restarted worker
+	run ! grep -q 'has no "restore"' "$log"
+	grep -q '^LAZYROOT-TEST: root is up: overlay' "$log"
+	grep -q '^LAZYROOT-TEST: sha256 ok (10 files)$' "$log"
+	grep -q '^LAZYROOT-TEST: read big rc=0 ' "$log"
+	grep -q '^LAZYROOT-TEST: lazyrootd alive as @lazyrootd$' "$log"
+	grep -Eq 'lazyrootd: stats: opens [1-9], .*errors 0$' "$log"
+	grep -q '^LAZYROOT-TEST: done' "$log"
+}
+
+@test "6.12, erofs.backend=auto: takes fscache; a plain root boots" {
+	boot plain 300 erofs.fsid=rootfs-test erofs.url="$(vm_url "$PORT")" lazyroot.test=readbig
+	on_fscache
+}
+
+@test "6.12, erofs.backend=auto: takes fscache; a verified root boots" {
+	boot verified 300 erofs.fsid=rootfs-v erofs.digest="$DIGEST" \
+		erofs.url="https://10.0.2.2:$PORT/vimg/" lazyroot.test=readbig
+	on_fscache
+	grep -Eq 'lazyrootd: stats: chunks verified [1-9][0-9]*, failed verification 0$' "$log"
+}
