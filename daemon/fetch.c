@@ -346,6 +346,11 @@ const struct fetch_stats *fetch_engine_stats(const struct fetch_engine *e)
 	return &e->stats;
 }
 
+int fetch_engine_busy(const struct fetch_engine *e)
+{
+	return e->inflight || e->queue || e->retries;
+}
+
 static size_t on_header(char *line, size_t size, size_t n, void *arg)
 {
 	struct fetch_attempt *a = arg;

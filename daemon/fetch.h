@@ -156,6 +156,9 @@ void fetch_engine_run(struct fetch_engine *e);
 
 const struct fetch_stats *fetch_engine_stats(const struct fetch_engine *e);
 
+/* Requests not yet done (under way, queued or waiting to be retried). */
+int fetch_engine_busy(const struct fetch_engine *e);
+
 /* The first base URL, without a trailing '/'. */
 const char *fetch_engine_base(const struct fetch_engine *e);
 

@@ -96,6 +96,7 @@ int main(int argc, char **argv)
 	size_t ca_len, plen;
 	unsigned long reads, n, i;
 	uint32_t id = 1;
+	time_t end;
 	int fd;
 
 	if (argc != 8 && argc != 9) {
@@ -166,6 +167,9 @@ int main(int argc, char **argv)
 	}
 	printf("serve-store: reads done, %lu failed\n", failed);
 	fflush(stdout);
+	/* read-ahead still under way ends first: nothing left to the exit */
+	for (end = time(NULL) + 15; fetch_engine_busy(engine) && time(NULL) < end;)
+		fk_pump();
 	free(got);
 	server_log_stats(fk_srv);
 	fk_stop();
