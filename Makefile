@@ -31,7 +31,7 @@ SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recove
 ALL_CFLAGS = $(BASE_CFLAGS) $(INCLUDES) $(CURL_CFLAGS) $(ZSTD_CFLAGS)
 LIBS = $(CURL_LIBS) $(ZSTD_LIBS) -pthread
 
-.PHONY: all clean install check check-unit check-fuzz check-shell check-vm check-distro deps demo bench fuzz
+.PHONY: all clean install check check-unit check-fuzz check-shell check-vm check-distro deps bench-deps demo bench fuzz
 
 all: daemon/lazyrootd build/lazyroot-pack build/lazyrootctl
 
@@ -149,7 +149,12 @@ check: deps
 demo: deps all
 	@tests/demo
 
-bench: deps all build/verify-bench static
+# The livenet part also needs dracut-live and squashfs-tools (install-deps
+# bench); only when it runs (BENCH_ONLY empty or naming it).
+bench-deps:
+	@scripts/install-deps $(if $(BENCH_ONLY),$(if $(filter livenet,$(BENCH_ONLY)),bench),bench)
+
+bench: bench-deps all build/verify-bench static
 	@LAZYROOT_DAEMON=$(STATIC_DAEMON) tests/bench
 
 PREFIX ?= /usr/local
