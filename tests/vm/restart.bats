@@ -38,6 +38,11 @@ setup_file() {
 	cp "$W/initrd.img" "$W/crash.img"
 	truncate -s %512 "$W/crash.img"
 	cat "$W/killer.cpio" >> "$W/crash.img"
+	if command -v dracut >/dev/null; then
+		. tests/lib/dracut-env.sh
+		dracut_env_setup "$W" "$W/srv/ca.pem"
+		dracut_image "$W/systemd.img" "$DRACUT_SYSTEMD_MODULES" "" --no-compress
+	fi
 	export W DIGEST BIG_SHA KERNEL_61
 }
 
@@ -49,16 +54,18 @@ setup() {
 	. tests/lib/vm-env.sh
 }
 
-# boot NAME KERNEL-ARGS...: boots crash.img on the 6.12 kernel ($BOOT_KERNEL
-# if set), the worker
+# boot NAME KERNEL-ARGS...: boots crash.img ($IMG.img if set: dracut's, no
+# killer in it) on the 6.12 kernel ($BOOT_KERNEL if set), the worker
 # killed in the initramfs and $KILLS (3) times in the root; sets log and
 # qemu_status
 boot() {
+	local init=rdinit=/test/init
 	log="$W/$1.log"
 	shift
+	[ -z "${IMG:-}" ] || init='rd.shell=0 rd.emergency=reboot'
 	qemu_status=0
-	tests/lib/qemu-run --kernel "${BOOT_KERNEL:-$KERNEL}" --initrd "$W/crash.img" --log "$log" \
-		--timeout 400 --append "console=ttyS0 panic=-1 rdinit=/test/init lazyroot.test=crash lazyroot.kills=${KILLS:-3} $*" ||
+	tests/lib/qemu-run --kernel "${BOOT_KERNEL:-$KERNEL}" --initrd "$W/${IMG:-crash}.img" --log "$log" \
+		--timeout 400 --append "console=ttyS0 panic=-1 $init lazyroot.test=crash lazyroot.kills=${KILLS:-3} $*" ||
 		qemu_status=$?
 	sed -i 's/\r$//' "$log"
 	# Shown by bats only when the test fails.
@@ -72,7 +79,7 @@ survived() {
 	[ "$qemu_status" -eq 0 ]
 	grep -q "Linux version ${LINUX:-6\.12\.}" "$log"
 	# killed in the initramfs, before the root's init ran
-	sed -n '/LAZYROOT-TEST: root is up/q; p' "$log" | grep -q '^LAZYROOT-TEST: killed worker [0-9]* (1 of 2)$'
+	[ -n "${IMG:-}" ] || sed -n '/LAZYROOT-TEST: root is up/q; p' "$log" | grep -q '^LAZYROOT-TEST: killed worker [0-9]* (1 of 2)$'
 	grep -q '^LAZYROOT-TEST: killed worker [0-9]* (3 of 3)$' "$log"
 	kills=$(grep -c '^LAZYROOT-TEST: killed worker ' "$log")
 	[ "$(grep -c 'lazyrootd: worker [0-9]* was killed by signal 9 (Killed); starting another to take over (restart [0-9]*)$' "$log")" -eq "$kills" ]
@@ -131,4 +138,11 @@ survived() {
 	LINUX='6\.1\.' survived
 	grep -q 'lazyrootd: cachefiles: restored: ' <<< "$after_last"
 	run ! grep -q 'has no "restore"' "$log"
+}
+
+@test "dracut, systemd init, fscache on 6.12: the worker killed -9 after switch-root is replaced in its service" {
+	command -v dracut >/dev/null || skip "dracut not installed (scripts/install-deps)"
+	IMG=systemd boot sd-fscache erofs.fsid=rootfs-test erofs.url="$(vm_url "$PORT")"
+	IMG=systemd survived
+	grep -q 'lazyrootd: cachefiles: restored: ' <<< "$after_last"
 }
