@@ -13,6 +13,7 @@
 #include "config.h"
 #include "fetch.h"
 #include "frontend.h"
+#include "manifest.h"
 #include "page.h"
 #include "prefetch.h"
 #include "prefetch_list.h"
@@ -290,6 +291,44 @@ static void test_ram_store(void)
 	teardown();
 }
 
+/* A verified manifest's table as a list: blob 0 by the fsid, the rest by tag. */
+static void test_from_manifest(void)
+{
+	struct manifest_blob blobs[2] = {
+		{ .tag = "b0", .size = 8192, .first_ref = 0, .nrefs = 2 },
+		{ .size = 3 * 65536, .first_ref = 2, .nrefs = 3 },
+	};
+	struct manifest_chunk chunks[3] = {
+		{ .size = 4096 }, { .size = 65536 }, { .size = 65536 },
+	};
+	uint32_t refs[5] = { 0, 0, 1, 2, 1 };
+	uint64_t ref_off[5] = { 0, 4096, 0, 65536, 131072 };
+	/* first touch: blob 1's last chunk, then its first two, then blob 0 */
+	uint32_t table[5] = { 4, 2, 3, 0, 1 };
+	struct manifest m = {
+		.nblobs = 2, .nchunks = 3, .nrefs = 5, .blobs = blobs,
+		.chunks = chunks, .refs = refs, .ref_off = ref_off,
+		.nprefetch = 5, .prefetch = table,
+	};
+	struct prefetch_list l;
+
+	memset(blobs[1].tag, 'a', 64);
+	CHECK(prefetch_list_from_manifest(&l, &m, "rootfs-v") == 0);
+	CHECK(l.nblobs == 2);
+	CHECK_STR(l.names[0], "rootfs-v");
+	CHECK(strlen(l.names[1]) == 64 && l.names[1][0] == 'a');
+	/* adjacent refs in the table's order merge into one range */
+	CHECK(l.nranges == 3);
+	CHECK(l.ranges[0].blob == 1 && l.ranges[0].off == 131072 && l.ranges[0].len == 65536);
+	CHECK(l.ranges[1].blob == 1 && l.ranges[1].off == 0 && l.ranges[1].len == 131072);
+	CHECK(l.ranges[2].blob == 0 && l.ranges[2].off == 0 && l.ranges[2].len == 8192);
+	prefetch_list_free(&l);
+	/* no table: an empty list */
+	m.nprefetch = 0;
+	CHECK(prefetch_list_from_manifest(&l, &m, "rootfs-v") == 0 && !l.nranges);
+	prefetch_list_free(&l);
+}
+
 int main(void)
 {
 	struct fetch_options fo = {
@@ -306,6 +345,7 @@ int main(void)
 	test_bad_ranges();
 	test_failure_stops();
 	test_ram_store();
+	test_from_manifest();
 	fetch_engine_free(engine);
 	return check_report("test_prefetch");
 }
