@@ -6,6 +6,8 @@ VERSION := 0.1.0
 CC ?= cc
 PKG_CONFIG ?= pkg-config
 CFLAGS ?= -O2 -g
+# Bats files run at once by check-boot (make check: one per core).
+TEST_JOBS ?= 1
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2
 BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -DLAZYROOT_VERSION='"$(VERSION)"' $(WARN)
 CURL_CFLAGS = $(shell $(PKG_CONFIG) --cflags libcurl)
@@ -92,8 +94,8 @@ build/verify-bench: build/obj/tests/tools/verify-bench.o build/obj/daemon.a buil
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
 
 # libFuzzer targets for the parsers of hostile input; `make check` runs
-# each briefly, `make fuzz` for longer (FUZZ_SECONDS each).
-FUZZ_SECONDS ?= 300
+# each briefly, `make fuzz` for FUZZ_RUNS executions each.
+FUZZ_RUNS ?= 10000000
 build/fuzz/%: build/fuzz-obj/tests/fuzz/%.o build/fuzz-obj/daemon.a build/fuzz-obj/lib.a
 	@mkdir -p $(@D)
 	clang -O1 -g -fsanitize=fuzzer,address,undefined -o $@ $^ $(LIBS)
@@ -106,7 +108,7 @@ check-fuzz: $(addprefix build/fuzz/,$(FUZZ_TARGETS))
 	@tests/run-fuzz 20 $^
 
 fuzz: $(addprefix build/fuzz/,$(FUZZ_TARGETS))
-	@tests/run-fuzz $(FUZZ_SECONDS) $^
+	@tests/run-fuzz runs=$(FUZZ_RUNS) $^
 
 deps:
 	@scripts/install-deps
@@ -130,6 +132,10 @@ check-vm: all static
 # mmdebstrap and cached).
 check-distro: all static
 	@LAZYROOT_DAEMON=$(STATIC_DAEMON) tests/run-bats tests/distro
+
+# Both, as `make check` runs them: TEST_JOBS files at once.
+check-boot: all static
+	@LAZYROOT_DAEMON=$(STATIC_DAEMON) TEST_JOBS=$(TEST_JOBS) tests/run-bats tests/vm tests/distro
 
 check: deps
 	@$(MAKE) --no-print-directory all static

@@ -42,10 +42,27 @@ struct sblob {
 	struct sblob *next;		/* in server->blobs, once opened */
 };
 
-/* A kernel read waiting for a fetch. */
+struct split;
+
+/* A kernel read, or the part of one, waiting for a fetch. */
 struct waiter {
 	uint64_t tag, off, len;
+	struct split *split;		/* the read this is a part of, or NULL */
 };
+
+/*
+ * A read that straddles fetches: each part waits for the fetch that brings
+ * it, and the read is answered, with its bytes gathered, once every part is in.
+ */
+struct split {
+	uint64_t tag, off, len;
+	unsigned int pending;		/* parts not yet in */
+	int failed;
+	unsigned char *buf;
+};
+
+/* Parts a read may be split into; more fetches under way than this are rare. */
+#define SPLIT_MAX 8
 
 struct span {
 	uint64_t off, len;
@@ -110,6 +127,14 @@ int server_new(struct server **out, const struct config *cfg,
 }
 
 static void fetch_free(struct server *s, struct fetch *f);
+/* A part of a split read will not come in: the read is freed unanswered. */
+static void split_drop(struct split *sp)
+{
+	if (!sp || --sp->pending)
+		return;
+	free(sp->buf);
+	free(sp);
+}
 
 /* At exit: what the kernel closed still has its object; the rest is the front end's. */
 void server_free(struct server *s)
@@ -122,7 +147,12 @@ void server_free(struct server *s)
 	for (sb = s->blobs; sb; sb = next) {
 		next = sb->next;
 		for (f = sb->fetches; f; f = fnext) {
+			size_t i;
+
 			fnext = f->next;
+			/* Nobody is answered at exit. */
+			for (i = 0; i < f->nwaiters; i++)
+				split_drop(f->waiters[i].split);
 			fetch_free(s, f);
 		}
 		if (sb->closed)
@@ -391,6 +421,35 @@ static void fetch_free(struct server *s, struct fetch *f)
 	free(f);
 }
 
+static int add_waiter(struct fetch *f, const struct waiter *w)
+{
+	struct waiter *ws = realloc(f->waiters,
+				    (f->nwaiters + 1) * sizeof(*ws));
+
+	if (!ws)
+		return -ENOMEM;
+	ws[f->nwaiters++] = *w;
+	f->waiters = ws;
+	return 0;
+}
+
+/* One part of a split read is in (@data: its bytes) or failed (NULL). */
+static void part_done(struct sblob *sb, const struct waiter *w,
+		      const unsigned char *data)
+{
+	struct split *sp = w->split;
+
+	if (data)
+		memcpy(sp->buf + (w->off - sp->off), data, w->len);
+	else
+		sp->failed = 1;
+	if (sp->pending == 1 && !sb->closed)
+		sb->fe->ops->read_done(sb->fe, sp->tag,
+				       sp->failed ? NULL : sp->buf,
+				       sp->failed ? -EIO : 0);
+	split_drop(sp);
+}
+
 void job_done(struct job *j, int err, const char *why)
 {
 	struct fetch *f = container_of(j, struct fetch, job);
@@ -425,15 +484,17 @@ void job_done(struct job *j, int err, const char *why)
 	 * Answer every read, the failed ones too: the kernel then fails the
 	 * reader with EIO instead of leaving it blocked.
 	 */
-	if (!sb->closed) {
-		for (i = 0; i < f->nwaiters; i++) {
-			const struct waiter *w = &f->waiters[i];
-			int ok = fetch_covers(f, w->off, w->len);
+	for (i = 0; i < f->nwaiters; i++) {
+		const struct waiter *w = &f->waiters[i];
+		const unsigned char *data = NULL;
 
-			sb->fe->ops->read_done(sb->fe, w->tag,
-					       ok ? j->buf + (w->off - j->off) : NULL,
-					       ok ? 0 : -EIO);
-		}
+		if (fetch_covers(f, w->off, w->len))
+			data = j->buf + (w->off - j->off);
+		if (w->split)
+			part_done(sb, w, data);
+		else if (!sb->closed)
+			sb->fe->ops->read_done(sb->fe, w->tag, data,
+					       data ? 0 : -EIO);
 	}
 	/* Stored once the reads are answered: they do not wait for the disk. */
 	for (i = 0; i < f->nchecked; i++) {
@@ -445,21 +506,6 @@ void job_done(struct job *j, int err, const char *why)
 	}
 	fetch_free(s, f);
 	sblob_put(sb);
-}
-
-static int add_waiter(struct fetch *f, uint64_t tag, uint64_t off,
-		      uint64_t len)
-{
-	struct waiter *w = realloc(f->waiters,
-				   (f->nwaiters + 1) * sizeof(*w));
-
-	if (!w)
-		return -ENOMEM;
-	w[f->nwaiters].tag = tag;
-	w[f->nwaiters].off = off;
-	w[f->nwaiters++].len = len;
-	f->waiters = w;
-	return 0;
 }
 
 /*
@@ -486,7 +532,7 @@ static int start_fetch(struct sblob *sb, uint64_t off, uint64_t end,
 	f = calloc(1, sizeof(*f));
 	if (f)
 		f->job.buf = aligned_alloc(PAGE_SIZE_4K, buflen);
-	if (!f || !f->job.buf || (w && add_waiter(f, w->tag, w->off, w->len))) {
+	if (!f || !f->job.buf || (w && add_waiter(f, w))) {
 		if (f)
 			free(f->job.buf);
 		free(f);
@@ -534,18 +580,107 @@ static void read_ahead(struct sblob *sb, uint64_t off)
 	start_fetch(sb, sb->seq_end, sb->seq_end + sb->seq_window, NULL);
 }
 
-/* A read wholly inside a fetch under way waits for that fetch. */
-static int join_fetch(struct sblob *sb, const struct waiter *w)
+/* The fetch under way that brings byte @off, or NULL. */
+static struct fetch *fetch_at(const struct sblob *sb, uint64_t off)
 {
 	struct fetch *f;
 
-	for (f = sb->fetches; f; f = f->next) {
-		if (w->off < f->job.off ||
-		    w->off + w->len > page_up(f->job.off + f->job.len))
-			continue;
-		return !add_waiter(f, w->tag, w->off, w->len);
+	for (f = sb->fetches; f; f = f->next)
+		if (off >= f->job.off && off < page_up(f->job.off + f->job.len))
+			return f;
+	return NULL;
+}
+
+/* A read wholly inside a fetch under way waits for that fetch. */
+static int join_fetch(struct sblob *sb, const struct waiter *w)
+{
+	struct fetch *f = fetch_at(sb, w->off);
+
+	if (!f || w->off + w->len > page_up(f->job.off + f->job.len))
+		return 0;
+	return !add_waiter(f, w);
+}
+
+/*
+ * A sequential reader (one that starts where the last fetch ended) gets
+ * [start, *end) grown to twice its last window; anyone else gets what it asked.
+ */
+static void grow_window(struct sblob *sb, uint64_t start, uint64_t *end)
+{
+	if (sb->seq_end && start == sb->seq_end) {
+		sb->seq_window = sb->seq_window ? 2 * sb->seq_window :
+						  2 * (*end - start);
+		if (sb->seq_window > SEQ_WINDOW_MAX)
+			sb->seq_window = SEQ_WINDOW_MAX;
+		if (*end - start < sb->seq_window)
+			*end = start + sb->seq_window;
+	} else {
+		sb->seq_window = 0;
 	}
-	return 0;
+}
+
+/*
+ * A read that begins inside fetches under way and goes on past them waits
+ * for them for what they bring and fetches only the rest, which for a
+ * sequential reader is where its window goes on. Returns 1 when @w is
+ * taken care of (answered or waiting), 0 when no fetch under way holds
+ * its first byte.
+ */
+static int split_read(struct sblob *sb, const struct waiter *w)
+{
+	struct fetch *parts[SPLIT_MAX];
+	uint64_t cut[SPLIT_MAX + 1], end = w->off + w->len, rest_end;
+	struct waiter part = { 0 };
+	struct split *sp;
+	unsigned int n = 0, i;
+	struct fetch *f;
+
+	cut[0] = w->off;
+	while (n < SPLIT_MAX && cut[n] < end && (f = fetch_at(sb, cut[n]))) {
+		parts[n] = f;
+		cut[n + 1] = page_up(f->job.off + f->job.len);
+		if (cut[n + 1] > end)
+			cut[n + 1] = end;
+		n++;
+	}
+	if (!n)
+		return 0;
+	sp = calloc(1, sizeof(*sp));
+	if (sp)
+		sp->buf = malloc(w->len);
+	if (!sp || !sp->buf) {
+		free(sp);
+		sb->server->stats.errors++;
+		log_err("blob %s: out of memory for a read of %llu bytes",
+			sb->b.name, (unsigned long long)w->len);
+		sb->fe->ops->read_done(sb->fe, w->tag, NULL, -ENOMEM);
+		return 1;
+	}
+	sp->tag = w->tag;
+	sp->off = w->off;
+	sp->len = w->len;
+	/* Counted first: the last fetch may finish before start_fetch returns. */
+	sp->pending = n + (cut[n] < end);
+	part.split = sp;
+	for (i = 0; i < n; i++) {
+		part.off = cut[i];
+		part.len = cut[i + 1] - cut[i];
+		if (add_waiter(parts[i], &part))
+			part_done(sb, &part, NULL);
+	}
+	if (cut[n] < end) {
+		part.off = cut[n];
+		part.len = end - cut[n];
+		rest_end = page_up(end);
+		grow_window(sb, cut[n], &rest_end);
+		if (start_fetch(sb, cut[n], rest_end, &part) < 0)
+			part_done(sb, &part, NULL);
+	}
+	log_debug("READ: blob %s bytes %llu+%llu waits for %u fetches under way%s",
+		  sb->b.name, (unsigned long long)w->off,
+		  (unsigned long long)w->len, n,
+		  cut[n] < end ? " and fetches the rest" : "");
+	return 1;
 }
 
 /* Answers a read from the store (disk or RAM); 0 if its pages are not all there. */
@@ -625,19 +760,14 @@ void serve_read(struct server *s, struct blob *b, uint64_t off, uint64_t len,
 		read_ahead(sb, off);
 		return;
 	}
+	if (split_read(sb, &w)) {
+		read_ahead(sb, off);
+		return;
+	}
 	/* Fetch whole pages, but never past the end of the blob. */
 	start = page_down(off);
 	end = page_up(off + w.len);
-	if (sb->seq_end && start == sb->seq_end) {
-		sb->seq_window = sb->seq_window ? 2 * sb->seq_window :
-						  2 * (end - start);
-		if (sb->seq_window > SEQ_WINDOW_MAX)
-			sb->seq_window = SEQ_WINDOW_MAX;
-		if (end - start < sb->seq_window)
-			end = start + sb->seq_window;
-	} else {
-		sb->seq_window = 0;
-	}
+	grow_window(sb, start, &end);
 	if (start_fetch(sb, start, end, &w) < 0) {
 		sb->fe->ops->read_done(sb->fe, tag, NULL, -ENOMEM);
 		return;

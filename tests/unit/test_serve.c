@@ -393,6 +393,67 @@ static void test_ram_cache(void)
 	teardown();
 }
 
+/*
+ * A read that begins in a fetch under way and goes past it waits for that
+ * fetch and fetches only the rest, as the sequential window's next step;
+ * it is answered once, when both are in, with the image's bytes.
+ */
+static void test_straddle(void)
+{
+	setup();
+	read(1, 0, 2 * 4096);
+	read(2, 4096, 2 * 4096);
+	CHECK(njobs == 2 && jobs[1]->off == 2 * 4096 && jobs[1]->len == 2 * 4096);
+	finish(1, 1);
+	CHECK(rec.answers == 0);
+	finish(0, 1);
+	CHECK(rec.answers == 2 && rec.err[0] == 0 && rec.err[1] == 0);
+	CHECK(rec.data_ok[0] && rec.data_ok[1]);
+	/* the window goes on from there */
+	read(3, 4 * 4096, 4096);
+	CHECK(njobs == 3 && jobs[2]->off == 4 * 4096 && jobs[2]->len == 4 * 4096);
+	finish(2, 1);
+	teardown();
+
+	/* wholly within two fetches under way: nothing more is fetched */
+	setup();
+	read(1, 0, 4096);
+	read(2, 4096, 4096);
+	CHECK(njobs == 2);
+	read(3, 100, 2 * 4096);
+	CHECK(njobs == 2 && rec.answers == 0);
+	finish(0, 1);
+	finish(1, 1);
+	CHECK(rec.answers == 3 && rec.tag[2] == 3 && rec.err[2] == 0 && rec.data_ok[2]);
+	teardown();
+
+	/* one part failed: the read fails, once */
+	setup();
+	read(1, 0, 4096);
+	read(2, 0, 2 * 4096);
+	CHECK(njobs == 2);
+	finish(0, 0);
+	finish(1, 1);
+	CHECK(rec.answers == 2 && rec.tag[1] == 2 && rec.err[1] == -EIO);
+	teardown();
+
+	/* closed, or the daemon ends, while parts are out: nobody is answered (ASan: nothing leaks) */
+	setup();
+	read(1, 0, 4096);
+	read(2, 0, 2 * 4096);
+	serve_close(srv, rec.blob);
+	finish(1, 1);
+	finish(0, 1);
+	CHECK(rec.answers == 0 && rec.released == 1);
+	teardown();
+	setup();
+	read(1, 0, 4096);
+	read(2, 0, 2 * 4096);
+	finish(1, 1);
+	teardown();
+	CHECK(rec.answers == 0);
+}
+
 int main(void)
 {
 	test_open();
@@ -409,5 +470,6 @@ int main(void)
 	test_close_idle();
 	test_free_busy();
 	test_ram_cache();
+	test_straddle();
 	return check_report("test_serve");
 }
