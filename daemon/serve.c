@@ -86,7 +86,7 @@ struct fetch {
 	size_t nwaiters;
 	struct span *checked;		/* runs the source vouched for */
 	size_t nchecked;
-	uint64_t buflen;		/* of job.buf, once started */
+	uint64_t buflen;		/* of job.buf (allocated at launch) */
 	struct fetch *next;		/* in sb->fetches */
 	struct fetch *next_queued;	/* in server->queue, waiting for room */
 	int prefetch;			/* started by prefetch.c */
@@ -204,14 +204,20 @@ const struct record *server_record(const struct server *s)
 	return s->record;
 }
 
-/* Blobs the kernel opened before prefetch began. */
-static void prefetch_each_open(struct server *s)
+/* Prefetch for @s, told of the blobs the kernel opened before it began. */
+static int prefetch_begin(struct server *s)
 {
 	struct sblob *sb;
 
+	if (prefetch_new(&s->prefetch, s, s->engine)) {
+		log_warn("prefetch: out of memory; booting without it");
+		s->prefetch = NULL;
+		return -ENOMEM;
+	}
 	for (sb = s->blobs; sb; sb = sb->next)
 		if (!sb->closed)
 			prefetch_opened(s->prefetch, &sb->b);
+	return 0;
 }
 
 void server_prefetch(struct server *s)
@@ -231,25 +237,17 @@ void server_prefetch(struct server *s)
 		server_prefetch_from(s, &l, from);
 		return;
 	}
-	if (prefetch_new(&s->prefetch, s, s->engine)) {
-		log_warn("prefetch: out of memory; booting without it");
-		s->prefetch = NULL;
-		return;
-	}
-	prefetch_each_open(s);
-	prefetch_fetch_list(s->prefetch, s->cfg->fsid);
+	if (!prefetch_begin(s))
+		prefetch_fetch_list(s->prefetch, s->cfg->fsid);
 }
 
 void server_prefetch_from(struct server *s, struct prefetch_list *l,
 			  const char *from)
 {
-	if (prefetch_new(&s->prefetch, s, s->engine)) {
-		log_warn("prefetch: out of memory; booting without it");
+	if (prefetch_begin(s)) {
 		prefetch_list_free(l);
-		s->prefetch = NULL;
 		return;
 	}
-	prefetch_each_open(s);
 	prefetch_use_list(s->prefetch, l, from);
 }
 
@@ -535,7 +533,9 @@ static void fetch_free(struct server *s, struct fetch *f)
 {
 	if (f->job.src_priv)
 		s->src->ops->job_free(&f->job);
-	s->inflight -= f->buflen;
+	/* a fetch still queued at exit holds no buffer */
+	if (f->job.buf)
+		s->inflight -= f->buflen;
 	free(f->job.buf);
 	free(f->waiters);
 	free(f->checked);
@@ -655,8 +655,6 @@ static void launch_fetch(struct server *s, struct fetch *f)
 		ret = s->src->ops->fetch(s->src, j);
 		if (!ret)
 			return;
-	} else {
-		f->buflen = 0;
 	}
 	s->stats.errors++;
 	snprintf(why, sizeof(why), "cannot plan a fetch of %llu bytes: %s",
