@@ -55,7 +55,6 @@ stock_boot() {
 		--log "$log" --timeout 900 \
 		--append "console=ttyS0 panic=-1 $*" ||
 		qemu_status=$?
-	sed -i 's/\r$//' "$log"
 	# Shown by bats only when the test fails.
 	grep -v '^\[' "$log" | tail -n 40
 }

@@ -40,7 +40,6 @@ vm_boot() {
 	tests/lib/qemu-run --kernel "$KERNEL" --initrd "$W/initrd.img" ${VM_DISK:+--disk "$VM_DISK"} \
 		--log "$W/$name.log" --timeout "$timeout" \
 		--append "console=ttyS0 panic=-1 $*" || status=$?
-	sed -i 's/\r$//' "$W/$name.log"
 	return $status
 }
 
@@ -62,6 +61,5 @@ vm_boot_ipxe() {
 	EOF
 	tests/lib/qemu-run --log "$W/$name.log" --timeout "$timeout" \
 		--netdev-extra "tftp=$tftp,bootfile=boot.ipxe" || status=$?
-	sed -i 's/\r$//' "$W/$name.log"
 	return $status
 }

@@ -57,7 +57,6 @@ boot() {
 	tests/lib/qemu-run --kernel "${BOOT_KERNEL:-$KERNEL_NBD}" --initrd "$W/$img.img" ${DISK:+--disk "$DISK"} --log "$log" \
 		--timeout 300 --append "console=ttyS0 panic=-1 rd.shell=0 rd.emergency=reboot $*" ||
 		qemu_status=$?
-	sed -i 's/\r$//' "$log"
 	# Shown by bats only when the test fails.
 	grep -v '^\[' "$log" | tail -n 40
 }

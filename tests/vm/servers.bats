@@ -43,7 +43,6 @@ boot() {
 	qemu_status=0
 	tests/lib/qemu-run --kernel "$kernel" --initrd "$W/initrd.img" --log "$log" \
 		--timeout 300 --append "console=ttyS0 panic=-1 $*" || qemu_status=$?
-	sed -i 's/\r$//' "$log"
 	grep -v '^\[' "$log" | tail -n 30
 }
 

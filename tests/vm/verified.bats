@@ -124,7 +124,6 @@ boot_key() {
 	qemu_status=0
 	tests/lib/qemu-run --kernel "$KERNEL" --initrd "$W/initrd-key.img" --log "$log" \
 		--timeout 180 --append "console=ttyS0 panic=-1 ${*:2}" || qemu_status=$?
-	sed -i 's/\r$//' "$log"
 	grep -v '^\[' "$log" | tail -n 40
 }
 
