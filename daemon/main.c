@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -30,12 +31,14 @@
 #include "trust.h"
 #include "verified.h"
 
-static volatile sig_atomic_t want_stats, want_exit;
+static volatile sig_atomic_t want_stats, want_exit, orphaned;
 
 static void on_signal(int sig)
 {
 	if (sig == SIGUSR1)
 		want_stats = 1;
+	else if (sig == SIGUSR2)
+		orphaned = 1;
 	else
 		want_exit = 1;
 }
@@ -68,6 +71,7 @@ static void setup_signals(void)
 	sigaction(SIGUSR1, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGUSR2, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);
 }
@@ -142,6 +146,10 @@ static void serve_until_signalled(struct fetch_engine *engine,
 	unsigned int n;
 
 	while (!want_exit) {
+		if (orphaned == 1) {
+			orphaned = 2;
+			log_err("the supervisor is gone: this worker serves on, but if it ends nothing takes over and the root's reads fail");
+		}
 		if (want_stats) {
 			want_stats = 0;
 			log_stats(server);
@@ -166,6 +174,7 @@ struct daemon {
 	struct server *server;		/* nothing open yet */
 	struct backend bk;
 	const char *ca_used;
+	pid_t supervisor;
 };
 
 /* A worker: the front end, then serving until a signal. */
@@ -179,6 +188,9 @@ static int worker_run(void *ctx, int ready_fd, unsigned int restarts)
 	unsigned int i;
 
 	setup_signals();
+	/* SIGUSR2 when the supervisor dies (kill -9): say what that costs. */
+	if (prctl(PR_SET_PDEATHSIG, SIGUSR2) || getppid() != d->supervisor)
+		orphaned = 1;
 	/* Memory locks are not inherited across fork. */
 	protect_self();
 	/*
@@ -254,6 +266,30 @@ static int worker_restartable(void *ctx)
 	return ((struct daemon *)ctx)->bk.restartable;
 }
 
+/*
+ * A netlink NBD device waits a day for a new connection: with no worker to
+ * come, disconnect it so that its readers get errors now, not then.
+ */
+static const char *worker_withdraw(void *ctx)
+{
+	struct backend *bk = &((struct daemon *)ctx)->bk;
+	unsigned int i, gone = 0;
+
+	if (!bk->ndevs)
+		return "the cache is withdrawn and the root's reads fail from now on";
+	for (i = 0; i < bk->ndevs; i++) {
+		int ret = nbd_disconnect(bk->index[i]);
+
+		if (!ret)
+			gone++;
+		else if (ret != -ENOENT)
+			log_err("nbd%d: netlink NBD_CMD_DISCONNECT: %s: its readers wait for a new connection until the dead-connection timeout",
+				bk->index[i], strerror(-ret));
+	}
+	return gone ? "the NBD devices are disconnected and the root's reads fail from now on" :
+		      "the root's reads fail from now on";
+}
+
 int main(int argc, char **argv)
 {
 	static struct daemon d;
@@ -261,6 +297,7 @@ int main(int argc, char **argv)
 		.run = worker_run,
 		.ready = worker_ready,
 		.restartable = worker_restartable,
+		.withdraw = worker_withdraw,
 		.ctx = &d,
 		.notify_fd = -1,
 		.detach = log_detach,
@@ -316,6 +353,7 @@ int main(int argc, char **argv)
 		sv.detach = NULL;
 	}
 	protect_self();
+	d.supervisor = getpid();
 	(void)ca; /* kept: the engine reads the CA bundle from it */
 	return supervise(&sv);
 }

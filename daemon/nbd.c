@@ -38,6 +38,7 @@
 #define NBD_GENL_NAME "nbd"
 #define NBD_GENL_VER 1
 #define NBD_GCMD_CONNECT 1
+#define NBD_GCMD_DISCONNECT 2
 #define NBD_GCMD_RECONFIGURE 3
 #define NBD_GATTR_INDEX 1
 #define NBD_GATTR_SIZE_BYTES 2
@@ -272,6 +273,17 @@ ssize_t nbd_nl_build_reconfigure(unsigned char *buf, size_t size,
 	return nl_end(&m);
 }
 
+ssize_t nbd_nl_build_disconnect(unsigned char *buf, size_t size,
+				uint16_t family, uint32_t seq, int index)
+{
+	struct nl_msg m;
+
+	nl_begin(&m, buf, size, family, seq, NBD_GCMD_DISCONNECT,
+		 NBD_GENL_VER);
+	nl_u32(&m, NBD_GATTR_INDEX, (uint32_t)index);
+	return nl_end(&m);
+}
+
 /* Finds attributes @want16 (a u16) and @want32 (a u32) in [p, end). */
 static int nl_attrs(const unsigned char *p, const unsigned char *end,
 		    uint16_t want16, uint16_t *v16, uint16_t want32, int *v32)
@@ -486,6 +498,22 @@ int nbd_reconnect(int index, int sock)
 	if (ret)
 		log_err("nbd%d: netlink NBD_CMD_RECONFIGURE: %s (see dmesg)",
 			index, strerror(-ret));
+	close(fd);
+	return ret;
+}
+
+int nbd_disconnect(int index)
+{
+	unsigned char req[64];
+	uint16_t family;
+	int fd, ret;
+	ssize_t n;
+
+	fd = nl_open_nbd(&family);
+	if (fd < 0)
+		return fd;
+	n = nbd_nl_build_disconnect(req, sizeof(req), family, 2, index);
+	ret = n < 0 ? (int)n : nl_transact(fd, req, (size_t)n, 2, NULL, NULL);
 	close(fd);
 	return ret;
 }

@@ -80,6 +80,9 @@ ssize_t nbd_nl_build_connect(unsigned char *buf, size_t size, uint16_t family,
 ssize_t nbd_nl_build_reconfigure(unsigned char *buf, size_t size,
 				 uint16_t family, uint32_t seq, int index,
 				 int sock);
+/* Disconnects the device @index: what it holds and what comes fails. */
+ssize_t nbd_nl_build_disconnect(unsigned char *buf, size_t size,
+				uint16_t family, uint32_t seq, int index);
 /*
  * Parses what the kernel answered to request @seq: sets *family (the
  * family id from CTRL_ATTR_FAMILY_ID) or *index (NBD_ATTR_INDEX) when the
@@ -106,6 +109,15 @@ int nbd_connect(const struct nbd_setup *su);
  * ioctls cannot do this. Returns 0 or -errno after one line.
  */
 int nbd_reconnect(int index, int sock);
+
+/*
+ * Disconnects /dev/nbd@index through netlink (NBD_CMD_DISCONNECT): the
+ * reads it holds and every later one fail at once, instead of waiting out
+ * the dead-connection timeout for a server that will not come. Returns 0,
+ * -ENOENT without the "nbd" family (a device set up with the ioctls goes
+ * down with its socket), or -errno. Logs nothing: the caller knows why.
+ */
+int nbd_disconnect(int index);
 
 /* 0 once nbd_connect() had to use the ioctls (no reconnecting then). */
 int nbd_can_reconnect(void);

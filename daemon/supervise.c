@@ -193,13 +193,13 @@ int supervise(struct supervisor *sv)
 			return exit_code(status);
 		}
 		if (stopping) {
-			log_info("worker %d %s; stopping as asked: the cache is withdrawn and pending reads fail",
-				 (int)pid, how);
+			log_info("worker %d %s; stopping as asked: %s",
+				 (int)pid, how, sv->withdraw(sv->ctx));
 			return 0;
 		}
 		if (!sv->restartable(sv->ctx)) {
-			log_err("worker %d %s; this kernel cannot take a new one (see the line at start): exiting, the root's reads fail from now on",
-				(int)pid, how);
+			log_err("worker %d %s; this kernel cannot take a new one (see the line at start): exiting, %s",
+				(int)pid, how, sv->withdraw(sv->ctx));
 			return exit_code(status);
 		}
 		/* The exits of the last SUPERVISE_WINDOW_S seconds, at most MAX. */
@@ -208,9 +208,9 @@ int supervise(struct supervisor *sv)
 		n_exits++;
 		if (n_exits > SUPERVISE_MAX_EXITS &&
 		    now_s() - oldest < SUPERVISE_WINDOW_S) {
-			log_err("worker %d %s: %d exits within %d s, giving up: the cache is withdrawn and the root's reads fail from now on",
+			log_err("worker %d %s: %d exits within %d s, giving up: %s",
 				(int)pid, how, SUPERVISE_MAX_EXITS + 1,
-				SUPERVISE_WINDOW_S);
+				SUPERVISE_WINDOW_S, sv->withdraw(sv->ctx));
 			return exit_code(status);
 		}
 		restarts++;

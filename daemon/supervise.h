@@ -28,6 +28,12 @@ struct supervisor {
 	int (*ready)(void *ctx, const char *line);
 	/* Whether the kernel can take a new worker now. */
 	int (*restartable)(void *ctx);
+	/*
+	 * Before the supervisor exits with no worker to follow: undoes what
+	 * the kernel would otherwise hold for a worker that will not come.
+	 * Returns what the root's readers get, for the last line.
+	 */
+	const char *(*withdraw)(void *ctx);
 	void *ctx;
 	/*
 	 * One byte is written here once the first worker is ready (0) or

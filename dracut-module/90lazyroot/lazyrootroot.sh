@@ -42,10 +42,12 @@ if [ -n "$DRACUT_SYSTEMD" ]; then
     # root's systemd isolates default.target. IgnoreOnIsolate keeps it through that and through
     # switch-root, DefaultDependencies=no out of shutdown.target's conflicts; the final killing
     # spree spares '@'. The transient unit lives in /run, which the root keeps. Its lines
-    # before it forks show on the console, as they do without systemd.
+    # before it forks show on the console, as they do without systemd. KillMode=process: if
+    # the supervisor (the main process) dies, its worker must go on serving the root.
     lr_daemon_start systemd-run --quiet --unit=lazyrootd --service-type=forking \
         --description="lazyroot: the root file system's block server" \
         -p DefaultDependencies=no -p IgnoreOnIsolate=yes -p RefuseManualStop=yes \
+        -p KillMode=process \
         -p StandardOutput=journal+console -p StandardError=journal+console \
         /usr/lib/lazyroot/lazyrootd-at
 else

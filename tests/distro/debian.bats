@@ -30,12 +30,14 @@ setup() {
 
 # boot_debian INITRD NAME: iPXE boot with $W/INITRD.img; sets log and status
 boot_debian() {
+	local args="erofs.fsid=$FSID erofs.url=$(vm_url "$PORT")${3:+ $3}"
 	cp "$W/$1.img" "$W/initrd.img"
-	run vm_boot_ipxe "$2" 600 erofs.fsid="$FSID" erofs.url="$(vm_url "$PORT")"
+	# shellcheck disable=SC2086 # the words of the command line
+	run vm_boot_ipxe "$2" 600 $args
 	log="$W/$2.log"
 	grep -v '^\[' "$log" | tail -n 40
 	# the command line came from boot.ipxe: only iPXE could have passed it
-	grep -q "Command line: console=ttyS0 panic=-1 erofs.fsid=$FSID erofs.url=$(vm_url "$PORT")\$" "$log"
+	grep -qF "Command line: console=ttyS0 panic=-1 $args" "$log"
 }
 
 # up_ok: multi-user.target on the EROFS+overlay stack, nothing failed, and the
@@ -51,9 +53,13 @@ up_ok() {
 }
 
 @test "iPXE -> dracut (systemd) -> Debian 12 with systemd over HTTPS: multi-user.target, lazyrootd.service serving" {
-	boot_debian initrd-systemd debian-systemd
+	boot_debian initrd-systemd debian-systemd lazyroot.orphan=1
 	up_ok
 	grep -q 'LAZYROOT-DISTRO: lazyrootd alive as @lazyrootd (pid [0-9]*, active as lazyrootd.service)$' "$log"
+	# then the supervisor killed: the worker serves on in its service (KillMode=process)
+	grep -q 'LAZYROOT-DISTRO: killed supervisor [0-9]*$' "$log"
+	grep -q 'LAZYROOT-DISTRO: worker without the supervisor: [0-9][0-9]*$' "$log"
+	grep -q "lazyrootd: the supervisor is gone: this worker serves on, but if it ends nothing takes over and the root's reads fail$" "$log"
 
 	image=$(stat -c %s "$W/www/img/$FSID")
 	sent=$(tests/lib/https-server bytes "$W/srv")

@@ -225,6 +225,23 @@ static void test_nl_build(void)
 	CHECK(n == 44);
 	CHECK(!memcmp(got, want, 44));
 	CHECK(nbd_nl_build_reconfigure(got, 43, 0x21, 9, 5, 11) == -ENOSPC);
+
+	/* NBD_CMD_DISCONNECT: the device's index only. */
+	memset(want, 0, sizeof(want));
+	put_le32(want, 28);
+	want[4] = 0x21;
+	want[6] = 0x05;
+	put_le32(want + 8, 4);
+	want[16] = 2;			/* NBD_CMD_DISCONNECT */
+	want[17] = 1;
+	p = attr(want + 20, 8, 1);	/* NBD_ATTR_INDEX */
+	put_le32(p, 3);
+	CHECK(p + 4 - want == 28);
+	memset(got, 0xaa, sizeof(got));
+	n = nbd_nl_build_disconnect(got, sizeof(got), 0x21, 4, 3);
+	CHECK(n == 28);
+	CHECK(!memcmp(got, want, 28));
+	CHECK(nbd_nl_build_disconnect(got, 27, 0x21, 4, 3) == -ENOSPC);
 }
 
 /* A genl message with one attribute of @alen bytes at @b; returns its size. */

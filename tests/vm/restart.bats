@@ -67,7 +67,6 @@ boot() {
 	tests/lib/qemu-run --kernel "${BOOT_KERNEL:-$KERNEL}" --initrd "$W/${IMG:-crash}.img" --log "$log" \
 		--timeout 400 --append "console=ttyS0 panic=-1 $init lazyroot.test=crash lazyroot.kills=${KILLS:-3} $*" ||
 		qemu_status=$?
-	sed -i 's/\r$//' "$log"
 	# Shown by bats only when the test fails.
 	grep -v '^\[' "$log" | tail -n 60
 }
@@ -133,6 +132,16 @@ survived() {
 	run ! grep -Eq '^LAZYROOT-TEST: big sha256 [0-9a-f]{64}$' <(grep -v "$BIG_SHA" "$log")
 }
 
+@test "NBD on 6.12: a worker that keeps dying: the supervisor gives up and disconnects the devices, so reads fail instead of waiting a day" {
+	KILLS=20 boot giveup-nbd erofs.backend=nbd erofs.fsid=rootfs-test erofs.url="$(vm_url "$PORT")"
+	# without the disconnect the root's readers wait for a connection past the VM's time limit
+	[ "$qemu_status" -ne 124 ]
+	[ "$(grep -c 'lazyrootd: worker [0-9]* was killed by signal 9 (Killed); starting another to take over' "$log")" -eq 10 ]
+	[ "$(grep -c 'lazyrootd: worker [0-9]* was killed by signal 9 (Killed): 11 exits within 60 s, giving up: the NBD devices are disconnected and the root.s reads fail from now on$' "$log")" -eq 1 ]
+	run ! grep -q 'NBD_CMD_DISCONNECT' "$log"
+	run ! grep -Eq '^LAZYROOT-TEST: big sha256 [0-9a-f]{64}$' <(grep -v "$BIG_SHA" "$log")
+}
+
 @test "fscache on the 6.1 test kernel: Debian's 6.1 has restore (6.1.98), so a killed worker is replaced there too" {
 	BOOT_KERNEL=$KERNEL_61 LINUX='6\.1\.' boot fscache-61 erofs.fsid=rootfs-test erofs.url="$(vm_url "$PORT")"
 	LINUX='6\.1\.' survived
@@ -140,9 +149,13 @@ survived() {
 	run ! grep -q 'has no "restore"' "$log"
 }
 
-@test "dracut, systemd init, fscache on 6.12: the worker killed -9 after switch-root is replaced in its service" {
+@test "dracut, systemd init, fscache on 6.12: the worker killed -9 after switch-root is replaced in its service; with the supervisor killed too it serves on" {
 	command -v dracut >/dev/null || skip "dracut not installed (scripts/install-deps)"
-	IMG=systemd boot sd-fscache erofs.fsid=rootfs-test erofs.url="$(vm_url "$PORT")"
+	IMG=systemd boot sd-fscache erofs.fsid=rootfs-test erofs.url="$(vm_url "$PORT")" lazyroot.orphan=1
 	IMG=systemd survived
 	grep -q 'lazyrootd: cachefiles: restored: ' <<< "$after_last"
+	# systemd stops only the dead main process, not the worker in its cgroup
+	grep -q '^LAZYROOT-TEST: killed supervisor [0-9]*$' "$log"
+	grep -q "lazyrootd: the supervisor is gone: this worker serves on, but if it ends nothing takes over and the root's reads fail$" "$log"
+	grep -q '^LAZYROOT-TEST: sha256 without the supervisor ok (10 files)$' "$log"
 }
