@@ -94,6 +94,10 @@ build/serve-%: build/san/tests/tools/serve-%.o build/san/tests/tools/fake-cachef
 	@mkdir -p $(@D)
 	$(CC) -O1 -g $(SAN) -o $@ $^ $(LIBS)
 
+build/log-burst: build/san/tests/tools/log-burst.o build/san/lib.a
+	@mkdir -p $(@D)
+	$(CC) -O1 -g $(SAN) -o $@ $^ -pthread
+
 build/verify-bench: build/obj/tests/tools/verify-bench.o build/obj/daemon.a build/obj/lib.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
@@ -127,7 +131,7 @@ STATIC_DAEMON := $(CURDIR)/build/static/lazyrootd.stripped
 # What make install installs: the static daemon once it is built.
 SHIP_DAEMON = $(if $(wildcard build/static/lazyrootd.stripped),build/static/lazyrootd.stripped,daemon/lazyrootd)
 
-check-shell: build/fetch-range build/serve-harness build/serve-verified build/serve-store build/lazyroot-pack static
+check-shell: build/fetch-range build/log-burst build/serve-harness build/serve-verified build/serve-store build/lazyroot-pack static
 	@tests/run-bats tests/shell
 
 check-vm: all static
