@@ -32,6 +32,13 @@
  * fetches wait in order, read-ahead past it is not started.
  */
 #define INFLIGHT_MAX (64ULL << 20)
+/*
+ * Bytes nobody asked for yet (a sequential window's growth, read-ahead) are
+ * fetched only while fewer fetch buffers than this are in use: a few
+ * sequential readers at full window would otherwise hold 2 MiB each in the
+ * daemon's locked memory.
+ */
+#define SPECULATIVE_MAX (4ULL << 20)
 
 #define container_of(p, type, member) \
 	((type *)((char *)(p) - offsetof(type, member)))
@@ -741,7 +748,8 @@ static int start_fetch(struct sblob *sb, uint64_t off, uint64_t end,
 static void read_ahead(struct sblob *sb, uint64_t off)
 {
 	if (sb->seq_window < SEQ_WINDOW_MAX || sb->seq_end >= sb->b.size ||
-	    off + sb->seq_window < sb->seq_end)
+	    off + sb->seq_window < sb->seq_end ||
+	    sb->server->inflight + sb->seq_window > SPECULATIVE_MAX)
 		return;
 	start_fetch(sb, sb->seq_end, sb->seq_end + sb->seq_window, NULL, 0);
 }
@@ -773,16 +781,21 @@ static int join_fetch(struct sblob *sb, const struct waiter *w)
  */
 static void grow_window(struct sblob *sb, uint64_t start, uint64_t *end)
 {
-	if (sb->seq_end && start == sb->seq_end) {
-		sb->seq_window = sb->seq_window ? 2 * sb->seq_window :
-						  2 * (*end - start);
-		if (sb->seq_window > SEQ_WINDOW_MAX)
-			sb->seq_window = SEQ_WINDOW_MAX;
-		if (*end - start < sb->seq_window)
-			*end = start + sb->seq_window;
-	} else {
+	uint64_t inflight = sb->server->inflight, grow;
+
+	if (!sb->seq_end || start != sb->seq_end) {
 		sb->seq_window = 0;
+		return;
 	}
+	sb->seq_window = sb->seq_window ? 2 * sb->seq_window :
+					  2 * (*end - start);
+	if (sb->seq_window > SEQ_WINDOW_MAX)
+		sb->seq_window = SEQ_WINDOW_MAX;
+	grow = sb->seq_window;
+	if (inflight + grow > SPECULATIVE_MAX)
+		grow = inflight < SPECULATIVE_MAX ? SPECULATIVE_MAX - inflight : 0;
+	if (*end - start < grow)
+		*end = start + page_down(grow);
 }
 
 /*

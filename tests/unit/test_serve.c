@@ -33,7 +33,8 @@ static void fk_open(struct source *src, struct blob *b, const char *store_dir)
 		blob_opened(b, -ENOENT, "https://x/missing: HTTP 404");
 		return;
 	}
-	b->size = SIZE;
+	/* "big": for windows and bounds; its jobs are never finished */
+	b->size = strcmp(b->name, "big") ? SIZE : 64ULL << 20;
 	strcpy(b->url, "https://x/img");
 	blob_opened(b, 0, NULL);
 }
@@ -327,6 +328,35 @@ static void test_sequential(void)
 	teardown();
 }
 
+/*
+ * Bytes nobody asked for are fetched only while fewer than 4 MiB of fetch
+ * buffers are in use: past that a sequential reader gets what it asks for,
+ * and no read-ahead starts.
+ */
+static void test_speculative_bound(void)
+{
+	uint64_t off = 0, total = 0;
+	unsigned int i;
+
+	setup();
+	serve_close(srv, rec.blob);
+	serve_open(srv, "big", 3, &rec.fe);
+	CHECK(rec.size == 64LL << 20);
+	for (i = 1; i <= 9; i++) {
+		read(i, off, 65536);
+		off = jobs[njobs - 1]->off + jobs[njobs - 1]->len;
+	}
+	/* 64K, 128K, ... 2M: the window grows while it fits */
+	CHECK(njobs == 9 && jobs[5]->len == 2 << 20);
+	/* then only what was asked, at most up to the bound */
+	CHECK(jobs[6]->len == 65536 && jobs[7]->len == 65536 &&
+	      jobs[8]->len == 65536);
+	for (i = 0; i < njobs; i++)
+		total += jobs[i]->len;
+	CHECK(total <= (4 << 20) + 3 * 65536);
+	teardown();
+}
+
 /* The object outlives a CLOSE while a fetch still writes through it. */
 static void test_close_while_fetching(void)
 {
@@ -496,6 +526,7 @@ int main(void)
 	test_failure();
 	test_partly_checked();
 	test_sequential();
+	test_speculative_bound();
 	test_close_while_fetching();
 	test_close_idle();
 	test_free_busy();
