@@ -57,20 +57,39 @@ int io_pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
 
 ssize_t io_read_file(const char *path, unsigned char **out, size_t max)
 {
-	unsigned char *buf;
-	size_t len = 0;
+	unsigned char *buf = NULL;
+	size_t len = 0, cap = 0;
 	int err, fd = open(path, O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0)
 		return -errno;
-	buf = malloc(max + 1);
-	if (!buf) {
-		err = -ENOMEM;
-		goto fail;
-	}
+	/*
+	 * Grown as the file turns out to be, never to @max at once: what the
+	 * daemon keeps (a CA bundle of a few KiB, bounded at 4 MiB) is locked
+	 * in its memory for as long as it runs.
+	 */
 	for (;;) {
-		ssize_t n = read(fd, buf + len, max + 1 - len);
+		ssize_t n;
 
+		if (len == cap) {
+			size_t ncap = cap ? 2 * cap : 16384;
+			unsigned char *nbuf;
+
+			if (ncap > max + 1)
+				ncap = max + 1;
+			if (ncap == cap) {
+				err = -EFBIG;
+				goto fail;
+			}
+			nbuf = realloc(buf, ncap + 1);
+			if (!nbuf) {
+				err = -ENOMEM;
+				goto fail;
+			}
+			buf = nbuf;
+			cap = ncap;
+		}
+		n = read(fd, buf + len, cap - len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {

@@ -61,6 +61,27 @@ static void test_read_file_limit(void)
 	CHECK(buf == NULL);
 }
 
+/* a file larger than the first buffer comes whole; the limit still holds */
+static void test_read_file_grows(void)
+{
+	static char data[100000];
+	unsigned char *buf = NULL;
+	size_t i;
+
+	for (i = 0; i < sizeof(data); i++)
+		data[i] = (char)('a' + i % 23);
+	put("large", data, sizeof(data));
+	CHECK(io_read_file(path("large"), &buf, 1 << 20) == (ssize_t)sizeof(data));
+	CHECK(buf && !memcmp(buf, data, sizeof(data)) && buf[sizeof(data)] == 0);
+	free(buf);
+	buf = NULL;
+	CHECK(io_read_file(path("large"), &buf, sizeof(data)) == (ssize_t)sizeof(data));
+	free(buf);
+	buf = NULL;
+	CHECK(io_read_file(path("large"), &buf, sizeof(data) - 1) == -EFBIG);
+	CHECK(buf == NULL);
+}
+
 static void test_read_file_missing(void)
 {
 	unsigned char *buf = NULL;
@@ -98,6 +119,7 @@ int main(void)
 	test_read_file();
 	test_read_file_empty();
 	test_read_file_limit();
+	test_read_file_grows();
 	test_read_file_missing();
 	test_pread_all_past_end();
 	test_page();
