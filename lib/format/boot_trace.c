@@ -85,6 +85,9 @@ static int split(const char *line, size_t len, struct field *f)
 }
 
 static int fail(char *why, size_t size, size_t lineno, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int fail(char *why, size_t size, size_t lineno, const char *fmt, ...)
 {
 	va_list ap;
 	int n = snprintf(why, size, "line %zu: ", lineno);
@@ -121,7 +124,7 @@ static const char *parse_event(const struct trace_log *t, const struct field *f,
 {
 	uint64_t blob;
 	int fetch = is(&f[0], "fetch");
-	int k = fetch ? 2 : 1;	/* first field after the time(s) */
+	int k = fetch ? 3 : 2;	/* the blob index, after the time(s) */
 	unsigned int i;
 
 	memset(e, 0, sizeof(*e));
