@@ -836,10 +836,13 @@ static void finish(struct fetch_engine *e, struct fetch_attempt *a, int err)
 		e->unreachable = 1;
 		err = a->timed_out ? -ETIMEDOUT : -EIO;
 	}
-	if (err) {
+	if (err && !(err == -ENOENT && r->absent_ok)) {
+		/* an optional file that is not there is an answer, not a failure */
 		e->stats.failures++;
 		if (r->counts)
 			r->counts->failures++;
+	}
+	if (err) {
 		if (a->attempts > 1)
 			snprintf(why, sizeof(why), "%s (gave up after %u attempts)",
 				 a->why, a->attempts);
