@@ -90,7 +90,9 @@ check_picture() {
 	[ "$traced" -eq "$ranges" ]
 	build/lazyrootctl plot "$W/boot.trace" > "$W/boot.svg"
 	python3 -c 'import sys, xml.etree.ElementTree as E; r = E.parse(sys.argv[1]).getroot(); assert r.tag == "{http://www.w3.org/2000/svg}svg", r.tag; print("svg:", len(list(r.iter())), "elements")' "$W/boot.svg"
-	[ -z "${LAZYROOT_KEEP_PICTURE:-}" ] || cp "$W/boot.trace" "$W/boot.svg" "$LAZYROOT_KEEP_PICTURE/"
+	# LAZYROOT_KEEP_PICTURE=DIR: keep them, and the status, for docs/
+	[ -z "${LAZYROOT_KEEP_PICTURE:-}" ] ||
+		cp "$W/boot.trace" "$W/boot.svg" "$W/status.txt" "$W/status.json" "$LAZYROOT_KEEP_PICTURE/"
 }
 
 # the record printed by lazyroot.test=record
