@@ -24,7 +24,7 @@ ZSTD_LIBS += -lmbedcrypto
 LIB_SRCS := $(wildcard lib/*.c lib/format/*.c)
 DAEMON_SRCS := $(filter-out daemon/main.c,$(wildcard daemon/*.c))
 PACK_SRCS := $(wildcard images/pack/*.c)
-INCLUDES := -Ilib -Ilib/format -Idaemon -Itests/unit -Itests/tools
+INCLUDES := -Ilib -Ilib/format -Idaemon -Ictl -Itests/unit -Itests/tools
 UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -67,7 +67,8 @@ build/lazyroot-pack: $(patsubst %.c,build/obj/%.o,$(PACK_SRCS)) build/obj/lib.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
 
 # Talks to the running daemon over its control socket (ctl/): libc only.
-build/lazyrootctl: build/obj/ctl/lazyrootctl.o
+CTL_OBJS = ctl/lazyrootctl.o ctl/plot.o lib/format/boot_trace.o
+build/lazyrootctl: $(addprefix build/obj/,$(CTL_OBJS))
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $^
 
@@ -83,6 +84,10 @@ build/unit-san/%: build/san/tests/unit/%.o build/san/daemon.a build/san/lib.a
 # The chunking rule is the pack tool's; its test links it alone.
 build/unit/test_chunker: build/obj/images/pack/chunker.o
 build/unit-san/test_chunker: build/san/images/pack/chunker.o
+# The picture is lazyrootctl's; its test and fuzzer link it alone.
+build/unit/test_plot: build/obj/ctl/plot.o
+build/unit-san/test_plot: build/san/ctl/plot.o
+build/fuzz/fuzz_trace: build/fuzz-obj/ctl/plot.o
 
 # Test tools: the fetch engine against a real server, the request loop
 # over a fake /dev/cachefiles (under ASan/UBSan), and the bench's checker.

@@ -2,8 +2,11 @@
 /*
  * lazyrootctl: asks the running lazyrootd, over its control socket
  * (daemon/control.h: one request line, "ok" or "error REASON", then the
- * answer), and writes what it answers.
+ * answer), and writes what it answers; and draws a trace it wrote.
  *   lazyrootctl record [FILE]
+ *   lazyrootctl status [--json]
+ *   lazyrootctl trace [FILE]
+ *   lazyrootctl plot TRACE > SVG
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +19,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "boot_trace.h"
+#include "plot.h"
+
 #define SOCKET_NAME "lazyrootd"	/* as daemon/control.h: @lazyrootd */
 #define ANSWER_MAX (64u << 20)
 #define WAIT_MS 30000
@@ -24,9 +30,15 @@ static const char *prog = "lazyrootctl";
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: %s record [FILE]\n"
-		   "  record [FILE]  write what the kernel has read so far, in first-touch\n"
-		   "                 order, as a prefetch list to FILE (default: stdout)\n",
+	fprintf(f, "usage: %s record [FILE] | status [--json] | trace [FILE] | plot TRACE\n"
+		   "  record [FILE]    write what the kernel has read so far, in first-touch\n"
+		   "                   order, as a prefetch list to FILE (default: stdout)\n"
+		   "  status [--json]  what the daemon is doing: front end, cache, mirrors, and\n"
+		   "                   per blob what it holds, fetched, and what failed\n"
+		   "  trace [FILE]     write the boot's fetches and reads, with their times, to\n"
+		   "                   FILE (default: stdout)\n"
+		   "  plot TRACE       draw a trace as SVG on stdout: bytes fetched, fetches in\n"
+		   "                   flight and reads over time\n",
 		prog);
 }
 
@@ -146,31 +158,17 @@ static int write_out(const char *path, const char *buf, size_t len)
 	return 0;
 }
 
-int main(int argc, char **argv)
+/* Sends @req, writes the answer's body to @file (NULL: stdout). */
+static int ask(const char *req, const char *file)
 {
-	const char *file = NULL;
 	char *ans = NULL, *nl;
 	ssize_t len;
 	int fd, ret;
 
-	if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
-		usage(stdout);
-		return 0;
-	}
-	if (argc >= 2 && !strcmp(argv[1], "--version")) {
-		printf("lazyrootctl " LAZYROOT_VERSION "\n");
-		return 0;
-	}
-	if (argc < 2 || argc > 3 || strcmp(argv[1], "record")) {
-		usage(stderr);
-		return 2;
-	}
-	if (argc == 3)
-		file = argv[2];
 	fd = connect_daemon();
 	if (fd < 0)
 		return 1;
-	if (write_all(fd, "record\n", 7)) {
+	if (write_all(fd, req, strlen(req))) {
 		fprintf(stderr, "%s: sending the request: %s\n", prog,
 			strerror(errno));
 		close(fd);
@@ -196,4 +194,78 @@ int main(int argc, char **argv)
 	ret = write_out(file, nl + 1, (size_t)(len - 3));
 	free(ans);
 	return ret ? 1 : 0;
+}
+
+/* Reads the trace @path (hostile: bounded, then checked) and draws it. */
+static int plot(const char *path)
+{
+	struct trace_log t;
+	char why[256], *buf;
+	size_t len = 0;
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), ret;
+
+	if (fd < 0) {
+		fprintf(stderr, "%s: %s: %s\n", prog, path, strerror(errno));
+		return 1;
+	}
+	buf = malloc(TRACE_FILE_MAX + 1);
+	if (!buf) {
+		fprintf(stderr, "%s: out of memory\n", prog);
+		close(fd);
+		return 1;
+	}
+	while (len <= TRACE_FILE_MAX &&
+	       (n = read(fd, buf + len, TRACE_FILE_MAX + 1 - len)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			fprintf(stderr, "%s: %s: %s\n", prog, path, strerror(errno));
+			close(fd);
+			free(buf);
+			return 1;
+		}
+		len += (size_t)n;
+	}
+	close(fd);
+	ret = trace_parse(&t, buf, len, why, sizeof(why));
+	free(buf);
+	if (ret) {
+		fprintf(stderr, "%s: %s: %s\n", prog, path, why);
+		return 1;
+	}
+	ret = plot_svg(&t, stdout);
+	trace_log_free(&t);
+	if (ret || fflush(stdout)) {
+		fprintf(stderr, "%s: writing the picture: %s\n", prog,
+			strerror(ret ? -ret : errno));
+		return 1;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *cmd = argc >= 2 ? argv[1] : "";
+
+	if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help")) {
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(cmd, "--version")) {
+		printf("lazyrootctl " LAZYROOT_VERSION "\n");
+		return 0;
+	}
+	if (!strcmp(cmd, "record") && argc <= 3)
+		return ask("record\n", argc == 3 ? argv[2] : NULL);
+	if (!strcmp(cmd, "trace") && argc <= 3)
+		return ask("trace\n", argc == 3 ? argv[2] : NULL);
+	if (!strcmp(cmd, "status") && argc == 2)
+		return ask("status\n", NULL);
+	if (!strcmp(cmd, "status") && argc == 3 && !strcmp(argv[2], "--json"))
+		return ask("status json\n", NULL);
+	if (!strcmp(cmd, "plot") && argc == 3)
+		return plot(argv[2]);
+	usage(stderr);
+	return 2;
 }

@@ -19,6 +19,8 @@
 #include "log.h"
 #include "record.h"
 #include "serve.h"
+#include "status.h"
+#include "trace.h"
 
 struct client {
 	int fd;				/* -1: slot free */
@@ -63,8 +65,47 @@ static int cmd_record(struct control *c, const char *args, char **out,
 	return record_text(r, out, len);
 }
 
+/* "status": for people; "status json": for machines. */
+static int cmd_status(struct control *c, const char *args, char **out,
+		      size_t *len, const char **why)
+{
+	struct status st;
+	int json = !strcmp(args, "json"), ret;
+
+	if (*args && !json) {
+		*why = "status takes no argument but 'json'";
+		return -EINVAL;
+	}
+	*why = "out of memory";
+	ret = server_status(c->s, &st);
+	if (ret)
+		return ret;
+	ret = json ? status_json(&st, out, len) : status_text(&st, out, len);
+	free(st.blobs);
+	return ret;
+}
+
+static int cmd_trace(struct control *c, const char *args, char **out,
+		     size_t *len, const char **why)
+{
+	const struct trace *t = server_trace(c->s);
+
+	if (*args) {
+		*why = "trace takes no arguments";
+		return -EINVAL;
+	}
+	if (!t) {
+		*why = "this daemon keeps no trace";
+		return -ENOENT;
+	}
+	*why = "out of memory";
+	return trace_text(t, out, len);
+}
+
 static const struct command commands[] = {
 	{ "record", cmd_record },
+	{ "status", cmd_status },
+	{ "trace", cmd_trace },
 };
 
 static long long now_ms(void)
@@ -183,7 +224,7 @@ static void dispatch(struct control *c, struct client *cl)
 		answer(cl, ret, why, ret ? NULL : body, len);
 		return;
 	}
-	answer(cl, -EINVAL, "unknown command (known: record)", NULL, 0);
+	answer(cl, -EINVAL, "unknown command (known: record, status, trace)", NULL, 0);
 }
 
 /* Reads what the client sent; answers once its line is whole. */

@@ -69,6 +69,13 @@ struct fetch_attempt {
 	char errbuf[CURL_ERROR_SIZE];
 };
 
+/* Per mirror, for lazyrootctl status. */
+struct mirror_info {
+	unsigned long long requests, bytes, failures;
+	int last_failed;		/* its last attempt failed */
+	char last_error[256];
+};
+
 struct fetch_engine {
 	CURLM *multi;
 	struct curl_slist *resolve;
@@ -100,6 +107,7 @@ struct fetch_engine {
 	 */
 	int unreachable;
 	struct fetch_stats stats;
+	struct mirror_info info[URL_MIRRORS_MAX];
 };
 
 static int64_t now_ms(void)
@@ -344,6 +352,45 @@ void fetch_engine_distrust(struct fetch_engine *e, unsigned int i)
 const struct fetch_stats *fetch_engine_stats(const struct fetch_engine *e)
 {
 	return &e->stats;
+}
+
+const char *fetch_mirror_state_name(enum fetch_mirror_state st)
+{
+	switch (st) {
+	case MIRROR_UNUSED:
+		return "unused";
+	case MIRROR_UP:
+		return "up";
+	case MIRROR_FAILING:
+		return "failing";
+	case MIRROR_WAITING:
+		return "waiting";
+	case MIRROR_GIVEN_UP:
+		return "given-up";
+	}
+	return "?";
+}
+
+void fetch_engine_mirror_status(const struct fetch_engine *e, unsigned int i,
+				struct fetch_mirror_status *out)
+{
+	const struct mirror_info *m = &e->info[i];
+
+	out->url = e->mirror[i];
+	out->requests = m->requests;
+	out->bytes = m->bytes;
+	out->failures = m->failures;
+	out->last_error = m->last_error;
+	if (!m->requests)
+		out->state = MIRROR_UNUSED;
+	else if (!m->last_failed)
+		out->state = MIRROR_UP;
+	else if (e->waiting)
+		out->state = MIRROR_WAITING;
+	else if (e->unreachable)
+		out->state = MIRROR_GIVEN_UP;
+	else
+		out->state = MIRROR_FAILING;
 }
 
 int fetch_engine_busy(const struct fetch_engine *e)
@@ -627,6 +674,9 @@ static int launch(struct fetch_engine *e, struct fetch_attempt *a)
 		return -ENOMEM;
 	e->inflight++;
 	e->stats.attempts++;
+	e->info[a->mirror].requests++;
+	if (r->counts)
+		r->counts->requests++;
 	return 0;
 }
 
@@ -786,8 +836,13 @@ static void finish(struct fetch_engine *e, struct fetch_attempt *a, int err)
 		e->unreachable = 1;
 		err = a->timed_out ? -ETIMEDOUT : -EIO;
 	}
-	if (err) {
+	if (err && !(err == -ENOENT && r->absent_ok)) {
+		/* an optional file that is not there is an answer, not a failure */
 		e->stats.failures++;
+		if (r->counts)
+			r->counts->failures++;
+	}
+	if (err) {
 		if (a->attempts > 1)
 			snprintf(why, sizeof(why), "%s (gave up after %u attempts)",
 				 a->why, a->attempts);
@@ -797,6 +852,10 @@ static void finish(struct fetch_engine *e, struct fetch_attempt *a, int err)
 		why[0] = '\0';
 		if (r->kind == FETCH_RANGE)
 			e->stats.bytes += a->got;
+		/* every body byte used, the probe's one too: as the server counts */
+		if (r->counts)
+			r->counts->bytes += a->got;
+		e->info[a->mirror].bytes += a->got;
 	}
 	curl_easy_cleanup(a->easy);
 	curl_slist_free_all(a->headers);
@@ -875,9 +934,27 @@ static void round_failed(struct fetch_engine *e, struct fetch_attempt *a)
 			 a->why);
 	}
 	e->stats.retries++;
+	if (r->counts)
+		r->counts->retries++;
 	a->retry_at_ms = now + delay;
 	a->next = e->retries;
 	e->retries = a;
+}
+
+/* What the attempt's mirror did: an answer used, or the reason it failed. */
+static void note_mirror(struct fetch_engine *e, struct fetch_attempt *a,
+			int err)
+{
+	struct mirror_info *m = &e->info[a->mirror];
+
+	if (!err || (err == -ENOENT && a->req->absent_ok)) {
+		m->last_failed = 0;
+		return;
+	}
+	m->failures++;
+	m->last_failed = 1;
+	snprintf(m->last_error, sizeof(m->last_error), "%.*s", (int)sizeof(m->last_error) - 1,
+		 a->why[0] ? a->why : strerror(-err));
 }
 
 static void on_finished(struct fetch_engine *e, struct fetch_attempt *a,
@@ -889,6 +966,7 @@ static void on_finished(struct fetch_engine *e, struct fetch_attempt *a,
 	curl_multi_remove_handle(e->multi, a->easy);
 	e->inflight--;
 	err = classify(a, rc);
+	note_mirror(e, a, err);
 	if (err == -ENOENT && r->absent_ok) {
 		answered(e, a);
 		finish(e, a, err);
@@ -938,6 +1016,8 @@ static void on_finished(struct fetch_engine *e, struct fetch_attempt *a,
 			a->mirror = next_allowed(e, a->mirror + 1,
 						 r->skip_mirrors);
 			e->stats.retries++;
+			if (r->counts)
+				r->counts->retries++;
 			if (start_attempt(e, a)) {
 				snprintf(a->why, sizeof(a->why),
 					 "cannot start a request (out of memory)");

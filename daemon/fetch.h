@@ -35,6 +35,14 @@ enum fetch_kind {
 	FETCH_RANGE,	/* fetch [off, off+len) into buf */
 };
 
+/* True counts of the work a set of requests caused. */
+struct fetch_counts {
+	unsigned long long requests;	/* HTTP requests sent */
+	unsigned long long bytes;	/* body bytes of the answers used */
+	unsigned long long retries;	/* further attempts after a failed one */
+	unsigned long long failures;	/* requests given up on */
+};
+
 struct fetch_request {
 	/* Set by the caller; url and buf must live until done() is called. */
 	enum fetch_kind kind;
@@ -71,6 +79,11 @@ struct fetch_request {
 	 * not there; no other mirror is asked and none counts as failing.
 	 */
 	int absent_ok;
+	/*
+	 * Counted into as the engine works (NULL: only the engine's own
+	 * totals): e.g. one blob's share of the traffic.
+	 */
+	struct fetch_counts *counts;
 	uint64_t size;			/* FETCH_PROBE result */
 	unsigned int mirror;		/* the mirror that answered */
 
@@ -107,6 +120,25 @@ struct fetch_stats {
 	unsigned long long retries;
 	unsigned long long failures;	/* requests given up on */
 };
+
+/* What a mirror is doing, as lazyrootctl status shows it. */
+enum fetch_mirror_state {
+	MIRROR_UNUSED,		/* not asked yet */
+	MIRROR_UP,		/* its last answer was used */
+	MIRROR_FAILING,		/* its last attempt failed; requests retry */
+	MIRROR_WAITING,		/* every mirror down: reads wait for one */
+	MIRROR_GIVEN_UP,	/* every mirror down past the time limit: reads fail */
+};
+
+struct fetch_mirror_status {
+	const char *url;
+	enum fetch_mirror_state state;
+	unsigned long long requests, bytes, failures;	/* attempts on it */
+	const char *last_error;		/* "" if none */
+};
+
+/* The state's name: "unused", "up", "failing", "waiting", "given-up". */
+const char *fetch_mirror_state_name(enum fetch_mirror_state st);
 
 /* Returns 0 or -errno after one line saying what failed. */
 int fetch_engine_new(struct fetch_engine **out, const struct fetch_options *o);
@@ -165,6 +197,10 @@ const char *fetch_engine_base(const struct fetch_engine *e);
 /* How many base URLs (mirrors) there are, and the i-th one. */
 unsigned int fetch_engine_mirrors(const struct fetch_engine *e);
 const char *fetch_engine_mirror(const struct fetch_engine *e, unsigned int i);
+
+/* Fills @out for mirror @i (< fetch_engine_mirrors()). */
+void fetch_engine_mirror_status(const struct fetch_engine *e, unsigned int i,
+				struct fetch_mirror_status *out);
 
 /*
  * Mirror @i served bytes that failed verification: later requests start at

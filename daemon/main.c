@@ -224,6 +224,8 @@ static int worker_run(void *ctx, int ready_fd, unsigned int restarts)
 			 d->cfg.cache_dir[0] ? d->cfg.cache_dir : "none",
 			 d->cfg.timeout_s, config_waits(&d->cfg) ? "wait" : "fail",
 			 d->cfg.connections);
+	server_set_frontend(d->server, fe->name, d->bk.nbd ? d->bk.index : NULL,
+			    d->bk.ndevs);
 	/* Without it the daemon serves as well: control_new said why. */
 	if (control_new(&ctl, CONTROL_NAME, d->server))
 		ctl = NULL;

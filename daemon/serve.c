@@ -16,7 +16,9 @@
 #include "record.h"
 #include "serve.h"
 #include "source.h"
+#include "status.h"
 #include "store.h"
+#include "trace.h"
 #include "url.h"
 
 /* erofs asks for readahead windows; anything this large is not sane. */
@@ -97,6 +99,8 @@ struct fetch {
 	struct fetch *next;		/* in sb->fetches */
 	struct fetch *next_queued;	/* in server->queue, waiting for room */
 	int prefetch;			/* started by prefetch.c */
+	enum trace_why why;		/* for the trace: a read, read-ahead, prefetch */
+	uint64_t start_us;		/* launched (trace_now_us()) */
 };
 
 struct server {
@@ -114,6 +118,11 @@ struct server {
 	struct record *record;		/* what the kernel read, or NULL */
 	struct prefetch *prefetch;	/* streaming a list, or NULL */
 	const struct manifest *manifest;	/* a verified image's, or NULL */
+	struct trace *trace;		/* the boot's fetches and reads, or NULL */
+	/* the front end, for the status */
+	const char *fe_name;
+	unsigned int ndevs;
+	char devs[STATUS_DEVS_MAX][STATUS_DEV_MAX];
 };
 
 int server_new_source(struct server **out, const struct config *cfg,
@@ -131,6 +140,9 @@ int server_new_source(struct server **out, const struct config *cfg,
 	/* Without room for it the daemon serves as well, just keeps no record. */
 	if (record_new(&s->record))
 		s->record = NULL;
+	/* Nor a trace. */
+	if (trace_new(&s->trace))
+		s->trace = NULL;
 	*out = s;
 	return 0;
 }
@@ -156,6 +168,7 @@ int server_new(struct server **out, const struct config *cfg,
 		  source_plain_new(&src, engine, stats);
 	if (ret) {
 		record_free((*out)->record);
+		trace_free((*out)->trace);
 		free(*out);
 		return ret;
 	}
@@ -203,12 +216,82 @@ void server_free(struct server *s)
 	s->src->ops->destroy(s->src);
 	prefetch_free(s->prefetch);
 	record_free(s->record);
+	trace_free(s->trace);
 	free(s);
 }
 
 const struct record *server_record(const struct server *s)
 {
 	return s->record;
+}
+
+const struct trace *server_trace(const struct server *s)
+{
+	return s->trace;
+}
+
+void server_set_frontend(struct server *s, const char *name,
+			 const int *nbd_index, unsigned int ndevs)
+{
+	unsigned int i;
+
+	s->fe_name = name;
+	if (!nbd_index) {
+		/* cachefiles: one device for every blob */
+		s->ndevs = 1;
+		snprintf(s->devs[0], sizeof(s->devs[0]), "/dev/cachefiles");
+		return;
+	}
+	s->ndevs = ndevs < STATUS_DEVS_MAX ? ndevs : STATUS_DEVS_MAX;
+	for (i = 0; i < s->ndevs; i++)
+		snprintf(s->devs[i], sizeof(s->devs[i]), "/dev/nbd%d",
+			 nbd_index[i]);
+}
+
+int server_status(const struct server *s, struct status *st)
+{
+	const struct sblob *sb;
+	unsigned int i, n = 0;
+
+	memset(st, 0, sizeof(*st));
+	st->frontend = s->fe_name;
+	st->ndevs = s->ndevs;
+	memcpy(st->devs, s->devs, sizeof(st->devs));
+	st->disk_dir = s->cfg->store_dir[0] ? s->cfg->store_dir : NULL;
+	st->ram_used = s->ram.used;
+	st->ram_limit = s->ram.limit;
+	if (s->engine) { /* tests run servers without one */
+		st->net = *fetch_engine_stats(s->engine);
+		st->nmirrors = fetch_engine_mirrors(s->engine);
+		for (i = 0; i < st->nmirrors; i++)
+			fetch_engine_mirror_status(s->engine, i, &st->mirrors[i]);
+	}
+	for (sb = s->blobs; sb; sb = sb->next)
+		n += !sb->closed;
+	st->blobs = n ? calloc(n, sizeof(*st->blobs)) : NULL;
+	if (n && !st->blobs)
+		return -ENOMEM;
+	for (sb = s->blobs; sb; sb = sb->next) {
+		struct status_blob *bl;
+		uint64_t total, held = 0;
+
+		if (sb->closed)
+			continue;
+		bl = &st->blobs[st->nblobs++];
+		bl->name = sb->b.name;
+		bl->size = sb->b.size;
+		bl->st = sb->b.stats;
+		if (sb->b.store) {
+			held = store_pages(sb->b.store, &total) * STORE_PAGE;
+			if (held > sb->b.size)
+				held = sb->b.size;
+			bl->store = store_in_ram(sb->b.store) ? "ram" : "disk";
+			if (!store_in_ram(sb->b.store))
+				st->disk_used += held;
+		}
+		bl->held = held;
+	}
+	return 0;
 }
 
 /* Prefetch for @s, told of the blobs the kernel opened before it began. */
@@ -297,7 +380,7 @@ void server_log_stats(const struct server *s)
 			 sb->b.name, (unsigned long long)have,
 			 (unsigned long long)total,
 			 (unsigned long long)store_waiting(sb->b.store),
-			 s->stats.store_bad);
+			 sb->b.stats.store_bad);
 	}
 	if (s->src->ops->log_stats)
 		s->src->ops->log_stats(s->src);
@@ -485,8 +568,10 @@ static int hand_over(struct sblob *sb, const unsigned char *buf, uint64_t off,
 		return -EBADF;
 	/* A failure is logged by the front end and counted by the read it fails. */
 	ret = sb->fe->ops->write(sb->fe, buf, off, len);
-	if (!ret)
+	if (!ret) {
 		s->stats.bytes_written += page_up(len);
+		sb->b.stats.bytes_to_kernel += page_up(len);
+	}
 	return ret;
 }
 
@@ -591,8 +676,11 @@ void job_done(struct job *j, int err, const char *why)
 	for (i = 0; i < f->nwaiters && !bad && !sb->closed; i++)
 		if (!fetch_covers(f, f->waiters[i].off, f->waiters[i].len))
 			bad = &f->waiters[i];
+	trace_fetch(s->trace, sb->b.name, f->start_us, j->off, j->len,
+		    f->why, err != 0);
 	if (bad) {
 		s->stats.errors++;
+		sb->b.stats.errors++;
 		log_err("blob %s: cannot read bytes %llu-%llu from %s: %s",
 			sb->b.name, (unsigned long long)bad->off,
 			(unsigned long long)(bad->off + bad->len - 1), sb->b.url,
@@ -657,6 +745,7 @@ static void launch_fetch(struct server *s, struct fetch *f)
 	if (j->buf) {
 		memset(j->buf + j->len, 0, f->buflen - j->len);
 		s->inflight += f->buflen;
+		f->start_us = trace_now_us();
 		log_debug("blob %s: fetching %llu+%llu", sb->b.name,
 			  (unsigned long long)j->off, (unsigned long long)j->len);
 		ret = s->src->ops->fetch(s->src, j);
@@ -664,6 +753,8 @@ static void launch_fetch(struct server *s, struct fetch *f)
 			return;
 	}
 	s->stats.errors++;
+	sb->b.stats.errors++;
+	f->start_us = trace_now_us();
 	snprintf(why, sizeof(why), "cannot plan a fetch of %llu bytes: %s",
 		 (unsigned long long)j->len, strerror(-ret));
 	job_done(j, ret, why);
@@ -713,6 +804,7 @@ static int start_fetch(struct sblob *sb, uint64_t off, uint64_t end,
 	if (!f || (w && add_waiter(f, w))) {
 		free(f);
 		s->stats.errors++;
+		sb->b.stats.errors++;
 		log_err("blob %s: out of memory for a fetch of %llu bytes",
 			sb->b.name, (unsigned long long)buflen);
 		return -ENOMEM;
@@ -720,6 +812,7 @@ static int start_fetch(struct sblob *sb, uint64_t off, uint64_t end,
 	f->sb = sb;
 	f->buflen = buflen;
 	f->prefetch = prefetch;
+	f->why = prefetch ? TRACE_PREFETCH : w ? TRACE_DEMAND : TRACE_AHEAD;
 	f->job.blob = &sb->b;
 	f->job.off = off;
 	f->job.len = end - off;
@@ -830,6 +923,7 @@ static int split_read(struct sblob *sb, const struct waiter *w)
 	if (!sp || !sp->buf) {
 		free(sp);
 		sb->server->stats.errors++;
+		sb->b.stats.errors++;
 		log_err("blob %s: out of memory for a read of %llu bytes",
 			sb->b.name, (unsigned long long)w->len);
 		sb->fe->ops->read_done(sb->fe, w->tag, NULL, -ENOMEM);
@@ -881,6 +975,7 @@ static int check_from_disk(struct sblob *sb, unsigned char *buf, uint64_t off,
 	if (ret != -EBADMSG)
 		return ret;
 	s->stats.store_bad++;
+	sb->b.stats.store_bad++;
 	log_warn("blob %s: bytes %llu-%llu kept on disk failed their check (%s): dropped from the store, fetching them again",
 		 sb->b.name, (unsigned long long)off,
 		 (unsigned long long)(off + len - 1), why);
@@ -925,8 +1020,10 @@ static int read_from_store(struct sblob *sb, const struct waiter *w)
 	ret = sb->fe->ops->write(sb->fe, buf, off, end - off);
 	if (ret) {
 		s->stats.errors++;
+		b->stats.errors++;
 	} else {
 		s->stats.bytes_written += end - off;
+		b->stats.bytes_to_kernel += end - off;
 		if (ram) {
 			s->stats.bytes_from_ram += end - off;
 			s->ram_reads++;
@@ -952,8 +1049,10 @@ void serve_read(struct server *s, struct blob *b, uint64_t off, uint64_t len,
 	uint64_t start, end;
 
 	s->stats.reads++;
+	b->stats.reads++;
 	if (off >= b->size || len > READ_MAX || !len) {
 		s->stats.errors++;
+		b->stats.errors++;
 		log_err("READ on blob %s: range %llu+%llu is outside its %llu bytes or too large; failed",
 			b->name, (unsigned long long)off,
 			(unsigned long long)len, (unsigned long long)b->size);
@@ -966,8 +1065,11 @@ void serve_read(struct server *s, struct blob *b, uint64_t off, uint64_t len,
 	if (s->record)
 		record_touch(s->record, b->name, page_down(off),
 			     page_up(off + w.len));
-	if (b->store && read_from_store(sb, &w))
+	if (b->store && read_from_store(sb, &w)) {
+		trace_read(s->trace, b->name, off, w.len, 0);
 		return;
+	}
+	trace_read(s->trace, b->name, off, w.len, 1);
 	if (join_fetch(sb, &w)) {
 		log_debug("READ: blob %s bytes %llu+%llu joins a fetch under way",
 			  b->name, (unsigned long long)off,

@@ -75,6 +75,25 @@ void server_limit_inflight(struct server *s, uint64_t bytes);
  */
 const struct record *server_record(const struct server *s);
 
+struct trace;
+struct status;
+
+/* The boot's fetches and reads (trace.h), or NULL when there was no memory. */
+const struct trace *server_trace(const struct server *s);
+
+/*
+ * The front end now serving (frontend->name), and with NBD the index of
+ * each blob's device (NULL: cachefiles), for the status.
+ */
+void server_set_frontend(struct server *s, const char *name,
+			 const int *nbd_index, unsigned int ndevs);
+
+/*
+ * A snapshot of the counters into @st; st->blobs is the caller's to
+ * free() (its names point into the server: use it at once). 0 or -ENOMEM.
+ */
+int server_status(const struct server *s, struct status *st);
+
 /* Streams the image's prefetch list, if it has one (prefetch.h). */
 void server_prefetch(struct server *s);
 

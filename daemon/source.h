@@ -21,6 +21,20 @@ struct source;
 struct store;
 struct serve_stats;
 
+/*
+ * One blob's true counts (lazyrootctl status), each kept where the work
+ * is done: the network's by fetch.c (through fetch_request.counts), the
+ * rest by serve.c and the source.
+ */
+struct blob_stats {
+	struct fetch_counts net;	/* its requests, bytes, retries, failures */
+	unsigned long long reads;	/* kernel reads */
+	unsigned long long errors;	/* kernel reads answered with an error */
+	unsigned long long bytes_to_kernel;	/* bytes handed to the kernel */
+	unsigned long long verify_failures;	/* chunks failing their digest */
+	unsigned long long store_bad;	/* reads back from the disk failing their check */
+};
+
 /* A blob as the core and the source share it (serve.c owns it). */
 struct blob {
 	char name[URL_NAME_MAX + 1];	/* fsid or device tag, checked */
@@ -30,6 +44,7 @@ struct blob {
 	const void *src_data;		/* the source's, e.g. its manifest entry */
 	struct store *store;		/* pages kept across boots, or NULL */
 	struct fetch_validators validators;	/* plain images: which file */
+	struct blob_stats stats;
 };
 
 /*

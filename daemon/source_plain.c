@@ -198,6 +198,7 @@ static void plain_open(struct source *src, struct blob *b,
 	po->probe.kind = FETCH_PROBE;
 	po->probe.url = b->url;
 	po->probe.validators = &b->validators;
+	po->probe.counts = &b->stats.net;
 	if (store_dir)
 		find_local_copy(po);
 	/* with a copy to boot from, an unanswered probe need not wait */
@@ -244,6 +245,7 @@ static int plain_fetch(struct source *src, struct job *j)
 	req->url = j->blob->url;
 	/* the file the probe saw, on each mirror: If-Range */
 	req->validators = &j->blob->validators;
+	req->counts = &j->blob->stats.net;
 	req->off = j->off;
 	req->len = j->len;
 	req->blob_size = j->blob->size;

@@ -186,6 +186,7 @@ static int decode_part(struct part *pt)
 			continue;
 		}
 		v->stats->chunks_bad++;
+		vj->j->blob->stats.verify_failures++;
 		log_warn("blob %s: chunk %u (bytes %llu-%llu) from %s failed verification: %s",
 			 vj->j->blob->name, ci,
 			 (unsigned long long)m->ref_off[r],
@@ -276,6 +277,7 @@ static int plan_parts(struct verified *v, struct vjob *vj, uint32_t r0,
 				      &m->packs[c->pack]))
 			return -ENAMETOOLONG;
 		pt->req.kind = FETCH_RANGE;
+		pt->req.counts = &vj->j->blob->stats.net;
 		pt->req.url = pt->url;
 		pt->req.off = c->offset;
 		pt->req.len = end - c->offset;

@@ -49,7 +49,7 @@ build/static/lazyrootd.stripped: build/static/lazyrootd
 	strip -o $@ $<
 
 # For roots without a C library of their own (the tests' busybox root).
-build/static/lazyrootctl: build/static/ctl/lazyrootctl.o
+build/static/lazyrootctl: $(addprefix build/static/,$(CTL_OBJS))
 	$(STATIC_PREFIX)/bin/musl-gcc -static -s -o $@ $^
 endif
 

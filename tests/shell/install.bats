@@ -23,13 +23,38 @@ setup_file() {
 @test "lazyrootctl with no daemon running says so in one line" {
 	# a network namespace of its own: no lazyrootd listens in it
 	unshare -n true 2>/dev/null || skip "cannot make a network namespace here"
-	run --separate-stderr unshare -n "$P/sbin/lazyrootctl" record
-	[ "$status" -eq 1 ]
-	[ "$stderr" = "lazyrootctl: no lazyrootd is running here (nothing listens on @lazyrootd)" ]
-	[ -z "$output" ]
+	for cmd in record status "status --json" trace; do
+		# shellcheck disable=SC2086
+		run --separate-stderr unshare -n "$P/sbin/lazyrootctl" $cmd
+		[ "$status" -eq 1 ]
+		[ "$stderr" = "lazyrootctl: no lazyrootd is running here (nothing listens on @lazyrootd)" ]
+		[ -z "$output" ]
+	done
 	run --separate-stderr "$P/sbin/lazyrootctl" bogus
 	[ "$status" -eq 2 ]
-	[[ $stderr == "usage: lazyrootctl record [FILE]"* ]]
+	[[ $stderr == "usage: lazyrootctl record [FILE] | status [--json] | trace [FILE] | plot TRACE"* ]]
+	run --separate-stderr "$P/sbin/lazyrootctl" status --xml
+	[ "$status" -eq 2 ]
+}
+
+@test "lazyrootctl plot draws a trace as SVG, and refuses what is not one in one line" {
+	T=$BATS_TEST_TMPDIR
+	printf 'lazyroot-trace 1\nblob 0 rootfs\nread 1500000 0 0 4096 waited\nfetch 1500100 1900000 0 0 131072 demand ok\nfetch 1600000 2100000 0 131072 262144 ahead ok\nread 2200000 0 131072 4096 stored\n' > "$T/t"
+	"$P/sbin/lazyrootctl" plot "$T/t" > "$T/t.svg"
+	python3 -c 'import sys, xml.etree.ElementTree as E; r = E.parse(sys.argv[1]).getroot(); assert r.tag == "{http://www.w3.org/2000/svg}svg", r.tag' "$T/t.svg"
+	grep -q '>lazyrootd: 2 fetches, 0.4 MiB, at most 2 at once; 2 reads, 1 waited for the network<' "$T/t.svg"
+	printf 'lazyroot-trace 1\nblob 0 rootfs\nfetch 9 1 0 0 4096 demand ok\n' > "$T/bad"
+	run --separate-stderr "$P/sbin/lazyrootctl" plot "$T/bad"
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "lazyrootctl: $T/bad: line 3: the fetch ends before it starts" ]
+	[ -z "$output" ]
+	head -c 40000000 /dev/zero > "$T/big"
+	run --separate-stderr "$P/sbin/lazyrootctl" plot "$T/big"
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "lazyrootctl: $T/big: larger than 32 MiB" ]
+	run --separate-stderr "$P/sbin/lazyrootctl" plot "$T/none"
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "lazyrootctl: $T/none: No such file or directory" ]
 }
 
 @test "the installed lazyroot-mkinitrd packs the installed daemon" {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * daemon/control.c over a real abstract socket: the record command, and
+ * daemon/control.c over a real abstract socket: the record, status and
+ * trace commands, and
  * requests that are too long, not text, unknown, from a user other than
  * root, or more at once than there are slots.
  */
@@ -187,12 +188,34 @@ static void test_record(struct server *s, struct blob *b)
 	}
 }
 
+/* After test_record's two reads: the status counts them, the trace has them. */
+static void test_status_trace(void)
+{
+	ask("status\n", 7, buf, sizeof(buf));
+	CHECK(!strncmp(buf, "ok\nlazyrootd ", 13));
+	CHECK(strstr(buf, "\nblob root: 1048576 bytes (1.0 MiB)\n") != NULL);
+	CHECK(strstr(buf, "\n  reads:         2, 0 failed; 8192 bytes (8.0 KiB) handed to the kernel\n") != NULL);
+	ask("status json\n", 12, buf, sizeof(buf));
+	CHECK(!strncmp(buf, "ok\n{\"version\":", 14));
+	CHECK(strstr(buf, "\"blobs\":[{\"name\":\"root\",\"size\":1048576,\"store\":null,\"held\":0,") != NULL);
+	CHECK(strstr(buf, "\"reads\":2,\"errors\":0,\"bytes_to_kernel\":8192,") != NULL);
+	ask("trace\n", 6, buf, sizeof(buf));
+	CHECK(!strncmp(buf, "ok\nlazyroot-trace 1\nblob 0 root\nread ", 37));
+	CHECK(strstr(buf, " 0 8192 100 waited\nfetch ") != NULL);
+	CHECK(strstr(buf, " 0 8192 4096 demand ok\n") != NULL);
+	CHECK(strstr(buf, " 0 0 4096 waited\n") != NULL);
+}
+
 static void test_bad_requests(void)
 {
 	char big[400];
 
-	ask("status\n", 7, buf, sizeof(buf));
-	CHECK_STR(buf, "error unknown command (known: record)\n");
+	ask("bogus\n", 6, buf, sizeof(buf));
+	CHECK_STR(buf, "error unknown command (known: record, status, trace)\n");
+	ask("status xml\n", 11, buf, sizeof(buf));
+	CHECK_STR(buf, "error status takes no argument but 'json'\n");
+	ask("trace now\n", 10, buf, sizeof(buf));
+	CHECK_STR(buf, "error trace takes no arguments\n");
 	ask("record now\n", 11, buf, sizeof(buf));
 	CHECK_STR(buf, "error record takes no arguments\n");
 	ask("rec\0ord\n", 8, buf, sizeof(buf));
@@ -279,6 +302,7 @@ int main(void)
 		CHECK(control_new(&again, name, s) == -EADDRINUSE);
 	}
 	test_record(s, fe.b);
+	test_status_trace();
 	test_bad_requests();
 	test_slots();
 	if (getuid() == 0)

@@ -42,14 +42,77 @@ boot() {
 	vboot "$1" rootfs-test erofs.fsid=rootfs-test erofs.url="$(vm_url "$PORT")" "${@:2}"
 }
 
+# check_status ACCESS-LOG: the status the cold boot printed last against the
+# server's own count of this boot's requests (ACCESS-LOG: tab-separated, request,
+# status, Range, body bytes)
+check_status() {
+	observed "$log" LAZYROOT-STATUS > "$W/status.txt"
+	observed "$log" LAZYROOT-JSON > "$W/status.json"
+	cat "$W/status.txt"
+	grep -qx 'front end:  cachefiles (/dev/cachefiles)' "$W/status.txt"
+	grep -qx 'blob rootfs-test: .*' "$W/status.txt"
+	grep -Eqx "mirror https://10.0.2.2:$PORT/img: up; [0-9]+ requests, .*" "$W/status.txt"
+	# the server's count: every request, and the blob's own (its probe and ranges)
+	all=$(wc -l < "$1")
+	blob_requests=$(awk -F '\t' '$1 ~ /^GET \/img\/rootfs-test HTTP/' "$1" | wc -l)
+	blob_bytes=$(awk -F '\t' '$1 ~ /^GET \/img\/rootfs-test HTTP/ { s += $4 } END { printf "%d", s }' "$1")
+	echo "server: $all requests, $blob_requests for the blob, $blob_bytes body bytes"
+	python3 - "$W/status.json" "$all" "$blob_requests" "$blob_bytes" <<'PY'
+import json, sys
+st = json.load(open(sys.argv[1]))
+want_all, want_req, want_bytes = map(int, sys.argv[2:5])
+b = [b for b in st["blobs"] if b["name"] == "rootfs-test"]
+assert len(b) == 1, st["blobs"]
+b = b[0]
+print("status: %d requests, %d for the blob, %d bytes fetched" %
+      (st["network"]["requests"], b["requests"], b["bytes_fetched"]))
+assert st["frontend"] == {"kind": "cachefiles", "devices": ["/dev/cachefiles"]}, st["frontend"]
+assert st["network"]["requests"] == want_all and st["network"]["failures"] == 0, (st["network"], want_all)
+assert b["requests"] == want_req, (b, want_req)
+assert b["bytes_fetched"] == want_bytes, (b, want_bytes)
+assert b["failures"] == 0 and b["errors"] == 0 and b["verification_failures"] == 0, b
+assert b["reads"] > 0 and b["bytes_to_kernel"] >= b["bytes_fetched"] - b["requests"], b
+assert b["store"] is None and st["cache"] == {"ram": None, "disk": None}, st["cache"]
+assert [m["state"] for m in st["mirrors"]] == ["up"], st["mirrors"]
+PY
+}
+
+# check_picture: the cold boot's trace drawn, well-formed SVG; its fetches are
+# the server's ranges of the blob
+check_picture() {
+	observed "$log" LAZYROOT-TRACE > "$W/boot.trace"
+	head -n 3 "$W/boot.trace"
+	[ "$(head -n 1 "$W/boot.trace")" = "lazyroot-trace 1" ]
+	grep -q '^read [0-9]* 0 0 4096 waited$' "$W/boot.trace"
+	traced=$(awk '$1 == "fetch" && $8 == "ok" { s += $6 } END { printf "%d", s }' "$W/boot.trace")
+	ranges=$(awk -F '\t' '$1 ~ /^GET \/img\/rootfs-test HTTP/ && $3 != "bytes=0-0" { s += $4 } END { printf "%d", s }' "$W/cold.access")
+	echo "trace: $traced bytes in fetches, the server sent $ranges in ranges"
+	[ "$traced" -eq "$ranges" ]
+	build/lazyrootctl plot "$W/boot.trace" > "$W/boot.svg"
+	python3 -c 'import sys, xml.etree.ElementTree as E; r = E.parse(sys.argv[1]).getroot(); assert r.tag == "{http://www.w3.org/2000/svg}svg", r.tag; print("svg:", len(list(r.iter())), "elements")' "$W/boot.svg"
+	# LAZYROOT_KEEP_PICTURE=DIR: keep them, and the status, for docs/
+	[ -z "${LAZYROOT_KEEP_PICTURE:-}" ] ||
+		cp "$W/boot.trace" "$W/boot.svg" "$W/status.txt" "$W/status.json" "$LAZYROOT_KEEP_PICTURE/"
+}
+
 # the record printed by lazyroot.test=record
 record_of() {
 	sed -n 's/^LAZYROOT-RECORD: //p' "$1"
 }
 
+# the lines printed with PREFIX (LAZYROOT-TRACE, -STATUS, -JSON) by lazyroot.observe=1
+observed() {
+	sed -n "s/^$2: //p" "$1" | tr -d '\r'
+}
+
 @test "record, publish with it, boot again: fewer requests, the same files" {
-	boot cold lazyroot.test=record
+	# the server's log from here on is this boot's (flushed: https-server log)
+	first=$(($(tests/lib/https-server log "$W/srv" | wc -l) + 1))
+	boot cold lazyroot.test=record lazyroot.observe=1
 	[ "$qemu_status" -eq 0 ]
+	tests/lib/https-server log "$W/srv" | tail -n "+$first" | grep -v '^PRI ' > "$W/cold.access"
+	check_status "$W/cold.access"
+	check_picture
 	grep -q '^LAZYROOT-TEST: sha256 ok (10 files)' "$log"
 	grep -q '^LAZYROOT-TEST: record saved' "$log"
 	cold=$requests
