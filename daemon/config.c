@@ -10,6 +10,7 @@
 
 #include "cmdline.h"
 #include "config.h"
+#include "fill.h"
 #include "io.h"
 #include "log.h"
 #include "url.h"
@@ -53,7 +54,12 @@ int parse_uint(const char *s, unsigned int min, unsigned int max,
 	return 0;
 }
 
-int parse_size(const char *s, uint64_t *out, const char **why)
+/*
+ * Digits and an optional K, M, G or T (binary, either case) into bytes:
+ * 0, -EINVAL (not that form) or -ERANGE (past 1T, or outside [min, max]).
+ */
+static int parse_bytes(const char *s, uint64_t min, uint64_t max,
+		       uint64_t *out)
 {
 	static const char units[] = "KMGT";
 	uint64_t v = 0;
@@ -62,7 +68,6 @@ int parse_size(const char *s, uint64_t *out, const char **why)
 	const char *u;
 	char c = n ? (char)(s[n - 1] & ~0x20) : 0;
 
-	/* binary units, either case, as the initramfs takes them */
 	if (c >= 'A' && c <= 'Z' && (u = strchr(units, c))) {
 		shift = (unsigned int)(u - units + 1) * 10;
 		n--;
@@ -70,27 +75,58 @@ int parse_size(const char *s, uint64_t *out, const char **why)
 	for (i = 0; i < n; i++)
 		if (s[i] < '0' || s[i] > '9')
 			break;
-	if (!n || i < n) {
-		*why = "expected a size like 4G (digits and an optional K, M, G or T)";
+	if (!n || i < n)
 		return -EINVAL;
-	}
 	while (n > 1 && *s == '0') {
 		s++;
 		n--;
 	}
 	for (i = 0; i < n && i < 16; i++)
 		v = v * 10 + (uint64_t)(s[i] - '0');
-	if (n > 15 || v > (1ULL << 40) >> shift) {
+	if (n > 15 || v > (1ULL << 40) >> shift)
+		return -ERANGE;
+	v <<= shift;
+	if (v < min || v > max)
+		return -ERANGE;
+	*out = v;
+	return 0;
+}
+
+int parse_size(const char *s, uint64_t *out, const char **why)
+{
+	uint64_t v = 0;
+	int ret = parse_bytes(s, 0, 1ULL << 40, &v);
+
+	if (ret == -EINVAL) {
+		*why = "expected a size like 4G (digits and an optional K, M, G or T)";
+		return -EINVAL;
+	}
+	if (ret) {
 		*why = "too large (at most 1T)";
 		return -EINVAL;
 	}
-	v <<= shift;
 	if (v < (16ULL << 20)) {
 		*why = "too small (at least 16M)";
 		return -EINVAL;
 	}
 	*out = v;
 	return 0;
+}
+
+int parse_rate(const char *s, uint64_t *out, const char **why)
+{
+	int ret = parse_bytes(s, FILL_RATE_MIN, FILL_RATE_MAX, out);
+
+	if (ret == -EINVAL)
+		*why = "expected bytes a second like 4M (digits and an optional K, M or G)";
+	else if (ret)
+		*why = "outside 64K..10G (bytes a second)";
+	return ret ? -EINVAL : 0;
+}
+
+int config_fills(const struct config *cfg)
+{
+	return !strcmp(cfg->fill, "on");
 }
 
 uint64_t config_default_ram_cache(void)
@@ -130,6 +166,8 @@ static void usage(void)
 	       "                     (erofs.onerror=, wait)\n"
 	       "  --connections N    parallel HTTPS connections (4)\n"
 	       "  --prefetch on|off  stream the image's prefetch list first (erofs.prefetch=, on)\n"
+	       "  --fill on|off      fetch the rest of the image once boot is over (erofs.fill=, off)\n"
+	       "  --fill-rate RATE   at most RATE bytes a second, e.g. 4M (erofs.fillrate=, 4M)\n"
 	       "  --tag TAG          cachefiles tag (lazyroot)\n"
 	       "  --store-dir DIR    keep fetched pages in DIR across boots (a local disk)\n"
 	       "  --ram-cache SIZE   nbd: keep up to SIZE of fetched pages in RAM\n"
@@ -154,7 +192,7 @@ int config_parse_args(struct config *cfg, int argc, char **argv)
 	       OPT_TAG, OPT_STORE_DIR, OPT_ERROR_FILE, OPT_CMDLINE, OPT_FOREGROUND,
 	       OPT_VERBOSE, OPT_HELP, OPT_VERSION, OPT_DIGEST, OPT_FSID,
 	       OPT_KEY, OPT_BACKEND, OPT_NBD_MAP, OPT_RAM_CACHE, OPT_ONERROR,
-	       OPT_PREFETCH };
+	       OPT_PREFETCH, OPT_FILL, OPT_FILL_RATE };
 	static const struct option opts[] = {
 		{ "cache-dir", required_argument, NULL, OPT_CACHE_DIR },
 		{ "url", required_argument, NULL, OPT_URL },
@@ -162,6 +200,8 @@ int config_parse_args(struct config *cfg, int argc, char **argv)
 		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 		{ "onerror", required_argument, NULL, OPT_ONERROR },
 		{ "prefetch", required_argument, NULL, OPT_PREFETCH },
+		{ "fill", required_argument, NULL, OPT_FILL },
+		{ "fill-rate", required_argument, NULL, OPT_FILL_RATE },
 		{ "connections", required_argument, NULL, OPT_CONNS },
 		{ "tag", required_argument, NULL, OPT_TAG },
 		{ "store-dir", required_argument, NULL, OPT_STORE_DIR },
@@ -212,6 +252,15 @@ int config_parse_args(struct config *cfg, int argc, char **argv)
 		case OPT_PREFETCH:
 			ret = set_string(cfg->prefetch, sizeof(cfg->prefetch),
 					 "--prefetch", optarg);
+			break;
+		case OPT_FILL:
+			ret = set_string(cfg->fill, sizeof(cfg->fill), "--fill",
+					 optarg);
+			break;
+		case OPT_FILL_RATE:
+			ret = parse_rate(optarg, &cfg->fill_rate, &why);
+			if (ret)
+				log_err("--fill-rate %s: %s", optarg, why);
 			break;
 		case OPT_CONNS:
 			if (parse_uint(optarg, 1, 64, &cfg->connections)) {
@@ -321,7 +370,8 @@ int config_apply_cmdline(struct config *cfg, const char *cmdline)
 	    apply_one(cmdline, "erofs.onerror", cfg->onerror,
 		      sizeof(cfg->onerror)) ||
 	    apply_one(cmdline, "erofs.prefetch", cfg->prefetch,
-		      sizeof(cfg->prefetch)))
+		      sizeof(cfg->prefetch)) ||
+	    apply_one(cmdline, "erofs.fill", cfg->fill, sizeof(cfg->fill)))
 		return -EINVAL;
 	if (!cfg->timeout_s) {
 		ret = cmdline_get(cmdline, "erofs.timeout", v, sizeof(v));
@@ -346,6 +396,22 @@ int config_apply_cmdline(struct config *cfg, const char *cmdline)
 			return -EINVAL;
 		}
 	}
+	if (!cfg->fill_rate) {
+		const char *why;
+		char rate[32];
+
+		ret = cmdline_get(cmdline, "erofs.fillrate", rate, sizeof(rate));
+		if (ret < 0 ||
+		    (ret && rate[0] && parse_rate(rate, &cfg->fill_rate, &why))) {
+			if (ret < 0)
+				log_err("erofs.fillrate= on the kernel command line is too long");
+			else
+				log_err("erofs.fillrate=%s: %s", rate, why);
+			return -EINVAL;
+		}
+	}
+	if (!cfg->fill_rate)
+		cfg->fill_rate = FILL_RATE_DEFAULT;
 	return 0;
 }
 
@@ -457,6 +523,10 @@ int config_validate(const struct config *cfg)
 	if (cfg->prefetch[0] && strcmp(cfg->prefetch, "on") &&
 	    strcmp(cfg->prefetch, "off")) {
 		log_err("erofs.prefetch=%s: expected on or off", cfg->prefetch);
+		return -EINVAL;
+	}
+	if (cfg->fill[0] && strcmp(cfg->fill, "on") && strcmp(cfg->fill, "off")) {
+		log_err("erofs.fill=%s: expected on or off", cfg->fill);
 		return -EINVAL;
 	}
 	if (cfg->onerror[0] && strcmp(cfg->onerror, "wait") &&

@@ -58,6 +58,13 @@ struct config {
 	 * --prefetch, erofs.prefetch=.
 	 */
 	char prefetch[8];
+	/*
+	 * "on": fetch the rest of the image once boot is over (fill.h); "off"
+	 * or empty: the default, off; --fill, erofs.fill=.
+	 */
+	char fill[8];
+	/* bytes a second the fill may take (--fill-rate, erofs.fillrate=; 4M) */
+	uint64_t fill_rate;
 	unsigned int connections;	/* parallel HTTP connections */
 	int foreground;
 	int verbose;
@@ -70,6 +77,9 @@ int config_waits(const struct config *cfg);
 
 /* erofs.prefetch=: 1 for on (the default), 0 for off. */
 int config_prefetches(const struct config *cfg);
+
+/* erofs.fill=: 1 for on, 0 for off (the default). */
+int config_fills(const struct config *cfg);
 
 #define CONFIG_CMDLINE_MAX 8192
 
@@ -90,7 +100,8 @@ int config_parse_args(struct config *cfg, int argc, char **argv);
 /*
  * Fills what the flags left unset from erofs.url=, erofs.ca=,
  * erofs.timeout=, erofs.onerror=, erofs.fsid=, erofs.digest=, erofs.key=,
- * erofs.backend= and erofs.cachesize= on @cmdline. Returns 0, or -EINVAL
+ * erofs.backend=, erofs.cachesize=, erofs.prefetch=, erofs.fill= and
+ * erofs.fillrate= on @cmdline. Returns 0, or -EINVAL
  * after one error line.
  */
 int config_apply_cmdline(struct config *cfg, const char *cmdline);
@@ -103,6 +114,12 @@ int config_validate(const struct config *cfg);
  * G or T, in 16M..1T. Returns 0, or -EINVAL with *why saying what is wrong.
  */
 int parse_size(const char *s, uint64_t *out, const char **why);
+
+/*
+ * Parses a rate as erofs.fillrate= takes it: bytes a second, digits and an
+ * optional K, M or G, in 64K..10G. Returns 0, or -EINVAL with *why.
+ */
+int parse_rate(const char *s, uint64_t *out, const char **why);
 
 /* The RAM cache's default size: 4 GiB, or half the RAM when that is less. */
 uint64_t config_default_ram_cache(void);

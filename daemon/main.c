@@ -20,6 +20,7 @@
 #include "backend.h"
 #include "control.h"
 #include "fetch.h"
+#include "fill.h"
 #include "frontend.h"
 #include "log.h"
 #include "manifest.h"
@@ -162,6 +163,8 @@ static void serve_until_signalled(struct fetch_engine *engine,
 			control_run(ctl, fds + 1, n - 1);
 		}
 		fetch_engine_run(engine);
+		/* the rate limit's credit grows with time: at least once a second */
+		server_fill_pump(server);
 	}
 	log_stats(server);
 }
@@ -199,6 +202,9 @@ static int worker_run(void *ctx, int ready_fd, unsigned int restarts)
 	 */
 	if (!restarts && config_prefetches(&d->cfg))
 		server_prefetch(d->server);
+	/* One that takes over fills too: it skips what the stores hold. */
+	if (config_fills(&d->cfg))
+		server_fill(d->server, d->cfg.fill_rate, FILL_QUIET_MS);
 	if (backend_start(&d->cfg, &d->bk, d->server, d->engine, d->manifest,
 			  restarts > 0, &want_exit, &fe))
 		return 1;
@@ -219,11 +225,11 @@ static int worker_run(void *ctx, int ready_fd, unsigned int restarts)
 		log_info("serving %s through %s again (worker %d took over)",
 			 d->cfg.url, fe->name, (int)getpid());
 	else
-		log_info("serving %s through %s (CA %s, cache %s, timeout %us, on error %s, %u connections)",
+		log_info("serving %s through %s (CA %s, cache %s, timeout %us, on error %s, %u connections, fill %s)",
 			 d->cfg.url, fe->name, d->ca_used,
 			 d->cfg.cache_dir[0] ? d->cfg.cache_dir : "none",
 			 d->cfg.timeout_s, config_waits(&d->cfg) ? "wait" : "fail",
-			 d->cfg.connections);
+			 d->cfg.connections, config_fills(&d->cfg) ? "on" : "off");
 	server_set_frontend(d->server, fe->name, d->bk.nbd ? d->bk.index : NULL,
 			    d->bk.ndevs);
 	/* Without it the daemon serves as well: control_new said why. */

@@ -5,9 +5,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fetch.h"
+#include "fill.h"
 #include "log.h"
 #include "manifest.h"
 #include "page.h"
@@ -87,6 +89,9 @@ struct span {
 	uint64_t off, len;
 };
 
+/* Who started a fetch: a READ (or its read-ahead), prefetch.c, fill.c. */
+enum origin { BY_READ, BY_PREFETCH, BY_FILL };
+
 /* One job given to the source, and the reads it answers. */
 struct fetch {
 	struct job job;
@@ -98,8 +103,9 @@ struct fetch {
 	uint64_t buflen;		/* of job.buf (allocated at launch) */
 	struct fetch *next;		/* in sb->fetches */
 	struct fetch *next_queued;	/* in server->queue, waiting for room */
-	int prefetch;			/* started by prefetch.c */
-	enum trace_why why;		/* for the trace: a read, read-ahead, prefetch */
+	enum origin origin;		/* who started it */
+	uint64_t fill_off, fill_end;	/* BY_FILL: the piece fill.c planned */
+	enum trace_why why;		/* for the trace: a read, read-ahead, prefetch, fill */
 	uint64_t start_us;		/* launched (trace_now_us()) */
 };
 
@@ -117,6 +123,8 @@ struct server {
 	struct fetch *queue, **queue_tail;
 	struct record *record;		/* what the kernel read, or NULL */
 	struct prefetch *prefetch;	/* streaming a list, or NULL */
+	struct fill *fill;		/* erofs.fill=on, or NULL */
+	struct timespec last_read_fetch;	/* a READ last needed the network */
 	const struct manifest *manifest;	/* a verified image's, or NULL */
 	struct trace *trace;		/* the boot's fetches and reads, or NULL */
 	/* the front end, for the status */
@@ -137,6 +145,7 @@ int server_new_source(struct server **out, const struct config *cfg,
 	s->src = src;
 	s->inflight_max = INFLIGHT_MAX;
 	s->queue_tail = &s->queue;
+	clock_gettime(CLOCK_MONOTONIC, &s->last_read_fetch);
 	/* Without room for it the daemon serves as well, just keeps no record. */
 	if (record_new(&s->record))
 		s->record = NULL;
@@ -215,6 +224,7 @@ void server_free(struct server *s)
 	}
 	s->src->ops->destroy(s->src);
 	prefetch_free(s->prefetch);
+	fill_free(s->fill);
 	record_free(s->record);
 	trace_free(s->trace);
 	free(s);
@@ -493,6 +503,7 @@ void blob_opened(struct blob *b, int err, const char *why)
 	s->blobs = sb;
 	sb->fe->ops->opened(sb->fe, b, (int64_t)b->size);
 	prefetch_opened(s->prefetch, b);
+	fill_opened(s->fill, b);
 }
 
 void blob_keep(struct blob *b, const char *store_dir, const char *sha256_hex,
@@ -519,6 +530,7 @@ void serve_close(struct server *s, struct blob *b)
 	log_debug("CLOSE: blob %s", b->name);
 	sb->closed = 1;
 	prefetch_closed(s->prefetch, b);
+	fill_closed(s->fill, b);
 	/* A fetch under way still writes through the object: release after it. */
 	sb->users++;
 	sblob_put(sb);
@@ -687,7 +699,8 @@ void job_done(struct job *j, int err, const char *why)
 			err ? why : "its bytes did not reach the kernel (see above)");
 	} else if (err) {
 		log_warn("blob %s: %s of bytes %llu-%llu from %s failed: %s",
-			 sb->b.name, f->prefetch ? "prefetch" : "read-ahead",
+			 sb->b.name, f->origin == BY_PREFETCH ? "prefetch" :
+				     f->origin == BY_FILL ? "fill" : "read-ahead",
 			 (unsigned long long)j->off,
 			 (unsigned long long)(j->off + j->len - 1), sb->b.url,
 			 why);
@@ -721,13 +734,16 @@ void job_done(struct job *j, int err, const char *why)
 			len = sb->b.size - off;
 		keep_copy(sb, j->buf + (off - j->off), off, len);
 	}
-	if (f->prefetch)
+	if (f->origin == BY_PREFETCH)
 		prefetch_job_done(s->prefetch, err);
+	else if (f->origin == BY_FILL)
+		fill_job_done(s->fill, &sb->b, f->fill_off, f->fill_end, err);
 	fetch_free(s, f);
 	sblob_put(sb);
 	start_queued(s);
-	/* A transfer is free again: prefetch may use it. */
+	/* A transfer is free again: prefetch, then the fill, may use it. */
 	prefetch_pump(s->prefetch);
+	fill_pump(s->fill);
 }
 
 /*
@@ -782,9 +798,10 @@ static void start_queued(struct server *s)
  * -ENOMEM (@w not answered).
  */
 static int start_fetch(struct sblob *sb, uint64_t off, uint64_t end,
-		       const struct waiter *w, int prefetch)
+		       const struct waiter *w, enum origin origin)
 {
 	struct server *s = sb->server;
+	uint64_t want_off = off, want_end = end;
 	struct fetch *f;
 	uint64_t buflen;
 	int room;
@@ -811,8 +828,13 @@ static int start_fetch(struct sblob *sb, uint64_t off, uint64_t end,
 	}
 	f->sb = sb;
 	f->buflen = buflen;
-	f->prefetch = prefetch;
-	f->why = prefetch ? TRACE_PREFETCH : w ? TRACE_DEMAND : TRACE_AHEAD;
+	f->origin = origin;
+	f->fill_off = want_off;
+	f->fill_end = want_end;
+	f->why = origin == BY_PREFETCH ? TRACE_PREFETCH :
+		 origin == BY_FILL ? TRACE_FILL : w ? TRACE_DEMAND : TRACE_AHEAD;
+	if (w)
+		clock_gettime(CLOCK_MONOTONIC, &s->last_read_fetch);
 	f->job.blob = &sb->b;
 	f->job.off = off;
 	f->job.len = end - off;
@@ -844,7 +866,8 @@ static void read_ahead(struct sblob *sb, uint64_t off)
 	    off + sb->seq_window < sb->seq_end ||
 	    sb->server->inflight + sb->seq_window > SPECULATIVE_MAX)
 		return;
-	start_fetch(sb, sb->seq_end, sb->seq_end + sb->seq_window, NULL, 0);
+	start_fetch(sb, sb->seq_end, sb->seq_end + sb->seq_window, NULL,
+		    BY_READ);
 }
 
 /* The fetch under way that brings byte @off, or NULL. */
@@ -946,7 +969,7 @@ static int split_read(struct sblob *sb, const struct waiter *w)
 		part.len = end - cut[n];
 		rest_end = page_up(end);
 		grow_window(sb, cut[n], &rest_end);
-		if (start_fetch(sb, cut[n], rest_end, &part, 0) < 0)
+		if (start_fetch(sb, cut[n], rest_end, &part, BY_READ) < 0)
 			part_done(sb, &part, NULL);
 	}
 	log_debug("READ: blob %s bytes %llu+%llu waits for %u fetches under way%s",
@@ -1085,7 +1108,7 @@ void serve_read(struct server *s, struct blob *b, uint64_t off, uint64_t len,
 	start = page_down(off);
 	end = page_up(off + w.len);
 	grow_window(sb, start, &end);
-	if (start_fetch(sb, start, end, &w, 0) < 0) {
+	if (start_fetch(sb, start, end, &w, BY_READ) < 0) {
 		sb->fe->ops->read_done(sb->fe, tag, NULL, -ENOMEM);
 		return;
 	}
@@ -1104,9 +1127,74 @@ int serve_prefetch(struct server *s, struct blob *b, uint64_t off,
 	/* With NBD, the store is where prefetched bytes wait for the READ. */
 	if (s->ram.limit && (!b->store || s->ram_full_logged))
 		return -ENOSPC;
-	ret = start_fetch(sb, off, end, NULL, 1);
+	ret = start_fetch(sb, off, end, NULL, BY_PREFETCH);
 	/* Not the kernel's reading: the sequential reader's window stays its own. */
 	sb->seq_end = seq_end;
 	sb->seq_window = seq_window;
 	return ret;
+}
+
+int serve_fill(struct server *s, struct blob *b, uint64_t off, uint64_t end)
+{
+	struct sblob *sb = container_of(b, struct sblob, b);
+	uint64_t seq_end = sb->seq_end, seq_window = sb->seq_window;
+	int ret;
+
+	if (sb->closed)
+		return -EBADF;
+	/* With NBD and no disk, the RAM store is where the filled bytes stay. */
+	if (s->ram.limit && (!b->store || s->ram_full_logged))
+		return -ENOSPC;
+	ret = start_fetch(sb, off, end, NULL, BY_FILL);
+	sb->seq_end = seq_end;
+	sb->seq_window = seq_window;
+	return ret;
+}
+
+void server_fill(struct server *s, uint64_t rate, unsigned int quiet_ms)
+{
+	if (fill_new(&s->fill, s, s->engine, rate, quiet_ms)) {
+		log_warn("fill: out of memory; not filling");
+		s->fill = NULL;
+	}
+}
+
+const struct fill *server_filler(const struct server *s)
+{
+	return s->fill;
+}
+
+void server_fill_pump(struct server *s)
+{
+	fill_pump(s->fill);
+}
+
+uint64_t server_quiet_ms(const struct server *s)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (uint64_t)(now.tv_sec - s->last_read_fetch.tv_sec) * 1000 +
+	       (uint64_t)((now.tv_nsec - s->last_read_fetch.tv_nsec) / 1000000);
+}
+
+uint64_t server_fill_room(const struct server *s, const char **where)
+{
+	uint64_t size = s->cfg->ram_cache ? s->cfg->ram_cache :
+					    config_default_ram_cache();
+
+	*where = "";
+	if (s->cfg->store_dir[0])
+		return 0;
+	if (s->ram.limit) {
+		*where = "the RAM cache (erofs.cachesize=)";
+		return s->ram.limit;
+	}
+	/*
+	 * cachefiles' cache file is on the sparse ext2 image in RAM that the
+	 * initramfs made erofs.cachesize= large; cachefiles stops writing
+	 * with a few per cent of it left, and its own files take some.
+	 */
+	*where = "the cachefiles cache (erofs.cachesize=)";
+	return size / 10 * 9;
 }

@@ -114,6 +114,35 @@ void server_prefetch_from(struct server *s, struct prefetch_list *l,
 int serve_prefetch(struct server *s, struct blob *b, uint64_t off,
 		   uint64_t end);
 
+/*
+ * Fetches [off, end) of @b (page-aligned) for fill.c, as serve_prefetch()
+ * does for prefetch.c; its end is told to fill_job_done().
+ */
+int serve_fill(struct server *s, struct blob *b, uint64_t off, uint64_t end);
+
+/*
+ * Fills the open blobs in the background at most @rate bytes a second once
+ * no READ has needed the network for @quiet_ms (fill.h).
+ */
+void server_fill(struct server *s, uint64_t rate, unsigned int quiet_ms);
+
+/* The fill, for its progress (fill_progress()), or NULL when it is off. */
+struct fill;
+const struct fill *server_filler(const struct server *s);
+
+/* Starts fill jobs that may start now; the loop calls it at least once a second. */
+void server_fill_pump(struct server *s);
+
+/* Milliseconds since a READ last needed the network (since start: none yet). */
+uint64_t server_quiet_ms(const struct server *s);
+
+/*
+ * Bytes the local copy may hold without erofs.cache= (the RAM store, or
+ * the cachefiles cache in RAM; *@where names it), 0 with a disk store:
+ * its disk is the operator's to size.
+ */
+uint64_t server_fill_room(const struct server *s, const char **where);
+
 /* The kernel closed @b; its object is released once no fetch uses it. */
 void serve_close(struct server *s, struct blob *b);
 

@@ -3,8 +3,8 @@
 # lazyroot-lib.sh: the boot steps both initramfs kinds share, in the order both run them:
 #
 #   lr_parse_root      erofs.fsid=, erofs.url=, erofs.cachesize=, erofs.cache=, erofs.backend=,
-#                      erofs.timeout=, erofs.onerror=, erofs.prefetch= (checked here, read again
-#                      by lazyrootd)
+#                      erofs.timeout=, erofs.onerror=, erofs.prefetch=, erofs.fill=,
+#                      erofs.fillrate= (checked here, read again by lazyrootd)
 #   lr_kernel_check    fscache or NBD (LR_BACKEND), or what the kernel lacks, in one line
 #   (the network: the busybox /init's lr_net_setup, or dracut's network module)
 #   lr_cache_setup     the cache directory cachefiles needs; for NBD only erofs.cache=
@@ -60,6 +60,34 @@ lr_parse_size() {
 	LR_SIZE=$((n * mult))
 	if [ "$LR_SIZE" -lt "$LR_SIZE_MIN" ]; then
 		LR_ERR="erofs.cachesize=$v: too small (at least 16M)"
+		return 1
+	fi
+}
+
+# lr_check_fillrate VALUE: erofs.fillrate= is bytes a second as lazyrootd reads it (digits
+# plus an optional K, M or G, binary units, either case), within 64K..10G.
+lr_check_fillrate() {
+	local v="$1" n suf mult
+	n=${v%[KkMmGgTt]}
+	suf=${v#"$n"}
+	case $n in
+	'' | *[!0-9]*)
+		LR_ERR="erofs.fillrate=$v: expected bytes a second like 4M (digits and an optional K, M or G)"
+		return 1
+		;;
+	esac
+	n=${n#"${n%%[!0]*}"}
+	[ -n "$n" ] || n=0
+	case $suf in
+	'') mult=1 ;;
+	[Kk]) mult=1024 ;;
+	[Mm]) mult=1048576 ;;
+	[Gg]) mult=1073741824 ;;
+	[Tt]) mult=1099511627776 ;;
+	esac
+	if [ ${#n} -gt 15 ] || [ "$n" -gt $((10737418240 / mult)) ] ||
+		[ $((n * mult)) -lt 65536 ]; then
+		LR_ERR="erofs.fillrate=$v: outside 64K..10G (bytes a second)"
 		return 1
 	fi
 }
@@ -160,8 +188,8 @@ lr_required() {
 # Sets LR_FSID, LR_URL, LR_CACHESIZE (bytes), LR_CACHESIZE_ARG (as given, or the default),
 # LR_CACHEDEV (empty: the cache is in RAM), LR_BACKEND_ARG (auto, fscache or nbd), LR_ONERROR
 # (wait or fail). An empty value is the same as none: the default, or for erofs.fsid= and
-# erofs.url=, missing. erofs.timeout=, erofs.onerror= and erofs.prefetch= are lazyrootd's, checked here as it
-# checks them (daemon/config.c), so a bad one stops the boot before the network.
+# erofs.url=, missing. erofs.timeout=, erofs.onerror=, erofs.prefetch=, erofs.fill= and
+# erofs.fillrate= are lazyrootd's, checked here as it checks them (daemon/config.c), so a bad one stops the boot before the network.
 lr_parse_root() {
 	local v
 	LR_ERR=''
@@ -228,6 +256,17 @@ lr_parse_root() {
 		return 1
 		;;
 	esac
+
+	v=$(getarg erofs.fill=) || v=''
+	case $v in
+	'' | on | off) ;;
+	*)
+		LR_ERR="erofs.fill=$v: expected on or off"
+		return 1
+		;;
+	esac
+	v=$(getarg erofs.fillrate=) || v=''
+	[ -z "$v" ] || lr_check_fillrate "$v" || return 1
 }
 
 # lr_have_fs NAME [FILE]: NAME is listed in /proc/filesystems (or FILE).

@@ -19,7 +19,7 @@
 
 #define FIELDS_MAX 9
 
-static const char *const why_names[] = { "demand", "ahead", "prefetch" };
+static const char *const why_names[] = { "demand", "ahead", "prefetch", "fill" };
 
 int trace_name_ok(const char *s, size_t len)
 {
@@ -281,7 +281,7 @@ int trace_format(const struct trace_log *t, char **out, size_t *len)
 					      (unsigned long long)e->end_us,
 					      e->blob, (unsigned long long)e->off,
 					      (unsigned long long)e->len,
-					      why_names[e->why % 3],
+					      why_names[e->why % (sizeof(why_names) / sizeof(why_names[0]))],
 					      e->flag ? "failed" : "ok");
 		else
 			n += (size_t)snprintf(buf + n, cap - n,

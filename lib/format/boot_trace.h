@@ -22,7 +22,7 @@
 enum trace_type { TRACE_FETCH, TRACE_READ };
 
 /* Why a fetch was made. */
-enum trace_why { TRACE_DEMAND, TRACE_AHEAD, TRACE_PREFETCH };
+enum trace_why { TRACE_DEMAND, TRACE_AHEAD, TRACE_PREFETCH, TRACE_FILL };
 
 struct trace_event {
 	uint64_t t_us;		/* a read: when it came; a fetch: when it started */

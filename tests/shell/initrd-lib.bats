@@ -207,6 +207,41 @@ load ../lib/initrd-test
 	[ "$stderr" = "lazyrootd: erofs.prefetch=yes: expected on or off" ]
 }
 
+@test "lr_parse_root: erofs.fill= is on, off or empty; erofs.fillrate= 64K..10G; anything else, the line lazyrootd gives" {
+	for v in on off ''; do
+		CMDLINE="erofs.fsid=r erofs.url=https://h/ erofs.fill=$v"
+		lr_parse_root
+	done
+	for v in yes ON 1; do
+		CMDLINE="erofs.fsid=r erofs.url=https://h/ erofs.fill=$v"
+		fails lr_parse_root
+		[ "$LR_ERR" = "erofs.fill=$v: expected on or off" ]
+	done
+	for v in 64K 64k 4M 0004m 10G 10240M 1048576 ''; do
+		CMDLINE="erofs.fsid=r erofs.url=https://h/ erofs.fillrate=$v"
+		lr_parse_root
+	done
+	for v in 63K 65535 11G 1T 99999999999999999999; do
+		CMDLINE="erofs.fsid=r erofs.url=https://h/ erofs.fillrate=$v"
+		fails lr_parse_root
+		[ "$LR_ERR" = "erofs.fillrate=$v: outside 64K..10G (bytes a second)" ]
+	done
+	for v in 4MB fast -1M 4M/s K; do
+		CMDLINE="erofs.fsid=r erofs.url=https://h/ erofs.fillrate=$v"
+		fails lr_parse_root
+		[ "$LR_ERR" = "erofs.fillrate=$v: expected bytes a second like 4M (digits and an optional K, M or G)" ]
+	done
+	# lazyrootd says the same in one line
+	for v in 'erofs.fill=yes' 'erofs.fillrate=63K' 'erofs.fillrate=4MB'; do
+		CMDLINE="erofs.fsid=r erofs.url=https://h/ $v"
+		fails lr_parse_root
+		echo "erofs.url=https://h/ $v" > "$BATS_TEST_TMPDIR/cmdline"
+		run --separate-stderr daemon/lazyrootd --cache-dir /nonexistent --cmdline "$BATS_TEST_TMPDIR/cmdline"
+		[ "$status" -eq 2 ]
+		[ "$stderr" = "lazyrootd: $LR_ERR" ]
+	done
+}
+
 @test "lr_parse_root: erofs.onerror= is wait (the default, also when empty) or fail; erofs.timeout= 1..86400" {
 	CMDLINE='erofs.fsid=r erofs.url=https://h/'
 	lr_parse_root

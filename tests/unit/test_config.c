@@ -278,6 +278,60 @@ static void test_size(void)
 	      config_default_ram_cache() <= 4ULL << 30);
 }
 
+static void test_fill(void)
+{
+	struct config c;
+	const char *why;
+	uint64_t v;
+	char *argv[] = { "lazyrootd", "--fill", "on", "--fill-rate", "1M",
+			 "--cache-dir", "/c", NULL };
+
+	CHECK(parse_rate("4M", &v, &why) == 0 && v == 4ULL << 20);
+	CHECK(parse_rate("64k", &v, &why) == 0 && v == 64ULL << 10);
+	CHECK(parse_rate("10G", &v, &why) == 0 && v == 10ULL << 30);
+	CHECK(parse_rate("1048576", &v, &why) == 0 && v == 1ULL << 20);
+	CHECK(parse_rate("63K", &v, &why) == -EINVAL);
+	CHECK_STR(why, "outside 64K..10G (bytes a second)");
+	CHECK(parse_rate("11G", &v, &why) == -EINVAL);
+	CHECK_STR(why, "outside 64K..10G (bytes a second)");
+	CHECK(parse_rate("99999999999999999999", &v, &why) == -EINVAL);
+	CHECK_STR(why, "outside 64K..10G (bytes a second)");
+	CHECK(parse_rate("4MB", &v, &why) == -EINVAL);
+	CHECK_STR(why, "expected bytes a second like 4M (digits and an optional K, M or G)");
+	CHECK(parse_rate("", &v, &why) == -EINVAL);
+	CHECK(parse_rate("-1M", &v, &why) == -EINVAL);
+	CHECK(parse_rate("4M/s", &v, &why) == -EINVAL);
+
+	/* off by default, the rate 4M */
+	config_init(&c);
+	CHECK(config_apply_cmdline(&c, "erofs.url=https://h/") == 0);
+	CHECK(!config_fills(&c) && c.fill_rate == 4ULL << 20);
+	config_init(&c);
+	CHECK(config_apply_cmdline(&c, "erofs.fill=on erofs.fillrate=512K") == 0);
+	CHECK(config_fills(&c) && c.fill_rate == 512ULL << 10);
+	config_init(&c);
+	CHECK(config_apply_cmdline(&c, "erofs.fill=off erofs.fillrate=") == 0);
+	CHECK(!config_fills(&c) && c.fill_rate == 4ULL << 20);
+	config_init(&c);
+	CHECK(config_apply_cmdline(&c, "erofs.fillrate=fast") == -EINVAL);
+	config_init(&c);
+	CHECK(config_apply_cmdline(&c, "erofs.fillrate=1K") == -EINVAL);
+	config_init(&c);
+	CHECK(config_apply_cmdline(&c, "erofs.fillrate=123456789012345678901234567890123") == -EINVAL);
+	config_init(&c);
+	CHECK(config_apply_cmdline(&c, "erofs.fill=maybe erofs.url=https://h/") == 0);
+	strcpy(c.cache_dir, "/c");
+	CHECK(config_validate(&c) == -EINVAL);
+	config_init(&c);
+	CHECK(config_apply_cmdline(&c, "erofs.fill=onandonandon") == -EINVAL);
+
+	/* flags win over the command line */
+	config_init(&c);
+	CHECK(config_parse_args(&c, 7, argv) == 1);
+	CHECK(config_apply_cmdline(&c, "erofs.fill=off erofs.fillrate=8M") == 0);
+	CHECK(config_fills(&c) && c.fill_rate == 1ULL << 20);
+}
+
 int main(void)
 {
 	test_apply();
@@ -285,5 +339,6 @@ int main(void)
 	test_args();
 	test_digest();
 	test_size();
+	test_fill();
 	return check_report("test_config");
 }
