@@ -276,6 +276,7 @@ int server_status(const struct server *s, struct status *st)
 		for (i = 0; i < st->nmirrors; i++)
 			fetch_engine_mirror_status(s->engine, i, &st->mirrors[i]);
 	}
+	fill_progress(s->fill, &st->fill);
 	for (sb = s->blobs; sb; sb = sb->next)
 		n += !sb->closed;
 	st->blobs = n ? calloc(n, sizeof(*st->blobs)) : NULL;

@@ -100,7 +100,7 @@ static const char *mirror_says(enum fetch_mirror_state s)
 int status_text(const struct status *st, char **out, size_t *len)
 {
 	struct sbuf b = { 0 };
-	char h1[64], h2[64];
+	char h1[64], h2[64], h3[64], h4[64];
 	unsigned int i;
 
 	add(&b, "lazyrootd %s\n", LAZYROOT_VERSION);
@@ -131,7 +131,14 @@ int status_text(const struct status *st, char **out, size_t *len)
 		    bytes(h1, sizeof(h1), m->bytes), m->failures,
 		    m->last_error[0] ? "; last error: " : "", m->last_error);
 	}
-	/* The background fill's progress goes here once the daemon has one. */
+	if (st->fill.state != FILL_OFF)
+		add(&b, "fill:       %s; %s held of %s (%llu%%), %s fetched in %llu requests, at most %s a second\n",
+		    fill_state_name(st->fill.state),
+		    bytes(h1, sizeof(h1), st->fill.held),
+		    bytes(h2, sizeof(h2), st->fill.total),
+		    st->fill.total ? (unsigned long long)(st->fill.held * 100 / st->fill.total) : 100ULL,
+		    bytes(h3, sizeof(h3), st->fill.fetched), st->fill.requests,
+		    bytes(h4, sizeof(h4), st->fill.rate));
 	for (i = 0; i < st->nblobs; i++) {
 		const struct status_blob *bl = &st->blobs[i];
 
@@ -228,8 +235,17 @@ int status_json(const struct status *st, char **out, size_t *len)
 			add(&b, "null");
 		add(&b, "}");
 	}
-	/* The background fill's progress goes here, as "fill", once it exists. */
-	add(&b, "],\"blobs\":[");
+	add(&b, "],\"fill\":");
+	if (st->fill.state == FILL_OFF)
+		add(&b, "null");
+	else
+		add(&b, "{\"state\":\"%s\",\"held\":%llu,\"total\":%llu,\"fetched\":%llu,\"requests\":%llu,\"rate\":%llu}",
+		    fill_state_name(st->fill.state),
+		    (unsigned long long)st->fill.held,
+		    (unsigned long long)st->fill.total,
+		    (unsigned long long)st->fill.fetched, st->fill.requests,
+		    (unsigned long long)st->fill.rate);
+	add(&b, ",\"blobs\":[");
 	for (i = 0; i < st->nblobs; i++) {
 		const struct status_blob *bl = &st->blobs[i];
 		const struct blob_stats *s = &bl->st;

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "fetch.h"
+#include "fill.h"
 #include "source.h"
 
 #define STATUS_DEVS_MAX 16
@@ -35,6 +36,7 @@ struct status {
 	struct fetch_stats net;	/* every request, the image's small files too */
 	unsigned int nmirrors;
 	struct fetch_mirror_status mirrors[FETCH_MIRRORS_MAX];
+	struct fill_progress fill;	/* state FILL_OFF: erofs.fill=off */
 	unsigned int nblobs;
 	struct status_blob *blobs;	/* the open blobs */
 };

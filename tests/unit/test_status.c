@@ -67,6 +67,7 @@ static void test_full(void)
 		  "\"network\":{\"requests\":13,\"retries\":1,\"failures\":0},"
 		  "\"mirrors\":[{\"url\":\"https://a/img\",\"state\":\"up\",\"requests\":12,\"bytes\":3145729,\"failures\":1,\"last_error\":\"HTTP 503\\u000a\\\"busy\\\"\"},"
 		  "{\"url\":\"https://b/img\",\"state\":\"unused\",\"requests\":0,\"bytes\":0,\"failures\":0,\"last_error\":null}],"
+		  "\"fill\":null,"
 		  "\"blobs\":[{\"name\":\"rootfs\",\"size\":67108864,\"store\":\"ram\",\"held\":3145728,\"bytes_fetched\":3145729,\"requests\":12,\"retries\":1,\"failures\":0,\"reads\":40,\"errors\":1,\"bytes_to_kernel\":3145728,\"verification_failures\":2,\"store_check_failures\":0},"
 		  "{\"name\":\"dev\\\"1\\\\x\",\"size\":100,\"store\":null,\"held\":0,\"bytes_fetched\":0,\"requests\":0,\"retries\":0,\"failures\":0,\"reads\":0,\"errors\":0,\"bytes_to_kernel\":0,\"verification_failures\":0,\"store_check_failures\":0}]}\n");
 	free(out);
@@ -87,8 +88,19 @@ static void test_empty(void)
 	free(out);
 	CHECK(status_json(&st, &out, &len) == 0);
 	CHECK(strstr(out, "\"frontend\":null,\"cache\":{\"ram\":null,\"disk\":{\"dir\":\"/var/cache/lazy\\u0009root\",\"used\":4096,\"limit\":null}}") != NULL);
-	CHECK(strstr(out, "\"mirrors\":[],\"blobs\":[]}\n") != NULL);
+	CHECK(strstr(out, "\"mirrors\":[],\"fill\":null,\"blobs\":[]}\n") != NULL);
 	free(out);
+	/* the fill, once on */
+	st.fill = (struct fill_progress){ .state = FILL_FILLING, .held = 1 << 20,
+					  .total = 4 << 20, .fetched = 3 << 19,
+					  .requests = 2, .rate = 4 << 20 };
+	CHECK(status_text(&st, &out, &len) == 0);
+	CHECK(strstr(out, "\nfill:       filling; 1048576 bytes (1.0 MiB) held of 4194304 bytes (4.0 MiB) (25%), 1572864 bytes (1.5 MiB) fetched in 2 requests, at most 4194304 bytes (4.0 MiB) a second\n") != NULL);
+	free(out);
+	CHECK(status_json(&st, &out, &len) == 0);
+	CHECK(strstr(out, "\"fill\":{\"state\":\"filling\",\"held\":1048576,\"total\":4194304,\"fetched\":1572864,\"requests\":2,\"rate\":4194304},\"blobs\":[]}\n") != NULL);
+	free(out);
+	st.fill.state = FILL_OFF;
 	st.disk_dir = NULL;
 	CHECK(status_text(&st, &out, &len) == 0);
 	CHECK(strstr(out, "\ncache:      none kept by the daemon (the kernel's cache only)\n") != NULL);
