@@ -67,7 +67,7 @@ build/lazyroot-pack: $(patsubst %.c,build/obj/%.o,$(PACK_SRCS)) build/obj/lib.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
 
 # Talks to the running daemon over its control socket (ctl/): libc only.
-CTL_OBJS = ctl/lazyrootctl.o ctl/plot.o lib/format/boot_trace.o
+CTL_OBJS = ctl/lazyrootctl.o ctl/plot.o lib/format/boot_trace.o lib/format/text_field.o
 build/lazyrootctl: $(addprefix build/obj/,$(CTL_OBJS))
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $^

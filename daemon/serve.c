@@ -1116,8 +1116,13 @@ void serve_read(struct server *s, struct blob *b, uint64_t off, uint64_t len,
 	read_ahead(sb, off);
 }
 
-int serve_prefetch(struct server *s, struct blob *b, uint64_t off,
-		   uint64_t end)
+/*
+ * A fetch no READ asked for (prefetch, fill): it leaves the sequential
+ * reader's window as it was. With NBD and no disk, the RAM store is where
+ * such bytes wait for the READ, so a full one takes none.
+ */
+static int background_fetch(struct server *s, struct blob *b, uint64_t off,
+			    uint64_t end, enum origin origin)
 {
 	struct sblob *sb = container_of(b, struct sblob, b);
 	uint64_t seq_end = sb->seq_end, seq_window = sb->seq_window;
@@ -1125,31 +1130,23 @@ int serve_prefetch(struct server *s, struct blob *b, uint64_t off,
 
 	if (sb->closed)
 		return -EBADF;
-	/* With NBD, the store is where prefetched bytes wait for the READ. */
 	if (s->ram.limit && (!b->store || s->ram_full_logged))
 		return -ENOSPC;
-	ret = start_fetch(sb, off, end, NULL, BY_PREFETCH);
-	/* Not the kernel's reading: the sequential reader's window stays its own. */
+	ret = start_fetch(sb, off, end, NULL, origin);
 	sb->seq_end = seq_end;
 	sb->seq_window = seq_window;
 	return ret;
 }
 
+int serve_prefetch(struct server *s, struct blob *b, uint64_t off,
+		   uint64_t end)
+{
+	return background_fetch(s, b, off, end, BY_PREFETCH);
+}
+
 int serve_fill(struct server *s, struct blob *b, uint64_t off, uint64_t end)
 {
-	struct sblob *sb = container_of(b, struct sblob, b);
-	uint64_t seq_end = sb->seq_end, seq_window = sb->seq_window;
-	int ret;
-
-	if (sb->closed)
-		return -EBADF;
-	/* With NBD and no disk, the RAM store is where the filled bytes stay. */
-	if (s->ram.limit && (!b->store || s->ram_full_logged))
-		return -ENOSPC;
-	ret = start_fetch(sb, off, end, NULL, BY_FILL);
-	sb->seq_end = seq_end;
-	sb->seq_window = seq_window;
-	return ret;
+	return background_fetch(s, b, off, end, BY_FILL);
 }
 
 void server_fill(struct server *s, uint64_t rate, unsigned int quiet_ms)

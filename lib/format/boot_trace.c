@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "boot_trace.h"
+#include "text_field.h"
 
 #define FIELDS_MAX 9
 
@@ -23,37 +24,7 @@ static const char *const why_names[] = { "demand", "ahead", "prefetch", "fill" }
 
 int trace_name_ok(const char *s, size_t len)
 {
-	size_t i;
-
-	if (!len || len > TRACE_NAME_MAX || s[0] == '.')
-		return 0;
-	for (i = 0; i < len; i++) {
-		char c = s[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		      (c >= '0' && c <= '9') || (c && strchr("._:+~-", c))))
-			return 0;
-	}
-	return 1;
-}
-
-/* A decimal number up to @max: no sign, no leading zero. */
-static int number(const char *s, size_t len, uint64_t max, uint64_t *out)
-{
-	uint64_t v = 0;
-	size_t i;
-
-	if (!len || len > 20 || (len > 1 && s[0] == '0'))
-		return -EINVAL;
-	for (i = 0; i < len; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -EINVAL;
-		v = v * 10 + (uint64_t)(s[i] - '0');
-		if (v > max)
-			return -EINVAL;
-	}
-	*out = v;
-	return 0;
+	return text_field_name_ok(s, len, TRACE_NAME_MAX);
 }
 
 struct field {
@@ -130,15 +101,15 @@ static const char *parse_event(const struct trace_log *t, const struct field *f,
 	memset(e, 0, sizeof(*e));
 	if (n != (fetch ? 8 : 6))
 		return fetch ? "a fetch line has 8 fields" : "a read line has 6 fields";
-	if (number(f[1].s, f[1].len, TRACE_VALUE_MAX, &e->t_us) ||
-	    (fetch && number(f[2].s, f[2].len, TRACE_VALUE_MAX, &e->end_us)))
+	if (text_field_number(f[1].s, f[1].len, TRACE_VALUE_MAX, &e->t_us) ||
+	    (fetch && text_field_number(f[2].s, f[2].len, TRACE_VALUE_MAX, &e->end_us)))
 		return "a time is not a number of microseconds";
 	if (fetch && e->end_us < e->t_us)
 		return "the fetch ends before it starts";
-	if (number(f[k].s, f[k].len, TRACE_BLOBS_MAX, &blob) || blob >= t->nblobs)
+	if (text_field_number(f[k].s, f[k].len, TRACE_BLOBS_MAX, &blob) || blob >= t->nblobs)
 		return "the blob index names no blob line before it";
-	if (number(f[k + 1].s, f[k + 1].len, TRACE_VALUE_MAX, &e->off) ||
-	    number(f[k + 2].s, f[k + 2].len, TRACE_VALUE_MAX, &e->len) ||
+	if (text_field_number(f[k + 1].s, f[k + 1].len, TRACE_VALUE_MAX, &e->off) ||
+	    text_field_number(f[k + 2].s, f[k + 2].len, TRACE_VALUE_MAX, &e->len) ||
 	    !e->len || e->off + e->len > TRACE_VALUE_MAX)
 		return "the offset or length is not a number, the length is 0, or the range is too far";
 	e->blob = (uint16_t)blob;
@@ -179,7 +150,7 @@ static int parse_line(struct trace_log *t, size_t *cap, int *seen_dropped,
 	if (is(&f[0], "blob")) {
 		if (n != 3)
 			return fail(why, why_size, lineno, "a blob line is 'blob INDEX NAME'");
-		if (number(f[1].s, f[1].len, TRACE_BLOBS_MAX, &v) || v != t->nblobs)
+		if (text_field_number(f[1].s, f[1].len, TRACE_BLOBS_MAX, &v) || v != t->nblobs)
 			return fail(why, why_size, lineno, "blob indexes go 0, 1, ... in order");
 		if (t->nblobs == TRACE_BLOBS_MAX)
 			return fail(why, why_size, lineno, "more than %u blobs", TRACE_BLOBS_MAX);
@@ -191,7 +162,7 @@ static int parse_line(struct trace_log *t, size_t *cap, int *seen_dropped,
 	}
 	if (is(&f[0], "dropped")) {
 		if (n != 2 || *seen_dropped ||
-		    number(f[1].s, f[1].len, TRACE_VALUE_MAX, &t->dropped))
+		    text_field_number(f[1].s, f[1].len, TRACE_VALUE_MAX, &t->dropped))
 			return fail(why, why_size, lineno, "one 'dropped COUNT' line at most");
 		*seen_dropped = 1;
 		return 0;

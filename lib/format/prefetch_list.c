@@ -11,41 +11,7 @@
 #include <string.h>
 
 #include "prefetch_list.h"
-
-static int name_ok(const char *s, size_t len)
-{
-	size_t i;
-
-	if (!len || len > PREFETCH_NAME_MAX || s[0] == '.')
-		return 0;
-	for (i = 0; i < len; i++) {
-		char c = s[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		      (c >= '0' && c <= '9') || (c && strchr("._:+~-", c))))
-			return 0;
-	}
-	return 1;
-}
-
-/* A decimal number of at most 20 digits, no sign, no leading zero. */
-static int number(const char *s, size_t len, uint64_t max, uint64_t *out)
-{
-	uint64_t v = 0;
-	size_t i;
-
-	if (!len || len > 20 || (len > 1 && s[0] == '0'))
-		return -EINVAL;
-	for (i = 0; i < len; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -EINVAL;
-		if (v > (max - (uint64_t)(s[i] - '0')) / 10)
-			return -EINVAL;
-		v = v * 10 + (uint64_t)(s[i] - '0');
-	}
-	*out = v;
-	return 0;
-}
+#include "text_field.h"
 
 static int find_name(const struct prefetch_list *l, const char *s, size_t len)
 {
@@ -63,7 +29,7 @@ static int add_name(struct prefetch_list *l, const char *s, size_t len)
 
 	if (i >= 0)
 		return i;
-	if (!name_ok(s, len))
+	if (!text_field_name_ok(s, len, PREFETCH_NAME_MAX))
 		return -EINVAL;
 	if (l->nblobs == PREFETCH_BLOBS_MAX)
 		return -ENOSPC;
@@ -110,9 +76,9 @@ static int parse_range(struct prefetch_list *l, const char *line, size_t len,
 	if (fields(line, len, f, flen))
 		return -EINVAL;
 	*what = "OFFSET, LENGTH or MS is not a decimal number in range";
-	if (number(f[1], flen[1], PREFETCH_OFF_MAX, &off) ||
-	    number(f[2], flen[2], PREFETCH_OFF_MAX, &n) ||
-	    number(f[3], flen[3], UINT32_MAX, &ms))
+	if (text_field_number(f[1], flen[1], PREFETCH_OFF_MAX, &off) ||
+	    text_field_number(f[2], flen[2], PREFETCH_OFF_MAX, &n) ||
+	    text_field_number(f[3], flen[3], UINT32_MAX, &ms))
 		return -EINVAL;
 	*what = "OFFSET or LENGTH is not a whole number of 4096-byte pages, or LENGTH is 0";
 	if (off % PREFETCH_PAGE || n % PREFETCH_PAGE || !n)
