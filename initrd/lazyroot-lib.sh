@@ -32,17 +32,15 @@ lr_info() {
 	info "${LR_TAG-}$*"
 }
 
-# lr_parse_size VALUE: set LR_SIZE to the bytes in VALUE (digits plus an optional K, M, G or
-# T suffix, binary units, either case), which must lie within LR_SIZE_MIN..LR_SIZE_MAX.
-lr_parse_size() {
+# lr_size_bytes VALUE MAX: set LR_BYTES to the bytes in VALUE (digits plus an optional K, M, G
+# or T suffix, binary units, either case). Returns 1 when VALUE is not such a size, 2 when it
+# is more than MAX; the callers say which parameter and why.
+lr_size_bytes() {
 	local v="$1" n suf mult
 	n=${v%[KkMmGgTt]}
 	suf=${v#"$n"}
 	case $n in
-	'' | *[!0-9]*)
-		LR_ERR="erofs.cachesize=$v: expected a size like 4G (digits and an optional K, M, G or T)"
-		return 1
-		;;
+	'' | *[!0-9]*) return 1 ;;
 	esac
 	n=${n#"${n%%[!0]*}"} # no leading zeros: sh arithmetic reads 010 as octal
 	[ -n "$n" ] || n=0
@@ -53,13 +51,30 @@ lr_parse_size() {
 	[Gg]) mult=1073741824 ;;
 	[Tt]) mult=1099511627776 ;;
 	esac
-	if [ ${#n} -gt 15 ] || [ "$n" -gt $((LR_SIZE_MAX / mult)) ]; then
-		LR_ERR="erofs.cachesize=$v: too large (at most 1T)"
-		return 1
+	if [ ${#n} -gt 15 ] || [ "$n" -gt $(($2 / mult)) ]; then
+		return 2
 	fi
-	LR_SIZE=$((n * mult))
+	LR_BYTES=$((n * mult))
+}
+
+# lr_parse_size VALUE: set LR_SIZE to the bytes in VALUE (digits plus an optional K, M, G or
+# T suffix, binary units, either case), which must lie within LR_SIZE_MIN..LR_SIZE_MAX.
+lr_parse_size() {
+	local ret=0
+	lr_size_bytes "$1" "$LR_SIZE_MAX" || ret=$?
+	case $ret in
+	1)
+		LR_ERR="erofs.cachesize=$1: expected a size like 4G (digits and an optional K, M, G or T)"
+		return 1
+		;;
+	2)
+		LR_ERR="erofs.cachesize=$1: too large (at most 1T)"
+		return 1
+		;;
+	esac
+	LR_SIZE=$LR_BYTES
 	if [ "$LR_SIZE" -lt "$LR_SIZE_MIN" ]; then
-		LR_ERR="erofs.cachesize=$v: too small (at least 16M)"
+		LR_ERR="erofs.cachesize=$1: too small (at least 16M)"
 		return 1
 	fi
 }
@@ -67,27 +82,20 @@ lr_parse_size() {
 # lr_check_fillrate VALUE: erofs.fillrate= is bytes a second as lazyrootd reads it (digits
 # plus an optional K, M or G, binary units, either case), within 64K..10G.
 lr_check_fillrate() {
-	local v="$1" n suf mult
-	n=${v%[KkMmGgTt]}
-	suf=${v#"$n"}
-	case $n in
-	'' | *[!0-9]*)
-		LR_ERR="erofs.fillrate=$v: expected bytes a second like 4M (digits and an optional K, M or G)"
+	local ret=0
+	lr_size_bytes "$1" 10737418240 || ret=$?
+	case $ret in
+	1)
+		LR_ERR="erofs.fillrate=$1: expected bytes a second like 4M (digits and an optional K, M or G)"
+		return 1
+		;;
+	2)
+		LR_ERR="erofs.fillrate=$1: outside 64K..10G (bytes a second)"
 		return 1
 		;;
 	esac
-	n=${n#"${n%%[!0]*}"}
-	[ -n "$n" ] || n=0
-	case $suf in
-	'') mult=1 ;;
-	[Kk]) mult=1024 ;;
-	[Mm]) mult=1048576 ;;
-	[Gg]) mult=1073741824 ;;
-	[Tt]) mult=1099511627776 ;;
-	esac
-	if [ ${#n} -gt 15 ] || [ "$n" -gt $((10737418240 / mult)) ] ||
-		[ $((n * mult)) -lt 65536 ]; then
-		LR_ERR="erofs.fillrate=$v: outside 64K..10G (bytes a second)"
+	if [ "$LR_BYTES" -lt 65536 ]; then
+		LR_ERR="erofs.fillrate=$1: outside 64K..10G (bytes a second)"
 		return 1
 	fi
 }
