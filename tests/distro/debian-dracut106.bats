@@ -68,7 +68,7 @@ boot_debian() {
 	log="$W/$2.log"
 	# systemd 257 in the initramfs resets the console at switch-root
 	sed -Ei -e 's/\x1b\[[0-9;?!]*[A-Za-z]//g' -e 's/\x1b\][0-9;]*(\x07|\x1b\\)?//g' "$log"
-	grep -v '^\[' "$log" | tail -n 40
+	distro_show_log "$log"
 	grep -q "Command line: console=ttyS0 panic=-1 erofs.fsid=$FSID erofs.url=$(vm_url "$PORT")\$" "$log"
 }
 

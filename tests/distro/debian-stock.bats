@@ -43,7 +43,7 @@ setup() {
 @test "iPXE -> dracut (systemd) on Debian's own kernel -> Debian 12 over NBD: multi-user.target" {
 	run vm_boot_ipxe debian-stock 900 erofs.fsid="$FSID" erofs.url="$(vm_url "$PORT")"
 	log="$W/debian-stock.log"
-	grep -v '^\[' "$log" | tail -n 40
+	distro_show_log "$log"
 	[ "$status" -eq 0 ]
 	grep -q "Linux version ${KERNEL##*vmlinuz-} " "$log"
 	grep -q "Command line: console=ttyS0 panic=-1 erofs.fsid=$FSID erofs.url=$(vm_url "$PORT")\$" "$log"

@@ -35,7 +35,7 @@ boot_debian() {
 	# shellcheck disable=SC2086 # the words of the command line
 	run vm_boot_ipxe "$2" 600 $args
 	log="$W/$2.log"
-	grep -v '^\[' "$log" | tail -n 40
+	distro_show_log "$log"
 	# the command line came from boot.ipxe: only iPXE could have passed it
 	grep -qF "Command line: console=ttyS0 panic=-1 $args" "$log"
 }

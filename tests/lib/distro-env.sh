@@ -32,3 +32,11 @@ distro_env_setup() {
 distro_up_seconds() {
 	sed -n 's/^.*LAZYROOT-DISTRO: multi-user.target reached at \(.*\)s$/\1/p' "$1"
 }
+
+# distro_show_log LOG: what a failing test prints: the console's last lines
+# (mostly the shutdown), then all the check and the daemon said
+distro_show_log() {
+	grep -av '^\[' "$1" | tail -n 40
+	echo "--- what failed, the check's and lazyrootd's lines:"
+	grep -a 'FAILED\|Failed\|LAZYROOT-DISTRO: \|lazyrootd' "$1" | tail -n 80
+}
