@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * The plan: a blob's ranges, once it is open, are sorted by offset and
- * merged into groups (ranges less than PREFETCH_GAP apart, at most
+ * merged into groups (ranges closer than bridge_gap() apart, at most
  * PREFETCH_JOB_MAX bytes each), and each group is fetched in the order of
  * the first touch of any range in it. A group the kernel has already read
  * whole is skipped. The first failure ends prefetch: what is left is
@@ -96,6 +96,49 @@ static int by_first(const void *a, const void *b)
 	return x->first < y->first ? -1 : x->first > y->first;
 }
 
+static int by_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * The widest gap between ranges (@rs sorted by offset) that is fetched
+ * rather than asked around: every gap up to PREFETCH_GAP, and wider ones,
+ * smallest first, while all the bytes bridged stay within
+ * 1/PREFETCH_EXTRA of the bytes the ranges name. Round trips, not bytes,
+ * are what a boot waits for; the bound keeps the price known.
+ */
+static uint64_t bridge_gap(const struct prefetch_range *rs, size_t n)
+{
+	uint64_t *gaps, listed = 0, spent = 0, end = 0, wide = PREFETCH_GAP;
+	size_t i, ng = 0;
+
+	gaps = malloc(n * sizeof(*gaps));
+	if (!gaps)
+		return wide;
+	for (i = 0; i < n; i++) {
+		uint64_t e = rs[i].off + rs[i].len;
+
+		listed += rs[i].len;
+		if (i && rs[i].off > end)
+			gaps[ng++] = rs[i].off - end;
+		if (!i || e > end)
+			end = e;
+	}
+	qsort(gaps, ng, sizeof(*gaps), by_u64);
+	for (i = 0; i < ng; i++) {
+		spent += gaps[i];
+		if (spent > listed / PREFETCH_EXTRA)
+			break;
+		if (gaps[i] > wide)
+			wide = gaps[i];
+	}
+	free(gaps);
+	return wide;
+}
+
 /* Rides on prefetch_range's ms field: the range's index in the list. */
 static void plan_blob(struct prefetch *p, unsigned int bi)
 {
@@ -104,6 +147,7 @@ static void plan_blob(struct prefetch *p, unsigned int bi)
 	struct prefetch_range *rs;
 	struct group *g;
 	size_t i, n = 0, past = 0, ng = 0, cap = 0;
+	uint64_t gap;
 
 	p->planned[bi] = 1;
 	/* a group per range at most, and a range larger than a job is cut */
@@ -147,12 +191,13 @@ static void plan_blob(struct prefetch *p, unsigned int bi)
 			 p->url, past, blob_name(b),
 			 (unsigned long long)blob_size(b));
 	qsort(rs, n, sizeof(*rs), by_off);
+	gap = bridge_gap(rs, n);
 	g = p->groups + p->ngroups;
 	for (i = 0; i < n; i++) {
 		struct group *cur = ng ? &g[ng - 1] : NULL;
 		uint64_t end = rs[i].off + rs[i].len;
 
-		if (cur && rs[i].off <= cur->end + PREFETCH_GAP &&
+		if (cur && rs[i].off <= cur->end + gap &&
 		    (end > cur->end ? end : cur->end) - cur->off <= PREFETCH_JOB_MAX) {
 			if (end > cur->end)
 				cur->end = end;
@@ -174,7 +219,8 @@ static void plan_blob(struct prefetch *p, unsigned int bi)
 	p->ngroups += ng;
 	qsort(p->groups + p->next, p->ngroups - p->next, sizeof(*p->groups),
 	      by_first);
-	log_info("prefetch: blob %s: %zu ranges in %zu jobs", blob_name(b), n, ng);
+	log_info("prefetch: blob %s: %zu ranges in %zu jobs (gaps up to %llu KiB fetched)",
+		 blob_name(b), n, ng, (unsigned long long)(gap >> 10));
 	p->done_logged = 0;
 }
 

@@ -16,8 +16,14 @@
 
 #define PREFETCH_JOB_MAX (4ULL << 20)
 #define PREFETCH_JOBS 2
-/* Ranges closer than this are fetched as one: a byte costs less than a request. */
+/*
+ * Ranges closer than this are always fetched as one: a byte costs less than
+ * a request. Wider gaps are bridged too, smallest first, while the bytes
+ * bridged stay within 1/PREFETCH_EXTRA of the blob's listed bytes: few
+ * requests for a bounded cost in bytes.
+ */
 #define PREFETCH_GAP (64ULL << 10)
+#define PREFETCH_EXTRA 5
 
 struct prefetch;
 struct prefetch_list;

@@ -258,6 +258,45 @@ static void test_bad_ranges(void)
 	teardown();
 }
 
+static void test_bridges_gaps(void)
+{
+	/*
+	 * 1 MiB, a 128 KiB gap, 1 MiB, a 256 KiB gap, 1 MiB: 3 MiB listed
+	 * allows 614 KiB bridged: one job, gaps and all
+	 */
+	setup("lazyroot-prefetch 1\n"
+	      "root 0 1048576 0\n"
+	      "root 1179648 1048576 1\n"
+	      "root 2490368 1048576 2\n", 1, 0);
+	CHECK(njobs == 1);
+	CHECK(jobs[0]->off == 0 && jobs[0]->len == 2490368 + 1048576);
+	finish(0, 1);
+	teardown();
+
+	/* 64 KiB, 128 KiB gap, 64 KiB: bridging would fetch 100 % more */
+	setup("lazyroot-prefetch 1\n"
+	      "root 0 65536 0\n"
+	      "root 196608 65536 1\n", 1, 0);
+	CHECK(njobs == 2);
+	CHECK(jobs[0]->off == 0 && jobs[0]->len == 65536);
+	CHECK(jobs[1]->off == 196608 && jobs[1]->len == 65536);
+	finish(0, 1);
+	finish(1, 1);
+	teardown();
+
+	/* the smallest gaps first: 100 KiB bridged, 600 KiB not (budget 614) */
+	setup("lazyroot-prefetch 1\n"
+	      "root 0 1048576 0\n"
+	      "root 1150976 1048576 1\n"
+	      "root 2813952 1048576 2\n", 1, 0);
+	CHECK(njobs == 2);
+	CHECK(jobs[0]->off == 0 && jobs[0]->len == 1150976 + 1048576);
+	CHECK(jobs[1]->off == 2813952 && jobs[1]->len == 1048576);
+	finish(0, 1);
+	finish(1, 1);
+	teardown();
+}
+
 static void test_failure_stops(void)
 {
 	setup("lazyroot-prefetch 1\nroot 0 4096 0\nroot 1048576 4096 1\n"
@@ -343,6 +382,7 @@ int main(void)
 	test_read_joins_or_passes();
 	test_skips_what_was_read();
 	test_bad_ranges();
+	test_bridges_gaps();
 	test_failure_stops();
 	test_ram_store();
 	test_from_manifest();
