@@ -43,6 +43,46 @@ vm_boot() {
 	return $status
 }
 
+# vm_verified_image: publishes $W/rootfs as the verified image rootfs-v
+# under $W/www/vimg (https://10.0.2.2:PORT/vimg/); sets and exports DIGEST
+vm_verified_image() {
+	images/lazyroot-mkimage --verified --fsid rootfs-v "$W/rootfs" "$W/www/vimg" \
+		>"$W/vimg.out" 2>"$W/vimg.log" || { cat "$W/vimg.log" >&2; return 1; }
+	read -r _ DIGEST <"$W/vimg.out"
+	export DIGEST
+}
+
+# vm_booted_ok: the boot of the busybox test root ($log, $qemu_status)
+# ended well and every file of the root checked out
+vm_booted_ok() {
+	[ "$qemu_status" -eq 0 ]
+	grep -q '^LAZYROOT-TEST: sha256 ok (10 files)' "$log"
+	grep -q '^LAZYROOT-TEST: done' "$log"
+}
+
+# vm_dracut_booted_ok: as vm_booted_ok, through a dracut initramfs: the root
+# came up from the image, and lazyrootd, started as @lazyrootd so that
+# systemd spares it at switch-root and shutdown, served it afterwards
+vm_dracut_booted_ok() {
+	vm_booted_ok
+	grep -q '^LAZYROOT-TEST: root is up: overlay' "$log"
+	grep -q '^LAZYROOT-TEST: root is writable' "$log"
+	# /data/big was never read before switch_root
+	grep -q '^LAZYROOT-TEST: read big rc=0 ' "$log"
+	grep -q '^LAZYROOT-TEST: lazyrootd alive as @lazyrootd$' "$log"
+	grep -Eq 'lazyrootd: stats: opens 1, .*errors 0$' "$log"
+}
+
+# vm_boot_test NAME TIMEOUT KERNEL-ARGS...: vm_boot for a bats test (under
+# `run`): sets log and qemu_status, then prints the console's last lines,
+# which bats shows only when the test fails
+vm_boot_test() {
+	log="$W/$1.log"
+	run vm_boot "$@"
+	qemu_status=$status
+	grep -v '^\[' "$log" | tail -n 40
+}
+
 # vm_boot_ipxe NAME TIMEOUT KERNEL-ARGS...: network-boots like a PXE client:
 # QEMU's DHCP hands out boot.ipxe over TFTP, iPXE loads kernel and initrd
 # from there; console to $W/NAME.log

@@ -49,20 +49,6 @@ boot() {
 	grep -v '^\[' "$log" | tail -n 40
 }
 
-# booted_ok: the root came up from the image and lazyrootd served it afterwards
-booted_ok() {
-	[ "$qemu_status" -eq 0 ]
-	grep -q '^LAZYROOT-TEST: root is up: overlay' "$log"
-	grep -q '^LAZYROOT-TEST: sha256 ok (10 files)' "$log"
-	grep -q '^LAZYROOT-TEST: root is writable' "$log"
-	# /data/big was never read before switch_root
-	grep -q '^LAZYROOT-TEST: read big rc=0 ' "$log"
-	# started as @lazyrootd: systemd spares it at switch-root and shutdown
-	grep -q '^LAZYROOT-TEST: lazyrootd alive as @lazyrootd$' "$log"
-	grep -Eq 'lazyrootd: stats: opens 1, .*errors 0$' "$log"
-	grep -q '^LAZYROOT-TEST: done' "$log"
-}
-
 @test "dracut: the images hold the daemon, the CA, the handler and the hooks" {
 	for img in shell systemd; do
 		run lsinitrd "$W/$img.img"
@@ -83,14 +69,14 @@ booted_ok() {
 
 @test "dracut, shell init: boots the EROFS root over HTTPS; lazyrootd keeps serving" {
 	boot shell shell-good erofs.fsid=rootfs-test erofs.url="$(vm_url "$PORT")" lazyroot.test=readbig
-	booted_ok
+	vm_dracut_booted_ok
 }
 
 @test "dracut, systemd init: boots the EROFS root over HTTPS; lazyrootd keeps serving" {
 	# with a mirror list whose first entry is down (the host refuses port 1)
 	boot systemd systemd-good root=erofs erofs.fsid=rootfs-test \
 		erofs.url="https://10.0.2.2:1/img/,$(vm_url "$PORT")" lazyroot.test=readbig
-	booted_ok
+	vm_dracut_booted_ok
 	grep -q 'lazyrootd: mirror https://10.0.2.2:1/img/rootfs-test failed (' "$log"
 }
 
@@ -104,7 +90,7 @@ booted_ok() {
 	grep -v '^\[' "$log" | tail -n 30
 	# the command line came from boot.ipxe: only iPXE could have passed it
 	grep -q "Command line: console=ttyS0 panic=-1 erofs.fsid=rootfs-test erofs.url=$(vm_url "$PORT") lazyroot.test=readbig\$" "$log"
-	booted_ok
+	vm_dracut_booted_ok
 }
 
 @test "dracut: ip=dhcp is honored like no ip= at all" {
@@ -173,7 +159,7 @@ booted_ok() {
 	for n in 1 2; do
 		boot systemd systemd-cache$n erofs.fsid=rootfs-test erofs.url="$(vm_url "$PORT")" \
 			erofs.cache=/dev/vda lazyroot.test=readbig
-		booted_ok
+		vm_dracut_booted_ok
 	done
 	grep -q 'lazyrootd: blob rootfs-test: 0 of [0-9]* pages kept on disk from earlier boots' \
 		"$W/systemd-cache1.log"

@@ -89,19 +89,6 @@ boot() {
 	grep -v '^\[' "$log" | tail -n 40
 }
 
-# booted_ok: the root came up from the image and lazyrootd served it afterwards
-booted_ok() {
-	[ "$qemu_status" -eq 0 ]
-	grep -q '^LAZYROOT-TEST: root is up: overlay' "$log"
-	grep -q '^LAZYROOT-TEST: sha256 ok (10 files)' "$log"
-	grep -q '^LAZYROOT-TEST: root is writable' "$log"
-	# /data/big was never read before switch_root
-	grep -q '^LAZYROOT-TEST: read big rc=0 ' "$log"
-	grep -q '^LAZYROOT-TEST: lazyrootd alive as @lazyrootd$' "$log"
-	grep -Eq 'lazyrootd: stats: opens 1, .*errors 0$' "$log"
-	grep -q '^LAZYROOT-TEST: done' "$log"
-}
-
 # modules_of IMAGE: the dracut modules in $W/IMAGE.img, one line
 modules_of() {
 	lsinitrd "$W/$1.img" | sed -n '/^dracut modules:$/,/^=\{20,\}$/p' | sed '1d;$d' | tr '\n' ' '
@@ -138,14 +125,14 @@ modules_of() {
 
 @test "dracut 106, shell init, network-legacy: boots the EROFS root over HTTPS; lazyrootd keeps serving" {
 	boot shell shell-good erofs.fsid=rootfs-test erofs.url="$(vm_url "$PORT")" lazyroot.test=readbig
-	booted_ok
+	vm_dracut_booted_ok
 }
 
 @test "dracut 106, systemd init, systemd-networkd: boots the EROFS root over HTTPS; lazyrootd keeps serving" {
 	# with a mirror list whose first entry is down (the host refuses port 1)
 	boot systemd systemd-good root=erofs erofs.fsid=rootfs-test \
 		erofs.url="https://10.0.2.2:1/img/,$(vm_url "$PORT")" lazyroot.test=readbig
-	booted_ok
+	vm_dracut_booted_ok
 	grep -q 'lazyrootd: mirror https://10.0.2.2:1/img/rootfs-test failed (' "$log"
 }
 
@@ -159,7 +146,7 @@ modules_of() {
 
 @test "dracut 106, systemd init, NetworkManager: lazyroot asks for the network, NM brings it up, the handler mounts the root" {
 	boot nm-systemd nm-systemd-good erofs.fsid=rootfs-test erofs.url="$(vm_url "$PORT")" lazyroot.test=readbig
-	booted_ok
+	vm_dracut_booted_ok
 	# nm-initrd.service runs only when the cmdline hooks asked for the network
 	# (/run/NetworkManager/initrd/neednet), and the initqueue waited for it
 	grep -q 'Started nm-initrd.service' "$log"
@@ -176,7 +163,7 @@ modules_of() {
 	[[ $mods == *" network-manager "* && $mods == *" systemd-initrd "* ]]
 	[[ $mods != *" network-legacy "* ]]
 	boot default default-good erofs.fsid=rootfs-test erofs.url="$(vm_url "$PORT")" lazyroot.test=readbig
-	booted_ok
+	vm_dracut_booted_ok
 	grep -q 'Started nm-initrd.service' "$log"
 }
 

@@ -20,17 +20,8 @@ setup() {
 	. tests/lib/vm-env.sh
 }
 
-# boot NAME TIMEOUT KERNEL-ARGS...: sets log and qemu_status
-boot() {
-	log="$W/$1.log"
-	run vm_boot "$@"
-	qemu_status=$status
-	# Shown by bats only when the test fails.
-	grep -v '^\[' "$log" | tail -n 40
-}
-
 @test "boots the EROFS root over HTTPS; its files check out; the root is writable" {
-	boot good 120 erofs.fsid=rootfs-test erofs.url="$(vm_url "$PORT")"
+	vm_boot_test good 120 erofs.fsid=rootfs-test erofs.url="$(vm_url "$PORT")"
 	[ "$qemu_status" -eq 0 ]
 	grep -q '^LAZYROOT-TEST: root is up: overlay' "$log"
 	grep -q '^LAZYROOT-TEST: sha256 ok (10 files)' "$log"
@@ -58,7 +49,7 @@ boot() {
 
 @test "mirrors: with the first mirror down, the next one serves the whole boot" {
 	dead="https://10.0.2.2:1/img/" # the host refuses port 1
-	boot mirrors 120 erofs.fsid=rootfs-test erofs.url="$dead,$(vm_url "$PORT")" lazyroot.test=readbig
+	vm_boot_test mirrors 120 erofs.fsid=rootfs-test erofs.url="$dead,$(vm_url "$PORT")" lazyroot.test=readbig
 	[ "$qemu_status" -eq 0 ]
 	grep -q '^LAZYROOT-TEST: sha256 ok (10 files)' "$log"
 	grep -q '^LAZYROOT-TEST: read big rc=0 ' "$log"
@@ -68,7 +59,7 @@ boot() {
 }
 
 @test "an fsid the server lacks: one line naming it and the 404, and the VM stops" {
-	boot missing 120 erofs.fsid=nosuch erofs.url="$(vm_url "$PORT")"
+	vm_boot_test missing 120 erofs.fsid=nosuch erofs.url="$(vm_url "$PORT")"
 	[ "$qemu_status" -ne 124 ]
 	[ "$(grep -c "^lazyroot: cannot mount EROFS fsid=nosuch: $(vm_url "$PORT")nosuch: HTTP 404" "$log")" -eq 1 ]
 	! grep -q '^LAZYROOT-TEST' "$log"
@@ -76,7 +67,7 @@ boot() {
 
 @test "a server certificate from another CA is refused with a TLS error" {
 	tests/lib/https-server start "$W/srv-wrong" "$W/www" --wrong-ca
-	boot wrongca 120 erofs.fsid=rootfs-test erofs.url="$(vm_url "$(cat "$W/srv-wrong/port")")"
+	vm_boot_test wrongca 120 erofs.fsid=rootfs-test erofs.url="$(vm_url "$(cat "$W/srv-wrong/port")")"
 	[ "$qemu_status" -ne 124 ]
 	grep -q '^lazyroot: cannot mount EROFS fsid=rootfs-test: .*: TLS: .*certificate' "$log"
 	! grep -q '^LAZYROOT-TEST' "$log"

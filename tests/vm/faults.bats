@@ -10,9 +10,7 @@ bats_require_minimum_version 1.5.0
 setup_file() {
 	. tests/lib/vm-env.sh
 	vm_env_setup "$BATS_FILE_TMPDIR" 16
-	images/lazyroot-mkimage --verified --fsid rootfs-v "$W/rootfs" "$W/www/vimg" \
-		> "$W/vimg.out" 2> "$W/vimg.log" || { cat "$W/vimg.log" >&2; return 1; }
-	read -r _ DIGEST < "$W/vimg.out"
+	vm_verified_image || return 1
 	sha256sum "$W/rootfs/data/big" | cut -d' ' -f1 > "$W/big.sha256"
 	export DIGEST
 }

@@ -17,10 +17,7 @@ setup_file() {
 	}
 	. tests/lib/vm-env.sh
 	vm_env_setup "$BATS_FILE_TMPDIR" 4
-	images/lazyroot-mkimage --verified --fsid rootfs-v "$W/rootfs" "$W/www/vimg" \
-		> "$W/vimg.out" 2> "$W/vimg.log" || { cat "$W/vimg.log" >&2; return 1; }
-	read -r _ DIGEST < "$W/vimg.out"
-	export DIGEST
+	vm_verified_image || return 1
 }
 
 teardown_file() {
@@ -72,17 +69,11 @@ offline_boot() {
 	grep -v '^\[' "$log" | tail -n 30
 }
 
-booted_ok() {
-	[ "$qemu_status" -eq 0 ]
-	grep -q '^LAZYROOT-TEST: sha256 ok (10 files)' "$log"
-	grep -q '^LAZYROOT-TEST: done' "$log"
-}
-
 # filled_ok: one line saying the copy is complete and the connections closed,
 # whole: N of N KiB; at most 1 MiB/s after the first 4 MiB; then no request
 filled_ok() {
 	local line held total fetched ms
-	booted_ok
+	vm_booted_ok
 	grep -q '^LAZYROOT-TEST: read again ok' "$log"
 	[ "$(grep -c 'lazyrootd: fill: complete' "$log")" -eq 1 ]
 	grep -q 'lazyrootd: fill: boot is over: fetching the rest of [0-9]* blobs ([0-9]* KiB) at most 1024 KiB/s' "$log"
@@ -102,7 +93,7 @@ filled_ok() {
 	filled_ok
 	grep -Eq 'lazyrootd: stats: blob rootfs-test: ([0-9]+) of \1 pages on disk, 0 bytes waiting' "$log"
 	offline_boot offline-plain "$W/plain.disk" erofs.fsid=rootfs-test erofs.url="$(vm_url "$PORT")"
-	booted_ok
+	vm_booted_ok
 	grep -q 'lazyrootd: blob rootfs-test: booting from the local copy in /run/lazyroot/cache/store: no mirror answers' "$log"
 	grep -Eq 'lazyrootd: stats: .*bytes fetched 0, .*errors 0$' "$log"
 }
@@ -115,7 +106,7 @@ filled_ok() {
 	grep -q 'lazyrootd: nbd0: rootfs-v, [0-9]* bytes, read-only' "$log"
 	offline_boot offline-verified "$W/verified.disk" erofs.backend=nbd erofs.fsid=rootfs-v \
 		erofs.url="https://10.0.2.2:$PORT/vimg/" erofs.digest="$DIGEST"
-	booted_ok
+	vm_booted_ok
 	grep -q 'lazyrootd: booting from the local copy in /run/lazyroot/cache/store: no mirror answers' "$log"
 	grep -Eq 'lazyrootd: stats: chunks verified 0, failed verification 0$' "$log"
 }

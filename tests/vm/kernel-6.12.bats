@@ -9,10 +9,8 @@ bats_require_minimum_version 1.5.0
 setup_file() {
 	. tests/lib/vm-env.sh
 	VM_KERNEL_VARIANT=v6.12 vm_env_setup "$BATS_FILE_TMPDIR" 8
-	images/lazyroot-mkimage --verified --fsid rootfs-v "$W/rootfs" "$W/www/vimg" \
-		> "$W/vimg.out" 2> "$W/vimg.log" || { cat "$W/vimg.log" >&2; return 1; }
-	read -r _ DIGEST < "$W/vimg.out"
-	export W DIGEST
+	vm_verified_image || return 1
+	export W
 }
 
 teardown_file() {
@@ -21,15 +19,6 @@ teardown_file() {
 
 setup() {
 	. tests/lib/vm-env.sh
-}
-
-# boot NAME KERNEL-ARGS...: sets log and qemu_status
-boot() {
-	log="$W/$1.log"
-	run vm_boot "$@"
-	qemu_status=$status
-	# Shown by bats only when the test fails.
-	grep -v '^\[' "$log" | tail -n 40
 }
 
 # on_fscache: the 6.12 kernel, auto took fscache, the root came up right
@@ -50,12 +39,12 @@ on_fscache() {
 }
 
 @test "6.12, erofs.backend=auto: takes fscache; a plain root boots" {
-	boot plain 300 erofs.fsid=rootfs-test erofs.url="$(vm_url "$PORT")" lazyroot.test=readbig
+	vm_boot_test plain 300 erofs.fsid=rootfs-test erofs.url="$(vm_url "$PORT")" lazyroot.test=readbig
 	on_fscache
 }
 
 @test "6.12, erofs.backend=auto: takes fscache; a verified root boots" {
-	boot verified 300 erofs.fsid=rootfs-v erofs.digest="$DIGEST" \
+	vm_boot_test verified 300 erofs.fsid=rootfs-v erofs.digest="$DIGEST" \
 		erofs.url="https://10.0.2.2:$PORT/vimg/" lazyroot.test=readbig
 	on_fscache
 	grep -Eq 'lazyrootd: stats: chunks verified [1-9][0-9]*, failed verification 0$' "$log"

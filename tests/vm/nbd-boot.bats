@@ -15,9 +15,7 @@ bats_require_minimum_version 1.5.0
 setup_file() {
 	. tests/lib/vm-env.sh
 	vm_env_setup "$BATS_FILE_TMPDIR" 8
-	images/lazyroot-mkimage --verified --fsid rootfs-v "$W/rootfs" "$W/www/vimg" \
-		> "$W/vimg.out" 2> "$W/vimg.log" || { cat "$W/vimg.log" >&2; return 1; }
-	read -r _ DIGEST < "$W/vimg.out"
+	vm_verified_image || return 1
 	# A mirror whose copy differs in one byte of the largest pack (the
 	# random /data/big's chunks).
 	cp -a "$W/www/vimg" "$W/www/vbad"

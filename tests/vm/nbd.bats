@@ -55,16 +55,8 @@ setup() {
 	. tests/lib/vm-env.sh
 }
 
-# boot NAME TIMEOUT KERNEL-ARGS...: sets log and qemu_status
-boot() {
-	log="$W/$1.log"
-	run vm_boot "$@"
-	qemu_status=$status
-	grep -v '^\[' "$log" | tail -n 40
-}
-
 @test "nbd: a plain image is served as /dev/nbd0; EROFS mounts it and its files check out" {
-	boot plain 180 erofs.fsid=nbd-test erofs.url="$(vm_url "$PORT")"
+	vm_boot_test plain 180 erofs.fsid=nbd-test erofs.url="$(vm_url "$PORT")"
 	[ "$qemu_status" -eq 0 ]
 	grep -q '^NBD-TEST: map: nbd-test /dev/nbd0;$' "$log"
 	grep -q '^NBD-TEST: mounted /dev/nbd0 /mnt erofs ro' "$log"
@@ -98,7 +90,7 @@ boot() {
 @test "nbd: a verified image is served as two devices, the data blob on the second" {
 	read -r fsid digest < "$W/vimg.out"
 	[ "$fsid" = nbd-v ]
-	boot verified 180 erofs.fsid=nbd-v erofs.digest="$digest" \
+	vm_boot_test verified 180 erofs.fsid=nbd-v erofs.digest="$digest" \
 		erofs.url="https://10.0.2.2:$PORT/vimg/"
 	[ "$qemu_status" -eq 0 ]
 	grep -Eq '^NBD-TEST: map: nbd-v /dev/nbd0;[0-9a-f]{64} /dev/nbd1;$' "$log"

@@ -10,10 +10,7 @@ bats_require_minimum_version 1.5.0
 setup_file() {
 	. tests/lib/vm-env.sh
 	vm_env_setup "$BATS_FILE_TMPDIR" 4
-	images/lazyroot-mkimage --verified --fsid rootfs-v "$W/rootfs" "$W/www/vimg" \
-		> "$W/vimg.out" 2> "$W/vimg.log" || { cat "$W/vimg.log" >&2; return 1; }
-	read -r _ DIGEST < "$W/vimg.out"
-	export DIGEST
+	vm_verified_image || return 1
 }
 
 teardown_file() {
@@ -34,12 +31,6 @@ boot() {
 	grep -v '^\[' "$log" | tail -n 30
 }
 
-booted_ok() {
-	[ "$qemu_status" -eq 0 ]
-	grep -q '^LAZYROOT-TEST: sha256 ok (10 files)' "$log"
-	grep -q '^LAZYROOT-TEST: done' "$log"
-}
-
 server_down() { tests/lib/https-server stop "$W/srv"; }
 server_up() { tests/lib/https-server start "$W/srv" "$W/www"; }
 
@@ -50,14 +41,14 @@ verified() { echo erofs.fsid=rootfs-v erofs.url="https://10.0.2.2:$PORT/vimg/" e
 	truncate -s 128M "$W/plain.disk"
 	# shellcheck disable=SC2046
 	boot fill-plain "$W/plain.disk" $(plain) lazyroot.test=readall
-	booted_ok
+	vm_booted_ok
 	grep -q '^LAZYROOT-TEST: read all' "$log"
 	grep -Eq 'lazyrootd: stats: blob rootfs-test: ([0-9]+) of \1 pages on disk, 0 bytes waiting' "$log"
 	server_down
 	# shellcheck disable=SC2046
 	boot offline-plain "$W/plain.disk" $(plain)
 	server_up
-	booted_ok
+	vm_booted_ok
 	[ "$(grep -c "lazyrootd: blob rootfs-test: booting from the local copy in /run/lazyroot/cache/store: no mirror answers ($(vm_url "$PORT")rootfs-test: .*); it is complete, of the image whose rootfs-test.sha256 said [0-9a-f]\{16\}… when last seen$" "$log")" -eq 1 ]
 	grep -Eq 'lazyrootd: stats: .*bytes fetched 0, .*errors 0$' "$log"
 }
@@ -66,7 +57,7 @@ verified() { echo erofs.fsid=rootfs-v erofs.url="https://10.0.2.2:$PORT/vimg/" e
 	truncate -s 128M "$W/partial.disk"
 	# shellcheck disable=SC2046
 	boot fill-partial "$W/partial.disk" $(plain)
-	booted_ok
+	vm_booted_ok
 	server_down
 	# shellcheck disable=SC2046
 	boot partial "$W/partial.disk" $(plain) erofs.onerror=fail
@@ -80,12 +71,12 @@ verified() { echo erofs.fsid=rootfs-v erofs.url="https://10.0.2.2:$PORT/vimg/" e
 	truncate -s 128M "$W/verified.disk"
 	# shellcheck disable=SC2046
 	boot fill-verified "$W/verified.disk" $(verified "$DIGEST") lazyroot.test=readall
-	booted_ok
+	vm_booted_ok
 	grep -q '^LAZYROOT-TEST: read all' "$log"
 	server_down
 	# shellcheck disable=SC2046
 	boot offline-verified "$W/verified.disk" $(verified "$DIGEST")
-	booted_ok
+	vm_booted_ok
 	[ "$(grep -c "lazyrootd: booting from the local copy in /run/lazyroot/cache/store: no mirror answers (https://10.0.2.2:$PORT/vimg/rootfs-v.manifest: .*); it is complete and its manifest has the sha256 of erofs.digest=$" "$log")" -eq 1 ]
 	grep -Eq 'lazyrootd: stats: chunks verified 0, failed verification 0$' "$log"
 	# another image under the same fsid: the copy is not it

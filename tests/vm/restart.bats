@@ -11,9 +11,7 @@ bats_require_minimum_version 1.5.0
 setup_file() {
 	. tests/lib/vm-env.sh
 	VM_KERNEL_VARIANT=v6.12 vm_env_setup "$BATS_FILE_TMPDIR" 16
-	images/lazyroot-mkimage --verified --fsid rootfs-v "$W/rootfs" "$W/www/vimg" \
-		> "$W/vimg.out" 2> "$W/vimg.log" || { cat "$W/vimg.log" >&2; return 1; }
-	read -r _ DIGEST < "$W/vimg.out"
+	vm_verified_image || return 1
 	BIG_SHA=$(sha256sum "$W/rootfs/data/big" | cut -d' ' -f1)
 	KERNEL_61=$(tests/lib/build-kernel)
 	# The initramfs plus a killer started before its /init (rdinit=/test/init):

@@ -23,9 +23,7 @@ setup_file() {
 	tests/lib/make-test-rootfs "$W/rootfs" 8
 	images/lazyroot-mkimage --fsid rootfs-test "$W/rootfs" "$W/www/img" \
 		>/dev/null 2>"$W/img.log" || { cat "$W/img.log" >&2; return 1; }
-	images/lazyroot-mkimage --verified --fsid rootfs-v "$W/rootfs" "$W/www/vimg" \
-		>"$W/vimg.out" 2>"$W/vimg.log" || { cat "$W/vimg.log" >&2; return 1; }
-	read -r _ DIGEST <"$W/vimg.out"
+	vm_verified_image || return 1
 	initrd/lazyroot-mkinitrd --output "$W/initrd.img" --ca "$W/srv/ca.pem" \
 		--kmoddir "$KMODDIR" >"$W/initrd.out"
 	# a module that fails to load on this machine (not Hyper-V: ENODEV)

@@ -39,18 +39,10 @@ setup() {
 	. tests/lib/vm-env.sh
 }
 
-# boot NAME TIMEOUT KERNEL-ARGS...: sets log and qemu_status
-boot() {
-	log="$W/$1.log"
-	run vm_boot "$@"
-	qemu_status=$status
-	grep -v '^\[' "$log" | tail -n 40
-}
-
 url() { echo "https://10.0.2.2:$PORT/$1/"; }
 
 @test "boots a verified image: the manifest matches erofs.digest, every chunk is checked" {
-	boot good 180 erofs.fsid=rootfs-v erofs.digest="$DIGEST" \
+	vm_boot_test good 180 erofs.fsid=rootfs-v erofs.digest="$DIGEST" \
 		erofs.url="$(url vimg)" lazyroot.test=sumbig
 	[ "$qemu_status" -eq 0 ]
 	grep -q '^LAZYROOT-TEST: sha256 ok (10 files)' "$log"
@@ -65,14 +57,14 @@ url() { echo "https://10.0.2.2:$PORT/$1/"; }
 
 @test "a digest that is not the manifest's stops the boot with one line" {
 	wrong=sha256:$(printf '%064d' 0)
-	boot wrongdigest 120 erofs.fsid=rootfs-v erofs.digest="$wrong" erofs.url="$(url vimg)"
+	vm_boot_test wrongdigest 120 erofs.fsid=rootfs-v erofs.digest="$wrong" erofs.url="$(url vimg)"
 	[ "$qemu_status" -ne 124 ]
 	[ "$(grep -c "lazyrootd: cannot load the manifest of fsid rootfs-v: $(url vimg)rootfs-v.manifest: no mirror serves a copy with sha256 0\{64\}" "$log")" -eq 1 ]
 	! grep -q '^LAZYROOT-TEST' "$log"
 }
 
 @test "one byte changed on the only mirror: that read fails, no wrong byte reaches the guest" {
-	boot flipped 180 erofs.fsid=rootfs-v erofs.digest="$DIGEST" \
+	vm_boot_test flipped 180 erofs.fsid=rootfs-v erofs.digest="$DIGEST" \
 		erofs.url="$(url vbad)" lazyroot.test=sumbig
 	[ "$qemu_status" -eq 0 ]
 	# the rest of the root is fine
@@ -85,7 +77,7 @@ url() { echo "https://10.0.2.2:$PORT/$1/"; }
 }
 
 @test "one byte changed on the first mirror: the chunk comes again from the second, right" {
-	boot recovered 180 erofs.fsid=rootfs-v erofs.digest="$DIGEST" \
+	vm_boot_test recovered 180 erofs.fsid=rootfs-v erofs.digest="$DIGEST" \
 		erofs.url="$(url vbad),$(url vimg)" lazyroot.test=sumbig
 	[ "$qemu_status" -eq 0 ]
 	grep -q "^LAZYROOT-TEST: big sha256 $(cat "$W/big.sha256")$" "$log"
@@ -100,13 +92,13 @@ url() { echo "https://10.0.2.2:$PORT/$1/"; }
 @test "erofs.cache= with a verified image: checked pages are kept, the next boot reads them from disk" {
 	export VM_DISK="$W/cache.disk"
 	truncate -s 256M "$VM_DISK"
-	boot cache1 180 erofs.fsid=rootfs-v erofs.digest="$DIGEST" \
+	vm_boot_test cache1 180 erofs.fsid=rootfs-v erofs.digest="$DIGEST" \
 		erofs.url="$(url vimg)" erofs.cache=/dev/vda lazyroot.test=sumbig
 	[ "$qemu_status" -eq 0 ]
 	grep -q "^LAZYROOT-TEST: big sha256 $(cat "$W/big.sha256")$" "$log"
 	grep -Eq 'lazyrootd: blob [0-9a-f]{64}: 0 of [0-9]+ pages kept on disk from earlier boots' "$log"
 	before=$(tests/lib/https-server bytes "$W/srv")
-	boot cache2 180 erofs.fsid=rootfs-v erofs.digest="$DIGEST" \
+	vm_boot_test cache2 180 erofs.fsid=rootfs-v erofs.digest="$DIGEST" \
 		erofs.url="$(url vimg)" erofs.cache=/dev/vda lazyroot.test=sumbig
 	sent=$(($(tests/lib/https-server bytes "$W/srv") - before))
 	echo "second boot: server sent $sent bytes"
