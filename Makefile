@@ -88,6 +88,10 @@ build/unit-san/test_chunker: build/san/images/pack/chunker.o
 build/unit/test_plot: build/obj/ctl/plot.o
 build/unit-san/test_plot: build/san/ctl/plot.o
 build/fuzz/fuzz_trace: build/fuzz-obj/ctl/plot.o
+# The tests of serve.c and of what runs through it share its fakes.
+SERVE_FAKE_TESTS := test_serve test_prefetch test_control test_fill
+$(addprefix build/unit/,$(SERVE_FAKE_TESTS)): build/obj/tests/unit/fake_serve.o
+$(addprefix build/unit-san/,$(SERVE_FAKE_TESTS)): build/san/tests/unit/fake_serve.o
 
 # Test tools: the fetch engine against a real server, the request loop
 # over a fake /dev/cachefiles (under ASan/UBSan), and the bench's checker.

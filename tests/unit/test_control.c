@@ -19,86 +19,15 @@
 #include "check.h"
 #include "config.h"
 #include "control.h"
-#include "frontend.h"
+#include "fake_serve.h"
 #include "serve.h"
 #include "source.h"
 
 static char name[64];
 static struct control *ctl;
 
-static void fk_open(struct source *src, struct blob *b, const char *dir)
-{
-	(void)src, (void)dir;
-	b->size = 1 << 20;
-	strcpy(b->url, "https://x/root");
-	blob_opened(b, 0, NULL);
-}
-
-static void fk_extent(const struct source *src, const struct blob *b,
-		      uint64_t *off, uint64_t *end)
-{
-	(void)src, (void)b, (void)off, (void)end;
-}
-
-static int fk_fetch(struct source *src, struct job *j)
-{
-	(void)src;
-	/* answered at once: the record is of the READs, not of the network */
-	memset(j->buf, 0, j->len);
-	job_checked(j, j->off, j->len);
-	job_done(j, 0, NULL);
-	return 0;
-}
-
-static void fk_job_free(struct job *j)
-{
-	(void)j;
-}
-
-static void fk_destroy(struct source *src)
-{
-	(void)src;
-}
-
-static const struct source_ops fk_ops = {
-	.open = fk_open, .extent = fk_extent, .fetch = fk_fetch,
-	.job_free = fk_job_free, .destroy = fk_destroy,
-};
-static struct source fk_source = { .ops = &fk_ops };
-
-struct fe {
-	struct fe_object o;
-	struct blob *b;
-};
-
-static void fe_opened(struct fe_object *o, struct blob *b, int64_t size)
-{
-	(void)size;
-	((struct fe *)o)->b = b;
-}
-
-static int fe_write(struct fe_object *o, const unsigned char *buf,
-		    uint64_t off, uint64_t len)
-{
-	(void)o, (void)buf, (void)off, (void)len;
-	return 0;
-}
-
-static void fe_read_done(struct fe_object *o, uint64_t tag,
-			 const unsigned char *data, int err)
-{
-	(void)o, (void)tag, (void)data, (void)err;
-}
-
-static void fe_release(struct fe_object *o)
-{
-	(void)o;
-}
-
-static const struct frontend_ops fe_ops = {
-	.opened = fe_opened, .write = fe_write, .read_done = fe_read_done,
-	.release = fe_release,
-};
+static const struct fake_blob root[] = { { "root", 1 << 20 }, { NULL, 0 } };
+static struct fake_source fk;
 
 static int dial(void)
 {
@@ -287,13 +216,17 @@ int main(void)
 {
 	struct config cfg;
 	struct server *s;
-	struct fe fe = { .o.ops = &fe_ops };
+	struct fake_fe fe;
 
 	snprintf(name, sizeof(name), "lazyrootd-test-%d", (int)getpid());
+	fake_source_init(&fk, root, NULL);
+	/* fetches end at once: the record is of the READs, not of the network */
+	fk.at_once = 1;
+	fake_fe_init(&fe);
 	config_init(&cfg);
-	CHECK(server_new_source(&s, &cfg, NULL, &fk_source) == 0);
+	CHECK(server_new_source(&s, &cfg, NULL, &fk.src) == 0);
 	serve_open(s, "root", 4, &fe.o);
-	CHECK(fe.b != NULL);
+	CHECK(fe.blob != NULL);
 	CHECK(control_new(&ctl, name, s) == 0);
 	/* the name is taken now */
 	{
@@ -301,14 +234,14 @@ int main(void)
 
 		CHECK(control_new(&again, name, s) == -EADDRINUSE);
 	}
-	test_record(s, fe.b);
+	test_record(s, fe.blob);
 	test_status_trace();
 	test_bad_requests();
 	test_slots();
 	if (getuid() == 0)
 		test_not_root();
 	control_free(ctl);
-	serve_close(s, fe.b);
+	serve_close(s, fe.blob);
 	server_free(s);
 	return check_report("test_control");
 }

@@ -5,17 +5,14 @@
  * pieces, a READ going first, the RAM store ending whole, the room check,
  * a failure.
  */
-#include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "check.h"
 #include "config.h"
+#include "fake_serve.h"
 #include "fetch.h"
 #include "fill.h"
-#include "frontend.h"
-#include "page.h"
 #include "serve.h"
 #include "source.h"
 
@@ -84,112 +81,11 @@ static void test_plan(void)
 /* ---- through serve.c ---- */
 
 #define SIZE (10 * M + 100)
-#define JOBS_MAX 64
 
-static struct job *jobs[JOBS_MAX];
-static unsigned int njobs;
+static const struct fake_blob root[] = { { "root", SIZE }, { NULL, 0 } };
 
-static unsigned char byte_at(uint64_t off)
-{
-	return (unsigned char)(off * 7 + off / 4096);
-}
-
-static void fk_open(struct source *src, struct blob *b, const char *dir)
-{
-	(void)src, (void)dir;
-	b->size = SIZE;
-	strcpy(b->url, "https://x/root");
-	blob_opened(b, 0, NULL);
-}
-
-static void fk_extent(const struct source *src, const struct blob *b,
-		      uint64_t *off, uint64_t *end)
-{
-	(void)src, (void)b, (void)off, (void)end;
-}
-
-static int fk_fetch(struct source *src, struct job *j)
-{
-	(void)src;
-	if (njobs == JOBS_MAX)
-		return -ENOMEM;
-	jobs[njobs++] = j;
-	return 0;
-}
-
-static void fk_job_free(struct job *j)
-{
-	(void)j;
-}
-
-static void fk_destroy(struct source *src)
-{
-	(void)src;
-}
-
-static const struct source_ops fk_ops = {
-	.open = fk_open, .extent = fk_extent, .fetch = fk_fetch,
-	.job_free = fk_job_free, .destroy = fk_destroy,
-};
-static struct source fk_source = { .ops = &fk_ops };
-
-static void finish(unsigned int i, int ok)
-{
-	struct job *j = jobs[i];
-	uint64_t k;
-
-	if (ok) {
-		for (k = 0; k < j->len; k++)
-			j->buf[k] = byte_at(j->off + k);
-		job_checked(j, j->off, j->len);
-	}
-	job_done(j, ok ? 0 : -EIO, ok ? "" : "https://x/root: HTTP 500");
-}
-
-struct fe {
-	struct fe_object o;
-	struct blob *b;
-	uint64_t written, bad;
-	unsigned int answers, errors;
-};
-
-static struct fe fe;
-
-static void fe_opened(struct fe_object *o, struct blob *b, int64_t size)
-{
-	(void)o, (void)size;
-	fe.b = b;
-}
-
-static int fe_write(struct fe_object *o, const unsigned char *buf,
-		    uint64_t off, uint64_t len)
-{
-	uint64_t k;
-
-	(void)o;
-	for (k = 0; k < len && off + k < SIZE; k++)
-		fe.bad += buf[k] != byte_at(off + k);
-	fe.written += len;
-	return 0;
-}
-
-static void fe_read_done(struct fe_object *o, uint64_t tag,
-			 const unsigned char *data, int err)
-{
-	(void)o;
-	fe.answers++;
-	fe.errors += err != 0 || !data || data[0] != byte_at(tag);
-}
-
-static void fe_release(struct fe_object *o)
-{
-	(void)o;
-}
-
-static const struct frontend_ops fe_ops = {
-	.opened = fe_opened, .write = fe_write, .read_done = fe_read_done,
-	.release = fe_release,
-};
+static struct fake_source fk;
+static struct fake_fe fe;
 
 static struct config cfg;
 static struct fetch_engine *engine;
@@ -213,21 +109,20 @@ static struct fill_progress progress(void)
 /* NBD's RAM store of @ram bytes; the fill at 16M/s (a job each 250 ms), no quiet time. */
 static void setup(uint64_t ram)
 {
-	njobs = 0;
-	memset(&fe, 0, sizeof(fe));
-	fe.o.ops = &fe_ops;
+	fake_source_init(&fk, root, "https://x/root: HTTP 500");
+	fake_fe_init(&fe);
 	config_init(&cfg);
-	CHECK(server_new_source(&srv, &cfg, engine, &fk_source) == 0);
+	CHECK(server_new_source(&srv, &cfg, engine, &fk.src) == 0);
 	server_keep_in_ram(srv, ram);
 	server_fill(srv, 16 * M, 0);
 	CHECK(progress().state == FILL_WAITING);
 	serve_open(srv, "root", 4, &fe.o);
-	CHECK(fe.b != NULL);
+	CHECK(fe.blob != NULL);
 }
 
 static void teardown(void)
 {
-	serve_close(srv, fe.b);
+	serve_close(srv, fe.blob);
 	server_free(srv);
 }
 
@@ -238,40 +133,40 @@ static void test_fills_whole(void)
 
 	setup(64 * M);
 	/* the kernel read a page near the end first: that page is held */
-	serve_read(srv, fe.b, 9 * M + 5 * P, 100, 9 * M + 5 * P);
-	CHECK(njobs == 1);
-	finish(0, 1);
+	fake_read(srv, &fe, 9 * M + 5 * P, 100, 9 * M + 5 * P);
+	CHECK(fk.njobs == 1);
+	fake_finish(&fk, 0, 1);
 	CHECK(fe.answers == 1 && fe.errors == 0);
 	/* the first piece: a whole job, then no credit until time passes */
 	server_fill_pump(srv);
 	p = progress();
 	CHECK(p.state == FILL_FILLING && p.total == SIZE - 100 + P && p.blobs == 1);
-	CHECK(njobs == 2 && jobs[1]->off == 0 && jobs[1]->len == FILL_JOB_MAX);
+	CHECK(fk.njobs == 2 && fk.jobs[1]->off == 0 && fk.jobs[1]->len == FILL_JOB_MAX);
 	server_fill_pump(srv);
-	CHECK(njobs == 2);
+	CHECK(fk.njobs == 2);
 	pause_ms(260);
 	server_fill_pump(srv);
-	CHECK(njobs == 3 && jobs[2]->off == 4 * M && jobs[2]->len == FILL_JOB_MAX);
+	CHECK(fk.njobs == 3 && fk.jobs[2]->off == 4 * M && fk.jobs[2]->len == FILL_JOB_MAX);
 	/* FILL_JOBS at once */
 	pause_ms(260);
 	server_fill_pump(srv);
-	CHECK(njobs == 3);
+	CHECK(fk.njobs == 3);
 	/* a READ goes first: its own fetch at once, fill or not */
-	serve_read(srv, fe.b, 8 * M, 100, 8 * M);
-	CHECK(njobs == 4 && jobs[3]->off == 8 * M);
-	finish(3, 1);
-	finish(1, 1);
+	fake_read(srv, &fe, 8 * M, 100, 8 * M);
+	CHECK(fk.njobs == 4 && fk.jobs[3]->off == 8 * M);
+	fake_finish(&fk, 3, 1);
+	fake_finish(&fk, 1, 1);
 	/*
 	 * the next piece starts after the page read and runs to the end: the
 	 * page held inside it costs less than another request
 	 */
 	pause_ms(260);
 	server_fill_pump(srv);
-	CHECK(njobs == 5);
-	CHECK(jobs[4]->off == 8 * M + P && jobs[4]->len == SIZE - (8 * M + P));
-	finish(2, 1);
+	CHECK(fk.njobs == 5);
+	CHECK(fk.jobs[4]->off == 8 * M + P && fk.jobs[4]->len == SIZE - (8 * M + P));
+	fake_finish(&fk, 2, 1);
 	CHECK(progress().state == FILL_FILLING);
-	finish(4, 1);
+	fake_finish(&fk, 4, 1);
 	p = progress();
 	CHECK(p.state == FILL_COMPLETE);
 	CHECK(p.held == p.total);
@@ -279,8 +174,8 @@ static void test_fills_whole(void)
 	CHECK(fe.bad == 0);
 	/* every page is in the RAM store: reads need no fetch */
 	for (i = 0; i < 10; i++)
-		serve_read(srv, fe.b, i * M + 3 * P, 4096, i * M + 3 * P);
-	CHECK(njobs == 5 && fe.errors == 0);
+		fake_read(srv, &fe, i * M + 3 * P, 4096, i * M + 3 * P);
+	CHECK(fk.njobs == 5 && fe.errors == 0);
 	teardown();
 }
 
@@ -288,7 +183,7 @@ static void test_does_not_fit(void)
 {
 	setup(8 * M);
 	server_fill_pump(srv);
-	CHECK(progress().state == FILL_STOPPED && njobs == 0);
+	CHECK(progress().state == FILL_STOPPED && fk.njobs == 0);
 	teardown();
 }
 
@@ -296,12 +191,12 @@ static void test_failure_stops(void)
 {
 	setup(64 * M);
 	server_fill_pump(srv);
-	CHECK(njobs == 1);
-	finish(0, 0);
+	CHECK(fk.njobs == 1);
+	fake_finish(&fk, 0, 0);
 	CHECK(progress().state == FILL_STOPPED);
 	pause_ms(260);
 	server_fill_pump(srv);
-	CHECK(njobs == 1);
+	CHECK(fk.njobs == 1);
 	teardown();
 }
 

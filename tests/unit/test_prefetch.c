@@ -5,16 +5,13 @@
  * join a prefetch job or pass it by, lists that name too much, a failure,
  * and the RAM store that NBD answers from.
  */
-#include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
 #include "config.h"
+#include "fake_serve.h"
 #include "fetch.h"
-#include "frontend.h"
 #include "manifest.h"
-#include "page.h"
 #include "prefetch.h"
 #include "prefetch_list.h"
 #include "serve.h"
@@ -22,114 +19,11 @@
 
 #define P 4096ULL
 #define SIZE (64 * P * 1024 + 100)	/* 256 MiB and a bit */
-#define JOBS_MAX 64
 
-static struct job *jobs[JOBS_MAX];
-static unsigned int njobs;
+static const struct fake_blob root[] = { { "root", SIZE }, { NULL, 0 } };
 
-static unsigned char byte_at(uint64_t off)
-{
-	return (unsigned char)(off * 7 + off / 4096);
-}
-
-static void fk_open(struct source *src, struct blob *b, const char *dir)
-{
-	(void)src, (void)dir;
-	b->size = SIZE;
-	strcpy(b->url, "https://x/root");
-	blob_opened(b, 0, NULL);
-}
-
-static void fk_extent(const struct source *src, const struct blob *b,
-		      uint64_t *off, uint64_t *end)
-{
-	(void)src, (void)b, (void)off, (void)end;
-}
-
-static int fk_fetch(struct source *src, struct job *j)
-{
-	(void)src;
-	if (njobs == JOBS_MAX)
-		return -ENOMEM;
-	jobs[njobs++] = j;
-	return 0;
-}
-
-static void fk_job_free(struct job *j)
-{
-	(void)j;
-}
-
-static void fk_destroy(struct source *src)
-{
-	(void)src;
-}
-
-static const struct source_ops fk_ops = {
-	.open = fk_open, .extent = fk_extent, .fetch = fk_fetch,
-	.job_free = fk_job_free, .destroy = fk_destroy,
-};
-static struct source fk_source = { .ops = &fk_ops };
-
-/* Finishes job @i (in start order): all its bytes checked, or none. */
-static void finish(unsigned int i, int ok)
-{
-	struct job *j = jobs[i];
-	uint64_t k;
-
-	if (ok) {
-		for (k = 0; k < j->len; k++)
-			j->buf[k] = byte_at(j->off + k);
-		job_checked(j, j->off, j->len);
-	}
-	job_done(j, ok ? 0 : -EIO, ok ? "" : "chunk 3 failed verification");
-}
-
-struct fe {
-	struct fe_object o;
-	struct blob *b;
-	uint64_t written, bad;
-	unsigned int answers, errors;
-};
-
-static struct fe fe;
-
-static void fe_opened(struct fe_object *o, struct blob *b, int64_t size)
-{
-	(void)o, (void)size;
-	fe.b = b;
-}
-
-static int fe_write(struct fe_object *o, const unsigned char *buf,
-		    uint64_t off, uint64_t len)
-{
-	uint64_t k;
-
-	(void)o;
-	for (k = 0; k < len && off + k < SIZE; k++)
-		fe.bad += buf[k] != byte_at(off + k);
-	fe.written += len;
-	return 0;
-}
-
-static void fe_read_done(struct fe_object *o, uint64_t tag,
-			 const unsigned char *data, int err)
-{
-	(void)o;
-	(void)tag;
-	fe.answers++;
-	fe.errors += err != 0 || !data || data[0] != byte_at(tag);
-}
-
-static void fe_release(struct fe_object *o)
-{
-	(void)o;
-}
-
-static const struct frontend_ops fe_ops = {
-	.opened = fe_opened, .write = fe_write, .read_done = fe_read_done,
-	.release = fe_release,
-};
+static struct fake_source fk;
+static struct fake_fe fe;
 
 static struct config cfg;
 static struct fetch_engine *engine;
@@ -147,11 +41,10 @@ static void setup(const char *list, int early, uint64_t ram)
 {
 	struct prefetch_list l;
 
-	njobs = 0;
-	memset(&fe, 0, sizeof(fe));
-	fe.o.ops = &fe_ops;
+	fake_source_init(&fk, root, "chunk 3 failed verification");
+	fake_fe_init(&fe);
 	config_init(&cfg);
-	CHECK(server_new_source(&srv, &cfg, engine, &fk_source) == 0);
+	CHECK(server_new_source(&srv, &cfg, engine, &fk.src) == 0);
 	if (ram)
 		server_keep_in_ram(srv, ram);
 	if (early)
@@ -160,12 +53,12 @@ static void setup(const char *list, int early, uint64_t ram)
 	server_prefetch_from(srv, &l, "test.prefetch");
 	if (!early)
 		serve_open(srv, "root", 4, &fe.o);
-	CHECK(fe.b != NULL);
+	CHECK(fe.blob != NULL);
 }
 
 static void teardown(void)
 {
-	serve_close(srv, fe.b);
+	serve_close(srv, fe.blob);
 	server_free(srv);
 }
 
@@ -178,14 +71,14 @@ static void test_order_and_groups(int early)
 	      "root 12288 4096 3\n"
 	      "root 2048000 4096 4\n", early, 0);
 	/* two jobs at once, the first touched first */
-	CHECK(njobs == 2);
-	CHECK(jobs[0]->off == 1000 * P && jobs[0]->len == 2 * P);
-	CHECK(jobs[1]->off == 0 && jobs[1]->len == 4 * P);
-	finish(0, 1);
-	CHECK(njobs == 3 && jobs[2]->off == 500 * P && jobs[2]->len == P);
-	finish(1, 1);
-	finish(2, 1);
-	CHECK(njobs == 3);
+	CHECK(fk.njobs == 2);
+	CHECK(fk.jobs[0]->off == 1000 * P && fk.jobs[0]->len == 2 * P);
+	CHECK(fk.jobs[1]->off == 0 && fk.jobs[1]->len == 4 * P);
+	fake_finish(&fk, 0, 1);
+	CHECK(fk.njobs == 3 && fk.jobs[2]->off == 500 * P && fk.jobs[2]->len == P);
+	fake_finish(&fk, 1, 1);
+	fake_finish(&fk, 2, 1);
+	CHECK(fk.njobs == 3);
 	CHECK(fe.written == 7 * P && fe.bad == 0);
 	teardown();
 }
@@ -193,18 +86,18 @@ static void test_order_and_groups(int early)
 static void test_read_joins_or_passes(void)
 {
 	setup("lazyroot-prefetch 1\nroot 0 1048576 0\nroot 8388608 4096 1\n", 1, 0);
-	CHECK(njobs == 2);
+	CHECK(fk.njobs == 2);
 	/* inside the job under way: waits for it, no new fetch */
-	serve_read(srv, fe.b, 5 * P, 100, 5 * P);
-	CHECK(njobs == 2 && fe.answers == 0);
+	fake_read(srv, &fe, 5 * P, 100, 5 * P);
+	CHECK(fk.njobs == 2 && fe.answers == 0);
 	/* elsewhere: its own fetch, at once */
-	serve_read(srv, fe.b, 3000 * P, 4096, 3000 * P);
-	CHECK(njobs == 3 && jobs[2]->off == 3000 * P);
-	finish(2, 1);
+	fake_read(srv, &fe, 3000 * P, 4096, 3000 * P);
+	CHECK(fk.njobs == 3 && fk.jobs[2]->off == 3000 * P);
+	fake_finish(&fk, 2, 1);
 	CHECK(fe.answers == 1);
-	finish(0, 1);
+	fake_finish(&fk, 0, 1);
 	CHECK(fe.answers == 2 && fe.errors == 0);
-	finish(1, 1);
+	fake_finish(&fk, 1, 1);
 	teardown();
 }
 
@@ -212,26 +105,25 @@ static void test_skips_what_was_read(void)
 {
 	struct prefetch_list l;
 
-	njobs = 0;
-	memset(&fe, 0, sizeof(fe));
-	fe.o.ops = &fe_ops;
-	CHECK(server_new_source(&srv, &cfg, engine, &fk_source) == 0);
+	fake_source_init(&fk, root, "chunk 3 failed verification");
+	fake_fe_init(&fe);
+	CHECK(server_new_source(&srv, &cfg, engine, &fk.src) == 0);
 	serve_open(srv, "root", 4, &fe.o);
 	/* the kernel read pages 0-3 before the list came */
-	serve_read(srv, fe.b, 0, 4 * P, 0);
-	finish(0, 1);
+	fake_read(srv, &fe, 0, 4 * P, 0);
+	fake_finish(&fk, 0, 1);
 	/* read whole: skipped; read in part: the rest only */
 	list_of(&l, "lazyroot-prefetch 1\nroot 0 16384 0\n"
 		"root 1048576 16384 1\nroot 2097152 4096 2\n");
-	serve_read(srv, fe.b, 1048576 + 2 * P, 2 * P, 0);
-	finish(1, 1);
-	serve_read(srv, fe.b, 2097152, P, 0);
-	finish(2, 1);
-	CHECK(njobs == 3);
+	fake_read(srv, &fe, 1048576 + 2 * P, 2 * P, 0);
+	fake_finish(&fk, 1, 1);
+	fake_read(srv, &fe, 2097152, P, 0);
+	fake_finish(&fk, 2, 1);
+	CHECK(fk.njobs == 3);
 	server_prefetch_from(srv, &l, "test.prefetch");
-	CHECK(njobs == 4 && jobs[3]->off == 1048576 && jobs[3]->len == 2 * P);
-	finish(3, 1);
-	CHECK(njobs == 4);
+	CHECK(fk.njobs == 4 && fk.jobs[3]->off == 1048576 && fk.jobs[3]->len == 2 * P);
+	fake_finish(&fk, 3, 1);
+	CHECK(fk.njobs == 4);
 	teardown();
 }
 
@@ -243,18 +135,18 @@ static void test_bad_ranges(void)
 	      "root 268431360 16384 1\n"
 	      "other 0 4096 2\n"
 	      "root 8192 16777216 3\n", 1, 0);
-	CHECK(njobs == 2);
+	CHECK(fk.njobs == 2);
 	/* across the end: cut at the blob's last page */
-	CHECK(jobs[0]->off == 65535 * P && jobs[0]->len == SIZE - 65535 * P);
-	CHECK(jobs[1]->off == 2 * P && jobs[1]->len == PREFETCH_JOB_MAX);
-	finish(0, 1);
-	finish(1, 1);
-	CHECK(njobs == 4);
-	finish(2, 1);
-	finish(3, 1);
-	CHECK(njobs == 5);
-	finish(4, 1);
-	CHECK(njobs == 5 && fe.bad == 0);
+	CHECK(fk.jobs[0]->off == 65535 * P && fk.jobs[0]->len == SIZE - 65535 * P);
+	CHECK(fk.jobs[1]->off == 2 * P && fk.jobs[1]->len == PREFETCH_JOB_MAX);
+	fake_finish(&fk, 0, 1);
+	fake_finish(&fk, 1, 1);
+	CHECK(fk.njobs == 4);
+	fake_finish(&fk, 2, 1);
+	fake_finish(&fk, 3, 1);
+	CHECK(fk.njobs == 5);
+	fake_finish(&fk, 4, 1);
+	CHECK(fk.njobs == 5 && fe.bad == 0);
 	teardown();
 }
 
@@ -268,20 +160,20 @@ static void test_bridges_gaps(void)
 	      "root 0 1048576 0\n"
 	      "root 1179648 1048576 1\n"
 	      "root 2490368 1048576 2\n", 1, 0);
-	CHECK(njobs == 1);
-	CHECK(jobs[0]->off == 0 && jobs[0]->len == 2490368 + 1048576);
-	finish(0, 1);
+	CHECK(fk.njobs == 1);
+	CHECK(fk.jobs[0]->off == 0 && fk.jobs[0]->len == 2490368 + 1048576);
+	fake_finish(&fk, 0, 1);
 	teardown();
 
 	/* 64 KiB, 128 KiB gap, 64 KiB: bridging would fetch 100 % more */
 	setup("lazyroot-prefetch 1\n"
 	      "root 0 65536 0\n"
 	      "root 196608 65536 1\n", 1, 0);
-	CHECK(njobs == 2);
-	CHECK(jobs[0]->off == 0 && jobs[0]->len == 65536);
-	CHECK(jobs[1]->off == 196608 && jobs[1]->len == 65536);
-	finish(0, 1);
-	finish(1, 1);
+	CHECK(fk.njobs == 2);
+	CHECK(fk.jobs[0]->off == 0 && fk.jobs[0]->len == 65536);
+	CHECK(fk.jobs[1]->off == 196608 && fk.jobs[1]->len == 65536);
+	fake_finish(&fk, 0, 1);
+	fake_finish(&fk, 1, 1);
 	teardown();
 
 	/* the smallest gaps first: 100 KiB bridged, 600 KiB not (budget 614) */
@@ -289,11 +181,11 @@ static void test_bridges_gaps(void)
 	      "root 0 1048576 0\n"
 	      "root 1150976 1048576 1\n"
 	      "root 2813952 1048576 2\n", 1, 0);
-	CHECK(njobs == 2);
-	CHECK(jobs[0]->off == 0 && jobs[0]->len == 1150976 + 1048576);
-	CHECK(jobs[1]->off == 2813952 && jobs[1]->len == 1048576);
-	finish(0, 1);
-	finish(1, 1);
+	CHECK(fk.njobs == 2);
+	CHECK(fk.jobs[0]->off == 0 && fk.jobs[0]->len == 1150976 + 1048576);
+	CHECK(fk.jobs[1]->off == 2813952 && fk.jobs[1]->len == 1048576);
+	fake_finish(&fk, 0, 1);
+	fake_finish(&fk, 1, 1);
 	teardown();
 }
 
@@ -301,16 +193,16 @@ static void test_failure_stops(void)
 {
 	setup("lazyroot-prefetch 1\nroot 0 4096 0\nroot 1048576 4096 1\n"
 	      "root 2097152 4096 2\n", 1, 0);
-	CHECK(njobs == 2);
-	finish(0, 0);
+	CHECK(fk.njobs == 2);
+	fake_finish(&fk, 0, 0);
 	/* nothing of the failed job reached the kernel; no new job */
-	CHECK(njobs == 2 && fe.written == 0);
-	finish(1, 1);
-	CHECK(njobs == 2 && fe.written == P);
+	CHECK(fk.njobs == 2 && fe.written == 0);
+	fake_finish(&fk, 1, 1);
+	CHECK(fk.njobs == 2 && fe.written == P);
 	/* on-demand reads go on as before */
-	serve_read(srv, fe.b, 0, 100, 0);
-	CHECK(njobs == 3);
-	finish(2, 1);
+	fake_read(srv, &fe, 0, 100, 0);
+	CHECK(fk.njobs == 3);
+	fake_finish(&fk, 2, 1);
 	CHECK(fe.answers == 1 && fe.errors == 0);
 	teardown();
 }
@@ -320,12 +212,12 @@ static void test_ram_store(void)
 	const struct serve_stats *st;
 
 	setup("lazyroot-prefetch 1\nroot 40960 8192 0\n", 1, 64 << 20);
-	CHECK(njobs == 1);
-	finish(0, 1);
+	CHECK(fk.njobs == 1);
+	fake_finish(&fk, 0, 1);
 	/* NBD: the READ is answered from the RAM store, nothing fetched */
-	serve_read(srv, fe.b, 10 * P, 2 * P, 10 * P);
+	fake_read(srv, &fe, 10 * P, 2 * P, 10 * P);
 	st = server_stats(srv);
-	CHECK(njobs == 1 && fe.answers == 1 && fe.errors == 0);
+	CHECK(fk.njobs == 1 && fe.answers == 1 && fe.errors == 0);
 	CHECK(st->bytes_from_ram == 2 * P);
 	teardown();
 }
