@@ -101,6 +101,41 @@ int byteranges_range_header(const struct byterange *r, size_t n, char *buf,
 	return 0;
 }
 
+/*
+ * A parameter's value at *@s, a token or a quoted string (RFC 9110 5.6),
+ * unquoted into @v as far as it holds a boundary; *@vlen is its whole
+ * length. Returns NULL, or what is wrong with it.
+ */
+static const char *param_value(const char **s, char *v, size_t *vlen)
+{
+	const char *p = *s;
+	size_t n = 0;
+
+	if (*p != '"') {
+		for (; tchar((unsigned char)*p); p++)
+			if (n++ < BYTERANGES_BOUNDARY_MAX)
+				v[n - 1] = *p;
+		*s = p;
+		*vlen = n;
+		return n ? NULL : "a parameter without a value";
+	}
+	for (p++; *p != '"'; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		if (c == '\\' && p[1])
+			c = (unsigned char)*++p;	/* a quoted-pair */
+		if (!c)
+			return "a quoted value without its closing quote";
+		if ((c < 0x20 && c != '\t') || c == 0x7f)
+			return "a control byte in a quoted value";
+		if (n++ < BYTERANGES_BOUNDARY_MAX)
+			v[n - 1] = (char)c;
+	}
+	*s = p + 1;
+	*vlen = n;
+	return NULL;
+}
+
 /* a bad answer, not a bad argument: -EPROTO, as daemon/http.c says it */
 #define ct_fail(...) (format_refuse(__VA_ARGS__), -EPROTO)
 
@@ -124,10 +159,9 @@ int byteranges_boundary(const char *ct, char out[BYTERANGES_BOUNDARY_MAX + 1],
 			       "Content-Type '%s' is not multipart/byteranges",
 			       q);
 	for (;;) {
-		const char *name;
-		size_t nlen, vlen = 0;
+		const char *name, *what;
+		size_t nlen, vlen;
 		char v[BYTERANGES_BOUNDARY_MAX + 1];
-		int toolong = 0;
 
 		while (*p == ' ' || *p == '\t')
 			p++;
@@ -152,42 +186,10 @@ int byteranges_boundary(const char *ct, char out[BYTERANGES_BOUNDARY_MAX + 1],
 				       "Content-Type '%s': a parameter is not NAME=VALUE",
 				       q);
 		p++;
-		if (*p == '"') {
-			/* quoted-string: qdtext and quoted-pairs, RFC 9110 5.6.4 */
-			for (p++; *p != '"'; p++) {
-				unsigned char c = (unsigned char)*p;
-
-				if (c == '\\') {
-					c = (unsigned char)*++p;
-					if (!c)
-						break;
-				}
-				if ((c < 0x20 && c != '\t') || c == 0x7f)
-					return ct_fail(why, why_size,
-						       "Content-Type '%s': a control byte or no closing quote in a quoted value",
-						       q);
-				if (vlen < BYTERANGES_BOUNDARY_MAX)
-					v[vlen++] = (char)c;
-				else
-					toolong = 1;
-			}
-			if (*p != '"')
-				return ct_fail(why, why_size,
-					       "Content-Type '%s': a quoted value without its closing quote",
-					       q);
-			p++;
-		} else {
-			for (; tchar((unsigned char)*p); p++) {
-				if (vlen < BYTERANGES_BOUNDARY_MAX)
-					v[vlen++] = *p;
-				else
-					toolong = 1;
-			}
-			if (!vlen)
-				return ct_fail(why, why_size,
-					       "Content-Type '%s': a parameter without a value",
-					       q);
-		}
+		what = param_value(&p, v, &vlen);
+		if (what)
+			return ct_fail(why, why_size, "Content-Type '%s': %s", q,
+				       what);
 		if (nlen != 8 || strncasecmp(name, "boundary", 8))
 			continue;
 		if (found)
@@ -195,7 +197,7 @@ int byteranges_boundary(const char *ct, char out[BYTERANGES_BOUNDARY_MAX + 1],
 				       "Content-Type '%s': two boundary parameters",
 				       q);
 		found = 1;
-		if (toolong)
+		if (vlen > BYTERANGES_BOUNDARY_MAX)
 			return ct_fail(why, why_size,
 				       "Content-Type '%s': the boundary is longer than %u characters",
 				       q, BYTERANGES_BOUNDARY_MAX);
