@@ -152,12 +152,31 @@ observed() {
 @test "NBD: the record streams into the RAM cache, and the kernel's reads are answered from it" {
 	[ -f "$W/boot.record" ] || skip "needs the record of the first test"
 	cp "$W/boot.record" "$W/www/img/rootfs-test.prefetch"
-	boot nbd erofs.backend=nbd
+	first=$(($(tests/lib/https-server log "$W/srv" | wc -l) + 1))
+	boot nbd erofs.backend=nbd lazyroot.observe=1
 	[ "$qemu_status" -eq 0 ]
 	grep -q '^lazyroot: starting lazyrootd (backend nbd)$' "$log"
 	grep -q '^LAZYROOT-TEST: sha256 ok (10 files)' "$log"
 	grep -Eq 'lazyrootd: prefetch: [1-9][0-9]* jobs' "$log"
 	grep -Eq 'lazyrootd: stats: RAM cache [0-9]+ of [0-9]+ KiB held, reads answered from it [1-9][0-9]* ' "$log"
+	# the status over NBD: its front end and device, the RAM cache in use, and
+	# the requests the server counted for this boot
+	tests/lib/https-server log "$W/srv" | tail -n "+$first" | grep -v '^PRI ' > "$W/nbd.access"
+	observed "$log" LAZYROOT-STATUS > "$W/nbd-status.txt"
+	observed "$log" LAZYROOT-JSON > "$W/nbd-status.json"
+	cat "$W/nbd-status.txt"
+	grep -qx 'front end:  nbd (/dev/nbd0)' "$W/nbd-status.txt"
+	python3 - "$W/nbd-status.json" "$(wc -l < "$W/nbd.access")" <<'PY'
+import json, sys
+st = json.load(open(sys.argv[1]))
+assert st["frontend"] == {"kind": "nbd", "devices": ["/dev/nbd0"]}, st["frontend"]
+assert st["network"]["requests"] == int(sys.argv[2]), (st["network"], sys.argv[2])
+ram = st["cache"]["ram"]
+assert ram is not None and 0 < ram["used"] <= ram["limit"], st["cache"]
+b = [b for b in st["blobs"] if b["name"] == "rootfs-test"]
+assert len(b) == 1 and b[0]["held"] > 0 and b[0]["errors"] == 0, st["blobs"]
+print("status over NBD: %d requests, RAM cache %d of %d bytes" % (st["network"]["requests"], ram["used"], ram["limit"]))
+PY
 	echo "cold $(cat "$W/cold.requests") requests (fscache), NBD with the record $requests"
 	[ "$requests" -lt "$(cat "$W/cold.requests")" ]
 }
