@@ -12,7 +12,6 @@ setup_file() {
 	vm_env_setup "$BATS_FILE_TMPDIR" 16
 	vm_verified_image || return 1
 	sha256sum "$W/rootfs/data/big" | cut -d' ' -f1 > "$W/big.sha256"
-	export DIGEST
 }
 
 teardown_file() {

@@ -61,12 +61,9 @@ fill_boot() {
 offline_boot() {
 	local name=$1 disk=$2
 	shift 2
-	log="$W/$name.log"
 	tests/lib/https-server stop "$W/srv"
-	VM_DISK=$disk run vm_boot "$name" 180 erofs.cache=/dev/vda erofs.timeout=5 "$@"
-	qemu_status=$status
+	VM_DISK=$disk vm_boot_test "$name" 180 erofs.cache=/dev/vda erofs.timeout=5 "$@"
 	tests/lib/https-server start "$W/srv" "$W/www"
-	grep -v '^\[' "$log" | tail -n 30
 }
 
 # filled_ok: one line saying the copy is complete and the connections closed,

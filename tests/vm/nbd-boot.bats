@@ -32,7 +32,7 @@ setup_file() {
 		dracut_env_setup "$W" "$W/srv/ca.pem"
 		dracut_image "$W/systemd.img" "$DRACUT_SYSTEMD_MODULES" "" --no-compress
 	fi
-	export W DIGEST KERNEL_NBD
+	export W KERNEL_NBD
 }
 
 teardown_file() {

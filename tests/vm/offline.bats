@@ -25,10 +25,7 @@ setup() {
 boot() {
 	local name=$1 disk=$2
 	shift 2
-	log="$W/$name.log"
-	VM_DISK=$disk run vm_boot "$name" 180 erofs.cache=/dev/vda erofs.timeout=5 "$@"
-	qemu_status=$status
-	grep -v '^\[' "$log" | tail -n 30
+	VM_DISK=$disk vm_boot_test "$name" 180 erofs.cache=/dev/vda erofs.timeout=5 "$@"
 }
 
 server_down() { tests/lib/https-server stop "$W/srv"; }

@@ -41,7 +41,7 @@ setup_file() {
 		dracut_env_setup "$W" "$W/srv/ca.pem"
 		dracut_image "$W/systemd.img" "$DRACUT_SYSTEMD_MODULES" "" --no-compress
 	fi
-	export W DIGEST BIG_SHA KERNEL_61
+	export W BIG_SHA KERNEL_61
 }
 
 teardown_file() {

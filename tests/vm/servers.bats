@@ -19,7 +19,7 @@ setup_file() {
 		cp "$W/srv/ca.pem" "$W/srv/ca.key" "$W/srv/wrong-ca.pem" "$W/srv/wrong-ca.key" "$W/$k/"
 		HTTPS_SERVER=$k tests/lib/https-server start "$W/$k" "$W/www"
 	done
-	export W DIGEST KERNEL_NBD
+	export W KERNEL_NBD
 }
 
 teardown_file() {

@@ -35,7 +35,7 @@ setup_file() {
 	# modules said to be for another kernel release
 	initrd/lazyroot-mkinitrd --output "$W/other.img" --ca "$W/srv/ca.pem" \
 		--kmoddir "$KMODDIR" --kver 6.1.0-0-other >/dev/null
-	export KMODDIR PORT DIGEST
+	export KMODDIR PORT
 }
 
 teardown_file() {
