@@ -16,16 +16,25 @@ setup_file() {
 	KERNEL_61=$(tests/lib/build-kernel)
 	# The initramfs plus a killer started before its /init (rdinit=/test/init):
 	# twice, once the EROFS image is mounted, while the init sets up the root.
+	# The init waits before it moves /proc into the root until the killer is
+	# done (/test/hold gone, at most 120 s): without that, a quick boot
+	# switched root between two looks of the killer (CI, once).
 	mkdir -p "$W/killer/test"
 	cp "$W/rootfs/bin/kill-worker" "$W/killer/test/kill-worker"
 	cat > "$W/killer/test/init" <<-'INIT'
 		#!/bin/sh
 		PATH=/usr/sbin:/usr/bin:/sbin:/bin
+		: > /test/hold
+		sed '/^for d in dev proc sys run; do$/i\
+		n=1200; while [ -e /test/hold ] && [ "$n" -gt 0 ]; do n=$((n - 1)); sleep 0.1; done' \
+			/init > /test/init.held && chmod 755 /test/init.held
+		grep -q '/test/hold' /test/init.held || echo "LAZYROOT-TEST: cannot make /init wait for the killer"
 		(
 			while [ ! -c /dev/console ]; do /bin/busybox sleep 0.1; done
-			exec /test/kill-worker 2 /run/lazyroot/lower >/dev/console 2>&1
+			/test/kill-worker 2 /run/lazyroot/lower >/dev/console 2>&1
+			rm -f /test/hold
 		) &
-		exec /init "$@"
+		exec /test/init.held "$@"
 	INIT
 	chmod 755 "$W/killer/test/init"
 	# the background job's stdin, before /init mounts devtmpfs
