@@ -11,6 +11,7 @@
 
 #include "config.h"
 #include "fetch.h"
+#include "fetch_ranges.h"
 #include "http.h"
 #include "log.h"
 #include "url.h"
@@ -65,6 +66,17 @@ struct fetch_attempt {
 	/* room for "Last-Modified: " in front: see struct fetch_validators */
 	char etag[FETCH_VALIDATOR_MAX - 16], last_modified[FETCH_VALIDATOR_MAX - 16];
 	struct curl_slist *headers;	/* If-Range */
+	/*
+	 * FETCH_RANGES: the ranges this attempt asks, the answer's checks,
+	 * parts whole but not yet told (part_done() is called outside
+	 * libcurl's callbacks), and those told.
+	 */
+	unsigned int asked;
+	struct ranges_answer ra;
+	uint64_t parts_ready, parts_told;
+	struct fetch_attempt *next_ready;
+	int on_ready;
+	char content_type[160];
 	char why[1024];
 	char errbuf[CURL_ERROR_SIZE];
 };
@@ -72,6 +84,7 @@ struct fetch_attempt {
 /* Per mirror, for lazyrootctl status. */
 struct mirror_info {
 	unsigned long long requests, bytes, failures;
+	int one_range;			/* asked one range at a time */
 	int last_failed;		/* its last attempt failed */
 	char last_error[256];
 };
@@ -108,6 +121,7 @@ struct fetch_engine {
 	int unreachable;
 	struct fetch_stats stats;
 	struct mirror_info info[URL_MIRRORS_MAX];
+	struct fetch_attempt *ready;	/* with parts to tell */
 };
 
 static int64_t now_ms(void)
@@ -407,11 +421,14 @@ static size_t on_header(char *line, size_t size, size_t n, void *arg)
 	/* A new status line starts a new response (after 100 Continue). */
 	if (len >= 5 && !strncmp(line, "HTTP/", 5)) {
 		a->content_range[0] = '\0';
+		a->content_type[0] = '\0';
 		a->etag[0] = a->last_modified[0] = '\0';
 		a->retry_after_ms = 0;
 		return len;
 	}
 	if (http_header_value(line, len, "etag:", a->etag, sizeof(a->etag)) ||
+	    http_header_value(line, len, "content-type:", a->content_type,
+			      sizeof(a->content_type)) ||
 	    http_header_value(line, len, "last-modified:", a->last_modified,
 			 sizeof(a->last_modified)))
 		return len;
@@ -509,6 +526,67 @@ static int check_validator(struct fetch_attempt *a)
 	return -ESTALE;
 }
 
+/* Part @i is whole: told to the caller once libcurl's callback is over. */
+static void part_complete(void *ctx, unsigned int i)
+{
+	struct fetch_attempt *a = ctx;
+	struct fetch_engine *e = a->engine;
+
+	a->parts_ready |= 1ull << i;
+	if (!a->on_ready) {
+		a->on_ready = 1;
+		a->next_ready = e->ready;
+		e->ready = a;
+	}
+}
+
+static int ranges_check_headers(struct fetch_attempt *a, long status,
+				const char *cr, curl_off_t clen)
+{
+	struct fetch_request *r = a->req;
+	int err;
+
+	err = ranges_begin(&a->ra, r->parts, r->nparts, a->asked, r->blob_size,
+			   status, a->content_type[0] ? a->content_type : NULL,
+			   cr, (int64_t)clen, part_complete, a);
+	if (err)
+		snprintf(a->why, sizeof(a->why), "%s", a->ra.why);
+	return err;
+}
+
+/* Tells the caller of @a the parts that are whole since it last did. */
+static void tell_parts(struct fetch_engine *e, struct fetch_attempt *a)
+{
+	struct fetch_attempt **pp;
+
+	if (!a->on_ready)
+		return;
+	for (pp = &e->ready; *pp; pp = &(*pp)->next_ready) {
+		if (*pp == a) {
+			*pp = a->next_ready;
+			break;
+		}
+	}
+	a->on_ready = 0;
+	while (a->parts_ready) {
+		unsigned int i = (unsigned int)__builtin_ctzll(a->parts_ready);
+
+		a->parts_ready &= ~(1ull << i);
+		a->parts_told |= 1ull << i;
+		if (a->req->part_done)
+			a->req->part_done(a->req, i);
+	}
+}
+
+static unsigned int parts_missing(const struct fetch_request *r)
+{
+	unsigned int i, n = 0;
+
+	for (i = 0; i < r->nparts; i++)
+		n += r->parts[i].got < r->parts[i].len;
+	return n;
+}
+
 /* Validates status and headers once, before the first body byte is kept. */
 static int check_headers(struct fetch_attempt *a)
 {
@@ -530,6 +608,8 @@ static int check_headers(struct fetch_attempt *a)
 	else if (r->kind == FETCH_PROBE)
 		a->err = http_check_probe(status, cr, &r->size, a->why,
 					  sizeof(a->why));
+	else if (r->kind == FETCH_RANGES)
+		a->err = ranges_check_headers(a, status, cr, clen);
 	else
 		a->err = http_check_range(status, cr, clen, r->off + a->base,
 					  r->len - a->base, r->blob_size,
@@ -554,6 +634,21 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
 			return 0;
 		}
 		a->got += len;
+		return len;
+	}
+	if (r->kind == FETCH_RANGES) {
+		uint64_t placed = a->ra.placed;
+
+		a->err = ranges_body(&a->ra, data, len);
+		if (a->err) {
+			snprintf(a->why, sizeof(a->why), "%s", a->ra.why);
+			return 0;
+		}
+		a->got += len;	/* body bytes, as the server counts them */
+		if (a->ra.placed != placed) {
+			a->got_mirror = a->mirror;
+			a->quiet_since_ms = now_ms(); /* progress */
+		}
 		return len;
 	}
 	if (len > r->len - a->got) {
@@ -642,17 +737,31 @@ static int launch(struct fetch_engine *e, struct fetch_attempt *a)
 	int64_t now = now_ms();
 	char range[64];
 
+	char ranges[FETCH_PARTS_MAX * 42 + 8];
+	int asked;
+
 	if (r->kind == FETCH_PROBE)
 		snprintf(range, sizeof(range), "0-0");
-	else
+	else if (r->kind == FETCH_RANGE)
 		snprintf(range, sizeof(range), "%llu-%llu",
 			 (unsigned long long)(r->off + a->base),
 			 (unsigned long long)(r->off + r->len - 1));
-	if (curl_easy_setopt(a->easy, CURLOPT_RANGE, range) != CURLE_OK)
+	if (r->kind == FETCH_RANGES) {
+		asked = ranges_header(r->parts, r->nparts,
+				      e->info[a->mirror].one_range ? 1 :
+				      FETCH_PARTS_MAX, ranges, sizeof(ranges));
+		if (asked <= 0)
+			return -EINVAL;
+		a->asked = (unsigned int)asked;
+		/* "bytes=" is curl's to add */
+		if (curl_easy_setopt(a->easy, CURLOPT_RANGE, ranges + 6) != CURLE_OK)
+			return -ENOMEM;
+	} else if (curl_easy_setopt(a->easy, CURLOPT_RANGE, range) != CURLE_OK) {
 		return -ENOMEM;
+	}
 	curl_slist_free_all(a->headers);
 	a->headers = NULL;
-	if (r->validators && r->kind == FETCH_RANGE &&
+	if (r->validators && r->kind != FETCH_PROBE &&
 	    (r->validators->seen & (1u << a->mirror)) &&
 	    r->validators->v[a->mirror][0]) {
 		const char *v = strchr(r->validators->v[a->mirror], ':') + 2;
@@ -686,13 +795,24 @@ static int start_attempt(struct fetch_engine *e, struct fetch_attempt *a)
 	struct fetch_request *r = a->req;
 
 	/* Bytes kept from a cut-off attempt count only from the same mirror. */
-	if (r->kind == FETCH_PROBE || a->got_mirror != a->mirror)
+	if (r->kind == FETCH_RANGES && a->got_mirror != a->mirror) {
+		unsigned int i;
+
+		/* whole parts are the caller's already */
+		for (i = 0; i < r->nparts; i++)
+			if (r->parts[i].got < r->parts[i].len)
+				r->parts[i].got = 0;
+	} else if (r->kind == FETCH_PROBE ||
+		   (r->kind == FETCH_RANGE && a->got_mirror != a->mirror)) {
 		a->got = 0;
+	}
 	a->base = a->got;
 	a->checked = 0;
 	a->err = 0;
+	memset(&a->ra, 0, sizeof(a->ra));
 	a->retry_after_ms = 0;
 	a->content_range[0] = '\0';
+	a->content_type[0] = '\0';
 	a->errbuf[0] = '\0';
 	a->why[0] = '\0';
 	a->attempts++;
@@ -720,6 +840,20 @@ int fetch_submit(struct fetch_engine *e, struct fetch_request *req)
 	size_t len0;
 	int ret;
 
+	if (req->kind == FETCH_RANGES) {
+		if (!req->nparts || req->nparts > FETCH_PARTS_MAX)
+			return -EINVAL;
+		for (i = 0; i < req->nparts; i++) {
+			const struct fetch_part *p = &req->parts[i];
+
+			/* in order and apart, each within the blob */
+			if (!p->len || p->off + p->len < p->off ||
+			    p->off + p->len > req->blob_size ||
+			    (i && p->off < req->parts[i - 1].off + req->parts[i - 1].len))
+				return -EINVAL;
+			req->parts[i].got = 0;
+		}
+	}
 	if (req->validators)
 		req->skip_mirrors |= req->validators->changed;
 	if ((req->skip_mirrors & all) == all)
@@ -770,11 +904,28 @@ static int classify(struct fetch_attempt *a, CURLcode rc)
 	/* Every byte in, checked: an error after them (a reset) costs nothing. */
 	if (r->kind == FETCH_RANGE && a->checked && a->got == r->len)
 		return 0;
+	if (r->kind == FETCH_RANGES && a->checked && !parts_missing(r))
+		return 0;
 	switch (rc) {
 	case CURLE_OK:
 		/* A body-less response never reached the write callback. */
 		if (check_headers(a))
 			return a->err;
+		if (r->kind == FETCH_RANGES) {
+			int err = ranges_end(&a->ra);
+
+			if (err) {
+				snprintf(a->why, sizeof(a->why), "%s", a->ra.why);
+				return err == -EOPNOTSUPP || a->ra.placed ?
+				       err : -EAGAIN;
+			}
+			if (a->ra.placed)
+				return -EINPROGRESS; /* some left out: ask for them */
+			snprintf(a->why, sizeof(a->why),
+				 "the answer holds none of the %u ranges asked",
+				 a->asked);
+			return -EAGAIN;
+		}
 		if (r->kind == FETCH_RANGE && a->got != r->len) {
 			snprintf(a->why, sizeof(a->why),
 				 "short body: %llu of %llu bytes",
@@ -826,6 +977,7 @@ static void finish(struct fetch_engine *e, struct fetch_attempt *a, int err)
 	struct fetch_request *r = a->req;
 	char why[1400];
 
+	tell_parts(e, a);
 	if (err == -EAGAIN) {
 		if (!e->unreachable && a->suffix)
 			log_err("%s: no mirror reachable for %us; failing new requests after one round until one answers again",
@@ -850,7 +1002,10 @@ static void finish(struct fetch_engine *e, struct fetch_attempt *a, int err)
 			snprintf(why, sizeof(why), "%s", a->why);
 	} else {
 		why[0] = '\0';
-		if (r->kind == FETCH_RANGE)
+	}
+	/* the parts handed out of a failed FETCH_RANGES were used too */
+	if (!err || r->kind == FETCH_RANGES) {
+		if (r->kind != FETCH_PROBE)
 			e->stats.bytes += a->got;
 		/* every body byte used, the probe's one too: as the server counts */
 		if (r->counts)
@@ -905,6 +1060,11 @@ static void round_failed(struct fetch_engine *e, struct fetch_attempt *a)
 	int64_t quiet = now - a->quiet_since_ms;
 	unsigned long long first = r->kind == FETCH_RANGE ? r->off : 0;
 	unsigned long long last = r->kind == FETCH_RANGE ? r->off + r->len - 1 : 0;
+
+	if (r->kind == FETCH_RANGES) {
+		first = r->parts[0].off;
+		last = r->parts[r->nparts - 1].off + r->parts[r->nparts - 1].len - 1;
+	}
 	int was_down = e->down_since_ms != 0;
 
 	if (!was_down)
@@ -966,6 +1126,30 @@ static void on_finished(struct fetch_engine *e, struct fetch_attempt *a,
 	curl_multi_remove_handle(e->multi, a->easy);
 	e->inflight--;
 	err = classify(a, rc);
+	if (err == -EOPNOTSUPP && a->asked < 2) {
+		/* asked one range already: a bad answer like any other */
+		err = -EAGAIN;
+	} else if (err == -EOPNOTSUPP) {
+		struct mirror_info *m = &e->info[a->mirror];
+
+		if (!m->one_range)
+			log_warn("%s: %s: asking %s one range at a time from now on",
+				 a->suffix ? a->url : r->url, a->why,
+				 a->suffix ? "this mirror" : "it");
+		m->one_range = 1;
+		err = -EINPROGRESS;
+	}
+	if (err == -EINPROGRESS) {
+		/* an answer that brought something: the rest at once */
+		note_mirror(e, a, 0);
+		answered(e, a);
+		if (start_attempt(e, a)) {
+			snprintf(a->why, sizeof(a->why),
+				 "cannot start a request (out of memory)");
+			finish(e, a, -ENOMEM);
+		}
+		return;
+	}
 	note_mirror(e, a, err);
 	if (err == -ENOENT && r->absent_ok) {
 		answered(e, a);
@@ -1144,6 +1328,8 @@ void fetch_engine_run(struct fetch_engine *e)
 	start_due_retries(e);
 	pump(e);
 	curl_multi_perform(e->multi, &running);
+	while (e->ready)
+		tell_parts(e, e->ready);
 	while ((m = curl_multi_info_read(e->multi, &left))) {
 		struct fetch_attempt *a = NULL;
 

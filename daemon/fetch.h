@@ -33,6 +33,17 @@ struct fetch_validators {
 enum fetch_kind {
 	FETCH_PROBE,	/* learn the blob size with Range: bytes=0-0 */
 	FETCH_RANGE,	/* fetch [off, off+len) into buf */
+	FETCH_RANGES,	/* fetch each of parts[] into its buf, in one request */
+};
+
+/* At most this many ranges in one FETCH_RANGES request (Apache takes 200). */
+#define FETCH_PARTS_MAX 64
+
+/* One range of a FETCH_RANGES request. */
+struct fetch_part {
+	uint64_t off, len;	/* set by the caller: in order, apart, len > 0 */
+	unsigned char *buf;	/* len bytes */
+	uint64_t got;		/* the engine's: [off, off + got) are in buf */
 };
 
 /* True counts of the work a set of requests caused. */
@@ -47,8 +58,18 @@ struct fetch_request {
 	/* Set by the caller; url and buf must live until done() is called. */
 	enum fetch_kind kind;
 	const char *url;
-	uint64_t off, len, blob_size;	/* FETCH_RANGE */
+	uint64_t off, len, blob_size;	/* FETCH_RANGE; blob_size also FETCH_RANGES */
 	unsigned char *buf;		/* FETCH_RANGE: len bytes */
+	/*
+	 * FETCH_RANGES: the ranges, and part_done(req, i) as soon as part i
+	 * holds all its checked bytes (before done(), which then fails only
+	 * the parts not whole). A mirror that does not answer several ranges
+	 * at once (HTTP 200, a broken multipart body) is asked one range at a
+	 * time from then on: one line says so.
+	 */
+	struct fetch_part *parts;
+	unsigned int nparts;
+	void (*part_done)(struct fetch_request *req, unsigned int i);
 	/*
 	 * Called once: err 0 with size (FETCH_PROBE) or buf filled with
 	 * exactly len checked bytes (FETCH_RANGE); else a negative errno

@@ -4,8 +4,13 @@
  * merged into groups (ranges closer than bridge_gap() apart, at most
  * PREFETCH_JOB_MAX bytes each), and each group is fetched in the order of
  * the first touch of any range in it. A group the kernel has already read
- * whole is skipped. The first failure ends prefetch: what is left is
- * fetched on demand, as without a list.
+ * whole is skipped. Where the source can (a plain image), the next groups
+ * of a blob go out together as a batch, one request for up to
+ * PREFETCH_BATCH_RANGES ranges and PREFETCH_JOB_MAX bytes. Gaps are
+ * bridged all the same: what boot reads next to what it read last time
+ * (read-ahead of another size, a file grown) is then in as well. The
+ * first failure ends prefetch: what is left is fetched on demand, as
+ * without a list.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -30,6 +35,15 @@ struct group {
 	uint32_t first;		/* the list index of its first-touched range */
 };
 
+/* Jobs that went out together; p->inflight counts these. */
+struct batch {
+	struct prefetch *p;
+	unsigned int refs;	/* its jobs under way, and 1 while it is made */
+	struct batch *next, **pprev;	/* in p->batches_out, for prefetch_free() */
+};
+
+#define PREFETCH_BATCH_RANGES 32
+
 struct prefetch {
 	struct server *s;
 	struct fetch_engine *e;
@@ -44,7 +58,8 @@ struct prefetch {
 	struct group *groups;
 	size_t ngroups, next;
 	unsigned int inflight;
-	unsigned long long jobs, bytes, skipped;
+	unsigned long long jobs, bytes, skipped, batches;
+	struct batch *batches_out;
 	struct timespec start;
 	int done_logged;
 };
@@ -71,6 +86,13 @@ void prefetch_free(struct prefetch *p)
 		return;
 	prefetch_list_free(&p->list);
 	free(p->groups);
+	/* a server that stops with jobs under way never tells their end */
+	while (p->batches_out) {
+		struct batch *bt = p->batches_out;
+
+		p->batches_out = bt->next;
+		free(bt);
+	}
 	free(p);
 }
 
@@ -314,11 +336,22 @@ int prefetch_busy(const struct prefetch *p)
 	return !p->have_list || p->next < p->ngroups || p->inflight;
 }
 
-void prefetch_job_done(struct prefetch *p, int err)
+static void batch_put(struct batch *bt)
 {
-	p->inflight--;
+	if (--bt->refs)
+		return;
+	bt->p->inflight--;
+	*bt->pprev = bt->next;
+	if (bt->next)
+		bt->next->pprev = bt->pprev;
+	free(bt);
+}
+
+void prefetch_job_done(struct prefetch *p, void *batch, int err)
+{
 	if (err)
 		stop(p, "a fetch failed (see above)");
+	batch_put(batch);
 }
 
 static long long ms_since(const struct timespec *t0)
@@ -330,52 +363,101 @@ static long long ms_since(const struct timespec *t0)
 	       (now.tv_nsec - t0->tv_nsec) / 1000000;
 }
 
+/*
+ * The next group's range, less what the kernel has read already: 0 and
+ * the range, or 1 when nothing of it is left (or its blob is closed).
+ */
+static int next_range(struct prefetch *p, const struct group *g,
+		      uint64_t *off, uint64_t *end)
+{
+	struct blob *b = p->open[g->blob];
+	const struct record *r = server_record(p->s);
+
+	*off = g->off;
+	*end = g->end;
+	while (b && r && *off < *end &&
+	       record_covers(r, blob_name(b), *off, *off + PAGE_SIZE_4K))
+		*off += PAGE_SIZE_4K;
+	while (b && r && *off < *end &&
+	       record_covers(r, blob_name(b), *end - PAGE_SIZE_4K, *end))
+		*end -= PAGE_SIZE_4K;
+	return !b || *off == *end;
+}
+
+/*
+ * Starts the next batch: 0, or -EAGAIN when READs hold the fetch buffers
+ * (the rest starts when one ends).
+ */
+static int start_batch(struct prefetch *p)
+{
+	struct batch *bt = calloc(1, sizeof(*bt));
+	unsigned int k = 0;
+	uint64_t bytes = 0;
+	uint32_t blob = 0;
+	int plugged, ret = 0;
+
+	if (!bt) {
+		stop(p, "out of memory");
+		return 0;
+	}
+	bt->p = p;
+	bt->refs = 1;
+	bt->next = p->batches_out;
+	bt->pprev = &p->batches_out;
+	if (bt->next)
+		bt->next->pprev = &bt->next;
+	p->batches_out = bt;
+	p->inflight++;
+	plugged = serve_plug(p->s);
+	while (p->next < p->ngroups && !p->stopped) {
+		const struct group *g = &p->groups[p->next];
+		uint64_t off, end;
+
+		if (next_range(p, g, &off, &end)) {
+			p->skipped++;
+			p->next++;
+			continue;
+		}
+		if (k && (!plugged || g->blob != blob ||
+			  k == PREFETCH_BATCH_RANGES ||
+			  bytes + (end - off) > PREFETCH_JOB_MAX))
+			break;
+		bt->refs++;
+		ret = serve_prefetch(p->s, p->open[g->blob], off, end, bt);
+		if (ret) {
+			bt->refs--;
+			if (ret != -EAGAIN)
+				stop(p, ret == -ENOSPC ? "the RAM cache is full" :
+							 strerror(-ret));
+			break;
+		}
+		p->next++;
+		blob = g->blob;
+		k++;
+		bytes += end - off;
+		p->jobs++;
+		p->bytes += end - off;
+	}
+	if (plugged)
+		serve_unplug(p->s);
+	p->batches += k != 0;
+	batch_put(bt);
+	return ret == -EAGAIN ? ret : 0;
+}
+
 void prefetch_pump(struct prefetch *p)
 {
 	if (!p || !p->have_list || p->stopped || p->pumping)
 		return;
 	p->pumping = 1;
 	while (p->next < p->ngroups && p->inflight < PREFETCH_JOBS &&
-	       fetch_engine_free_slots(p->e) >= 2 && !p->stopped) {
-		const struct group *g = &p->groups[p->next++];
-		struct blob *b = p->open[g->blob];
-		const struct record *r = server_record(p->s);
-		uint64_t off = g->off, end = g->end;
-		int ret;
-
-		/* what the kernel has read it has: only the rest is fetched */
-		while (b && r && off < end &&
-		       record_covers(r, blob_name(b), off, off + PAGE_SIZE_4K))
-			off += PAGE_SIZE_4K;
-		while (b && r && off < end &&
-		       record_covers(r, blob_name(b), end - PAGE_SIZE_4K, end))
-			end -= PAGE_SIZE_4K;
-		if (!b || off == end) {
-			p->skipped++;
-			continue;
-		}
-		p->inflight++;
-		p->jobs++;
-		p->bytes += end - off;
-		ret = serve_prefetch(p->s, b, off, end);
-		if (ret == -EAGAIN) {
-			/* READs hold the fetch buffers: this group when one ends */
-			p->inflight--;
-			p->jobs--;
-			p->bytes -= end - off;
-			p->next--;
+	       fetch_engine_free_slots(p->e) >= 2 && !p->stopped)
+		if (start_batch(p))
 			break;
-		}
-		if (ret) {
-			p->inflight--;
-			stop(p, ret == -ENOSPC ? "the RAM cache is full" :
-						 strerror(-ret));
-		}
-	}
 	if (p->next == p->ngroups && !p->inflight && p->ngroups &&
 	    !p->done_logged++)
-		log_info("prefetch: %llu jobs (%llu KiB) in %lld ms, %llu skipped as already read",
-			 p->jobs, p->bytes >> 10, ms_since(&p->start),
+		log_info("prefetch: %llu jobs (%llu KiB) in %llu batches and %lld ms, %llu skipped as already read",
+			 p->jobs, p->bytes >> 10, p->batches, ms_since(&p->start),
 			 p->skipped);
 	p->pumping = 0;
 }

@@ -4,10 +4,10 @@
  * list (docs/format.md), fetched in first-touch order as a few large jobs
  * through serve.c, so every byte is checked and handed to the kernel (or
  * the RAM store) exactly as on-demand bytes are. On-demand READs go first:
- * a job starts only while the network has a connection to spare besides
- * one kept free for READs, at most PREFETCH_JOBS at once, each at most
- * PREFETCH_JOB_MAX bytes, so prefetch holds at most their buffers. A READ
- * inside a job under way waits for it (serve.c joins it).
+ * a batch of jobs starts only while the network has a connection to spare
+ * besides one kept free for READs, at most PREFETCH_JOBS batches at once,
+ * each at most PREFETCH_JOB_MAX bytes, so prefetch holds at most their
+ * buffers. A READ inside a job under way waits for it (serve.c joins it).
  */
 #ifndef LAZYROOT_PREFETCH_H
 #define LAZYROOT_PREFETCH_H
@@ -60,7 +60,7 @@ void prefetch_opened(struct prefetch *p, struct blob *b);
 void prefetch_closed(struct prefetch *p, struct blob *b);
 
 /* A job of serve_prefetch() ended (err: -errno, some of it failed). */
-void prefetch_job_done(struct prefetch *p, int err);
+void prefetch_job_done(struct prefetch *p, void *batch, int err);
 
 /* The list is still on its way, or jobs are left or under way. */
 int prefetch_busy(const struct prefetch *p);

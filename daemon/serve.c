@@ -105,6 +105,7 @@ struct fetch {
 	struct fetch *next_queued;	/* in server->queue, waiting for room */
 	enum origin origin;		/* who started it */
 	uint64_t fill_off, fill_end;	/* BY_FILL: the piece fill.c planned */
+	void *batch;			/* BY_PREFETCH: prefetch.c's, for its end */
 	enum trace_why why;		/* for the trace: a read, read-ahead, prefetch, fill */
 	uint64_t start_us;		/* launched (trace_now_us()) */
 };
@@ -736,7 +737,7 @@ void job_done(struct job *j, int err, const char *why)
 		keep_copy(sb, j->buf + (off - j->off), off, len);
 	}
 	if (f->origin == BY_PREFETCH)
-		prefetch_job_done(s->prefetch, err);
+		prefetch_job_done(s->prefetch, f->batch, err);
 	else if (f->origin == BY_FILL)
 		fill_job_done(s->fill, &sb->b, f->fill_off, f->fill_end, err);
 	fetch_free(s, f);
@@ -799,7 +800,7 @@ static void start_queued(struct server *s)
  * -ENOMEM (@w not answered).
  */
 static int start_fetch(struct sblob *sb, uint64_t off, uint64_t end,
-		       const struct waiter *w, enum origin origin)
+		       const struct waiter *w, enum origin origin, void *batch)
 {
 	struct server *s = sb->server;
 	uint64_t want_off = off, want_end = end;
@@ -832,6 +833,7 @@ static int start_fetch(struct sblob *sb, uint64_t off, uint64_t end,
 	f->origin = origin;
 	f->fill_off = want_off;
 	f->fill_end = want_end;
+	f->batch = batch;
 	f->why = origin == BY_PREFETCH ? TRACE_PREFETCH :
 		 origin == BY_FILL ? TRACE_FILL : w ? TRACE_DEMAND : TRACE_AHEAD;
 	if (w)
@@ -868,7 +870,7 @@ static void read_ahead(struct sblob *sb, uint64_t off)
 	    sb->server->inflight + sb->seq_window > SPECULATIVE_MAX)
 		return;
 	start_fetch(sb, sb->seq_end, sb->seq_end + sb->seq_window, NULL,
-		    BY_READ);
+		    BY_READ, NULL);
 }
 
 /* The fetch under way that brings byte @off, or NULL. */
@@ -970,7 +972,7 @@ static int split_read(struct sblob *sb, const struct waiter *w)
 		part.len = end - cut[n];
 		rest_end = page_up(end);
 		grow_window(sb, cut[n], &rest_end);
-		if (start_fetch(sb, cut[n], rest_end, &part, BY_READ) < 0)
+		if (start_fetch(sb, cut[n], rest_end, &part, BY_READ, NULL) < 0)
 			part_done(sb, &part, NULL);
 	}
 	log_debug("READ: blob %s bytes %llu+%llu waits for %u fetches under way%s",
@@ -1109,7 +1111,7 @@ void serve_read(struct server *s, struct blob *b, uint64_t off, uint64_t len,
 	start = page_down(off);
 	end = page_up(off + w.len);
 	grow_window(sb, start, &end);
-	if (start_fetch(sb, start, end, &w, BY_READ) < 0) {
+	if (start_fetch(sb, start, end, &w, BY_READ, NULL) < 0) {
 		sb->fe->ops->read_done(sb->fe, tag, NULL, -ENOMEM);
 		return;
 	}
@@ -1122,7 +1124,7 @@ void serve_read(struct server *s, struct blob *b, uint64_t off, uint64_t len,
  * such bytes wait for the READ, so a full one takes none.
  */
 static int background_fetch(struct server *s, struct blob *b, uint64_t off,
-			    uint64_t end, enum origin origin)
+			    uint64_t end, enum origin origin, void *batch)
 {
 	struct sblob *sb = container_of(b, struct sblob, b);
 	uint64_t seq_end = sb->seq_end, seq_window = sb->seq_window;
@@ -1132,21 +1134,35 @@ static int background_fetch(struct server *s, struct blob *b, uint64_t off,
 		return -EBADF;
 	if (s->ram.limit && (!b->store || s->ram_full_logged))
 		return -ENOSPC;
-	ret = start_fetch(sb, off, end, NULL, origin);
+	ret = start_fetch(sb, off, end, NULL, origin, batch);
 	sb->seq_end = seq_end;
 	sb->seq_window = seq_window;
 	return ret;
 }
 
 int serve_prefetch(struct server *s, struct blob *b, uint64_t off,
-		   uint64_t end)
+		   uint64_t end, void *batch)
 {
-	return background_fetch(s, b, off, end, BY_PREFETCH);
+	return background_fetch(s, b, off, end, BY_PREFETCH, batch);
 }
 
 int serve_fill(struct server *s, struct blob *b, uint64_t off, uint64_t end)
 {
-	return background_fetch(s, b, off, end, BY_FILL);
+	return background_fetch(s, b, off, end, BY_FILL, NULL);
+}
+
+int serve_plug(struct server *s)
+{
+	if (!s->src->ops->plug)
+		return 0;
+	s->src->ops->plug(s->src);
+	return 1;
+}
+
+void serve_unplug(struct server *s)
+{
+	if (s->src->ops->unplug)
+		s->src->ops->unplug(s->src);
 }
 
 void server_fill(struct server *s, uint64_t rate, unsigned int quiet_ms)

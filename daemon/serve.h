@@ -109,10 +109,20 @@ void server_prefetch_from(struct server *s, struct prefetch_list *l,
  * checked and handed over as any fetch; its end is told to prefetch.c.
  * Returns 0, -ENOSPC when the bytes would have nowhere to go (the RAM
  * store full or absent), -EAGAIN while fetch buffers are at their limit
- * (not started: ask again once a fetch ends), or another -errno.
+ * (not started: ask again once a fetch ends), or another -errno. Its end
+ * is told to prefetch_job_done() with @batch.
  */
 int serve_prefetch(struct server *s, struct blob *b, uint64_t off,
-		   uint64_t end);
+		   uint64_t end, void *batch);
+
+/*
+ * Fetches started between serve_plug() and serve_unplug() may go to the
+ * network together (a plain image's source asks a blob's ranges in one
+ * request). serve_plug() returns 0 when the source cannot do that: each
+ * fetch is then its own request, as ever.
+ */
+int serve_plug(struct server *s);
+void serve_unplug(struct server *s);
 
 /*
  * Fetches [off, end) of @b (page-aligned) for fill.c, as serve_prefetch()

@@ -104,6 +104,12 @@ struct source_ops {
 			    uint64_t len, char *why, size_t why_size);
 	/* Starts @j. Returns 0, or -errno (then job_done is not called). */
 	int (*fetch)(struct source *src, struct job *j);
+	/*
+	 * Optional: jobs fetch() is given after plug() and before unplug()
+	 * may wait for unplug() and go out together.
+	 */
+	void (*plug)(struct source *src);
+	void (*unplug)(struct source *src);
 	/* Frees what the source keeps for @j (after job_done). */
 	void (*job_free)(struct job *j);
 	void (*log_stats)(const struct source *src);

@@ -3,9 +3,12 @@
  * Plain images: a blob is the file <base>/<name>; its bytes are trusted as
  * the server sends them once status, range and length check out (fetch.c).
  * With a disk store, <name>.sha256 (published by lazyroot-mkimage) says what
- * the blob is, so pages kept from another image are never used.
+ * the blob is, so pages kept from another image are never used. Jobs given
+ * between plug and unplug (prefetch) go out as one request per blob for
+ * their ranges, each job done as soon as its part is in.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +27,21 @@
 struct plain {
 	struct source src;
 	struct fetch_engine *engine;
+	int plugged;
+	unsigned int nheld;
+	struct job *held[FETCH_PARTS_MAX];	/* jobs waiting for unplug */
+};
+
+/*
+ * One request for the jobs of one blob: a range (one job) or several
+ * (FETCH_RANGES). Each job holds a reference and the engine one while it
+ * works, so whoever is last frees it.
+ */
+struct plain_req {
+	struct fetch_request req;
+	unsigned int refs, n;
+	struct job **jobs;	/* n of them */
+	struct fetch_part *parts;	/* n of them, for FETCH_RANGES */
 };
 
 /* An OPEN under way: the size probe, then NAME.sha256. */
@@ -223,51 +241,157 @@ static void plain_extent(const struct source *src, const struct blob *b,
 	(void)end;
 }
 
-static void range_done(struct fetch_request *req, int err, const char *why)
+static void req_put(struct plain_req *pr)
 {
-	struct job *j = req->ctx;
-
-	if (!err)
-		job_checked(j, j->off, j->len);
-	job_done(j, err, why);
+	if (--pr->refs)
+		return;
+	free(pr);
 }
+
+static void part_done(struct fetch_request *req, unsigned int i)
+{
+	struct plain_req *pr = req->ctx;
+	struct job *j = pr->jobs[i];
+
+	job_checked(j, j->off, j->len);
+	job_done(j, 0, NULL);
+}
+
+static void req_done(struct fetch_request *req, int err, const char *why)
+{
+	struct plain_req *pr = req->ctx;
+	unsigned int i;
+
+	if (req->kind == FETCH_RANGE) {
+		if (!err)
+			job_checked(pr->jobs[0], pr->jobs[0]->off, pr->jobs[0]->len);
+		job_done(pr->jobs[0], err, why);
+	} else {
+		/* the parts not told whole: their jobs failed */
+		for (i = 0; i < pr->n; i++)
+			if (pr->parts[i].got < pr->parts[i].len)
+				job_done(pr->jobs[i], err ? err : -EIO,
+					 err ? why : "the answer did not hold its bytes");
+	}
+	req_put(pr);	/* the engine's */
+}
+
+/* A request for jobs @js (of one blob, in order, apart) of @n. */
+static void fetch_jobs(struct plain *p, struct job **js, unsigned int n)
+{
+	struct plain_req *pr;
+	struct fetch_request *req;
+	unsigned int i;
+	char why[64];
+	int ret;
+
+	pr = calloc(1, sizeof(*pr) + n * (sizeof(*pr->jobs) + sizeof(*pr->parts)));
+	if (!pr) {
+		for (i = 0; i < n; i++)
+			job_done(js[i], -ENOMEM, "cannot start a request: out of memory");
+		return;
+	}
+	pr->n = n;
+	pr->parts = (struct fetch_part *)(pr + 1);
+	pr->jobs = (struct job **)(pr->parts + n);
+	req = &pr->req;
+	for (i = 0; i < n; i++) {
+		pr->jobs[i] = js[i];
+		pr->parts[i] = (struct fetch_part){ .off = js[i]->off,
+			.len = js[i]->len, .buf = js[i]->buf };
+		js[i]->src_priv = pr;
+	}
+	req->url = js[0]->blob->url;
+	/* the file the probe saw, on each mirror: If-Range */
+	req->validators = &js[0]->blob->validators;
+	req->counts = &js[0]->blob->stats.net;
+	req->blob_size = js[0]->blob->size;
+	if (n == 1) {
+		req->kind = FETCH_RANGE;
+		req->off = js[0]->off;
+		req->len = js[0]->len;
+		req->buf = js[0]->buf;
+	} else {
+		req->kind = FETCH_RANGES;
+		req->parts = pr->parts;
+		req->nparts = n;
+		req->part_done = part_done;
+	}
+	req->done = req_done;
+	req->ctx = pr;
+	/* the jobs', and the engine's (ours, if it refuses the request) */
+	pr->refs = n + 1;
+	ret = fetch_submit(p->engine, req);
+	if (ret)
+		snprintf(why, sizeof(why), "cannot start a request: %s",
+			 strerror(-ret));
+	for (i = 0; ret && i < pr->n; i++)
+		/* as a failed request: the reads they were for get their answer */
+		job_done(pr->jobs[i], ret, ret == -ESTALE ?
+			 "the file changed on every mirror since it was first seen (see above)" :
+			 why);
+	if (ret)
+		req_put(pr);	/* ours; the engine never had it */
+}
+
+static void plain_unplug(struct source *src);
 
 static int plain_fetch(struct source *src, struct job *j)
 {
 	struct plain *p = (struct plain *)src;
-	struct fetch_request *req = calloc(1, sizeof(*req));
-	char why[64];
-	int ret;
 
-	if (!req)
-		return -ENOMEM;
-	req->kind = FETCH_RANGE;
-	req->url = j->blob->url;
-	/* the file the probe saw, on each mirror: If-Range */
-	req->validators = &j->blob->validators;
-	req->counts = &j->blob->stats.net;
-	req->off = j->off;
-	req->len = j->len;
-	req->blob_size = j->blob->size;
-	req->buf = j->buf;
-	req->done = range_done;
-	req->ctx = j;
-	j->src_priv = req;
-	ret = fetch_submit(p->engine, req);
-	if (ret == -ESTALE) {
-		job_done(j, ret, "the file changed on every mirror since it was first seen (see above)");
-	} else if (ret) {
-		/* As a failed request: the reads it was for get their answer. */
-		snprintf(why, sizeof(why), "cannot start a request: %s",
-			 strerror(-ret));
-		job_done(j, ret, why);
+	if (!p->plugged) {
+		fetch_jobs(p, &j, 1);
+		return 0;
 	}
+	if (p->nheld == FETCH_PARTS_MAX) {
+		/* as many as one request takes: those go now */
+		plain_unplug(src);
+		p->plugged = 1;
+	}
+	p->held[p->nheld++] = j;
 	return 0;
+}
+
+static void plain_plug(struct source *src)
+{
+	((struct plain *)src)->plugged = 1;
+}
+
+static int by_blob_off(const void *a, const void *b)
+{
+	const struct job *x = *(struct job *const *)a, *y = *(struct job *const *)b;
+
+	if (x->blob != y->blob)
+		return (uintptr_t)x->blob < (uintptr_t)y->blob ? -1 : 1;
+	return x->off < y->off ? -1 : x->off > y->off;
+}
+
+/* The held jobs go out: one request per blob, the ranges in order. */
+static void plain_unplug(struct source *src)
+{
+	struct plain *p = (struct plain *)src;
+	struct job *js[FETCH_PARTS_MAX];
+	unsigned int n = p->nheld, i, start;
+
+	p->plugged = 0;
+	p->nheld = 0;
+	memcpy(js, p->held, n * sizeof(*js));
+	qsort(js, n, sizeof(*js), by_blob_off);
+	for (start = 0, i = 1; i <= n; i++) {
+		/* serve.c never gives two jobs that overlap; still, check */
+		if (i < n && js[i]->blob == js[start]->blob &&
+		    js[i]->off >= js[i - 1]->off + js[i - 1]->len)
+			continue;
+		if (start < n)
+			fetch_jobs(p, js + start, i - start);
+		start = i;
+	}
 }
 
 static void plain_job_free(struct job *j)
 {
-	free(j->src_priv);
+	req_put(j->src_priv);
 }
 
 static void plain_destroy(struct source *src)
@@ -279,6 +403,8 @@ static const struct source_ops plain_ops = {
 	.open = plain_open,
 	.extent = plain_extent,
 	.fetch = plain_fetch,
+	.plug = plain_plug,
+	.unplug = plain_unplug,
 	.job_free = plain_job_free,
 	.destroy = plain_destroy,
 };

@@ -74,6 +74,23 @@ want() {
 	grep -q '^3 /blob bytes=500000-999999 ok$' "$F/requests.log"
 }
 
+@test "several ranges in one answer cut off mid-body: the parts whole by then are kept, only the rest is asked again" {
+	faulty '2 truncate match=blob\n'
+	set -- 0 4096 100000 100000 300000 200000 900000 4096
+	FETCH_RANGE_MULTI=1 FETCH_RANGE_TRACE=1 fetch 10 "$URL" "$@" > "$T/got" 2> "$T/err"
+	cat "$T/err"
+	want "$@" | cmp - "$T/got"
+	[ "$(fired truncate)" -eq 1 ]
+	# the cut came in part 3: parts 1 and 2 were told before the retry
+	[ "$(grep '^part' "$T/err" | tr '\n' ' ')" = "part 1 part 2 part 3 part 4 " ]
+	cat "$F/requests.log"
+	[ "$(wc -l < "$F/requests.log")" -eq 3 ]
+	sed -n 2p "$F/requests.log" | grep -q ' bytes=0-4095,100000-199999,300000-499999,900000-904095 truncate$'
+	# the retry asks from where part 3 stopped, and part 4: nothing twice
+	sed -n 3p "$F/requests.log" | grep -Eq ' bytes=3[0-9]{5}-499999,900000-904095 ok$'
+	run ! grep -q 'bytes=300000-' <(sed -n 3p "$F/requests.log")
+}
+
 @test "a stalled transfer is cut off after the stall time and resumed" {
 	faulty '2 stall\n'
 	FETCH_RANGE_STALL=2 fetch 30 "$URL" 0 1000000 > "$T/got" 2> "$T/err"

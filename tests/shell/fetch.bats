@@ -36,6 +36,56 @@ fetch() { build/fetch-range "$ST/ca.pem" "${TIMEOUT:-10}" "$@"; }
 	cmp "$BATS_TEST_TMPDIR/got" "$BATS_TEST_TMPDIR/want"
 }
 
+# want OFF LEN...: those bytes of the blob, in order
+want() {
+	while [ $# -ge 2 ]; do
+		dd if="$WWW/blob" bs=1 skip="$1" count="$2" status=none
+		shift 2
+	done
+}
+
+@test "several ranges in one request: one multipart answer, each part told as it is whole, byte for byte" {
+	: > "$ST/access.log"
+	kill -USR1 "$(cat "$ST/nginx.pid")" # reopen the log
+	sleep 0.2
+	set -- 0 4096 12345 777 70000 65536 999000 1000
+	FETCH_RANGE_MULTI=1 FETCH_RANGE_TRACE=1 build/fetch-range "$ST/ca.pem" 10 "$URL/blob" "$@" \
+		> "$BATS_TEST_TMPDIR/got" 2> "$BATS_TEST_TMPDIR/err"
+	[ "$(tr '\n' ' ' < "$BATS_TEST_TMPDIR/err")" = "part 1 part 2 part 3 part 4 done 1 " ]
+	want "$@" | cmp - "$BATS_TEST_TMPDIR/got"
+	# the probe, then one request for the four ranges
+	[ "$(grep -c 'GET /blob' "$ST/access.log")" -eq 2 ]
+	grep -q '	206	bytes=0-4095,12345-13121,70000-135535,999000-999999	' "$ST/access.log"
+}
+
+@test "several ranges from a server that answers them with the whole file: one line, then one range at a time" {
+	export ST6="$BATS_FILE_TMPDIR/onerange"
+	mkdir -p "$ST6"
+	cp "$ST/ca.pem" "$ST/ca.key" "$ST6/"
+	MAX_RANGES=1 tests/lib/https-server start "$ST6" "$WWW"
+	set -- 0 4096 12345 777 999000 1000
+	FETCH_RANGE_MULTI=1 build/fetch-range "$ST/ca.pem" 10 "https://127.0.0.1:$(cat "$ST6/port")/blob" "$@" \
+		> "$BATS_TEST_TMPDIR/got" 2> "$BATS_TEST_TMPDIR/err"
+	tests/lib/https-server stop "$ST6"
+	cat "$BATS_TEST_TMPDIR/err"
+	want "$@" | cmp - "$BATS_TEST_TMPDIR/got"
+	[ "$(grep -c 'server answered 3 ranges with the whole file (HTTP 200): asking it one range at a time from now on$' "$BATS_TEST_TMPDIR/err")" -eq 1 ]
+	[ "$(wc -l < "$BATS_TEST_TMPDIR/err")" -eq 1 ]
+	grep -q '	200	bytes=0-4095,12345-13121,999000-999999	' "$ST6/access.log"
+	for r in 0-4095 12345-13121 999000-999999; do
+		grep -q "	206	bytes=$r	" "$ST6/access.log"
+	done
+}
+
+@test "several ranges that are not in order or overlap are refused without a request" {
+	run --separate-stderr env FETCH_RANGE_MULTI=1 build/fetch-range "$ST/ca.pem" 10 "$URL/blob" 8192 10 0 10
+	[ "$status" -eq 1 ]
+	[ -z "$output" ]
+	echo "$stderr" | grep -q 'the ranges are refused'
+	run --separate-stderr env FETCH_RANGE_MULTI=1 build/fetch-range "$ST/ca.pem" 10 "$URL/blob" 0 100 50 10
+	[ "$status" -eq 1 ]
+}
+
 @test "the whole blob as one range" {
 	fetch "$URL/blob" 0 1000000 | cmp - "$WWW/blob"
 }

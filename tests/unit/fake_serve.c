@@ -68,8 +68,22 @@ static int fk_fetch(struct source *src, struct job *j)
 	}
 	if (fs->njobs == FAKE_JOBS_MAX)
 		return -ENOMEM;
+	fs->batch[fs->njobs] = fs->plugged ? fs->plugs : 0;
 	fs->jobs[fs->njobs++] = j;
 	return 0;
+}
+
+static void fk_plug(struct source *src)
+{
+	struct fake_source *fs = as_fake(src);
+
+	fs->plugged = 1;
+	fs->plugs++;
+}
+
+static void fk_unplug(struct source *src)
+{
+	as_fake(src)->plugged = 0;
 }
 
 static void fk_job_free(struct job *j)
@@ -86,6 +100,17 @@ static const struct source_ops fk_ops = {
 	.open = fk_open, .extent = fk_extent, .fetch = fk_fetch,
 	.job_free = fk_job_free, .destroy = fk_destroy,
 };
+
+static const struct source_ops fk_batch_ops = {
+	.open = fk_open, .extent = fk_extent, .fetch = fk_fetch,
+	.plug = fk_plug, .unplug = fk_unplug,
+	.job_free = fk_job_free, .destroy = fk_destroy,
+};
+
+void fake_source_batches(struct fake_source *fs)
+{
+	fs->src.ops = &fk_batch_ops;
+}
 
 void fake_source_init(struct fake_source *fs, const struct fake_blob *blobs,
 		      const char *fail_why)

@@ -42,11 +42,20 @@ struct fake_source {
 	int at_once;
 	struct job *jobs[FAKE_JOBS_MAX];	/* in start order */
 	unsigned int njobs;
+	/*
+	 * fake_source_batches(): the source has plug/unplug; batch[i] is the
+	 * plug (from 1) job i came in, 0 for none.
+	 */
+	unsigned int batch[FAKE_JOBS_MAX];
+	unsigned int plugs;
+	int plugged;
 };
 
 /* No jobs yet; @fs stays the caller's (the server's destroy() leaves it). */
 void fake_source_init(struct fake_source *fs, const struct fake_blob *blobs,
 		      const char *fail_why);
+/* The source takes jobs in batches, as a plain image's does. */
+void fake_source_batches(struct fake_source *fs);
 /* Ends job @i: all its bytes the blob's and checked, or none and -EIO. */
 void fake_finish(struct fake_source *fs, unsigned int i, int ok);
 

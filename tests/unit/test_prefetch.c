@@ -36,12 +36,16 @@ static void list_of(struct prefetch_list *l, const char *text)
 	CHECK(prefetch_parse(l, text, strlen(text), why, sizeof(why)) == 0);
 }
 
+static int batching;
+
 /* A server; the blob opened before (@early) or after the list came. */
 static void setup(const char *list, int early, uint64_t ram)
 {
 	struct prefetch_list l;
 
 	fake_source_init(&fk, root, "chunk 3 failed verification");
+	if (batching)
+		fake_source_batches(&fk);
 	fake_fe_init(&fe);
 	config_init(&cfg);
 	CHECK(server_new_source(&srv, &cfg, engine, &fk.src) == 0);
@@ -189,6 +193,67 @@ static void test_bridges_gaps(void)
 	teardown();
 }
 
+/* A list of @n ranges of @len bytes, @gap apart, touched in order. */
+static void spaced_list(char *buf, size_t size, unsigned int n, uint64_t len,
+			uint64_t gap)
+{
+	size_t at = (size_t)snprintf(buf, size, "lazyroot-prefetch 1\n");
+	unsigned int i;
+
+	for (i = 0; i < n && at < size; i++)
+		at += (size_t)snprintf(buf + at, size - at, "root %llu %llu %u\n",
+				       (unsigned long long)(i * (len + gap)),
+				       (unsigned long long)len, i);
+}
+
+/*
+ * A source that asks several ranges at once gets them in batches: up to
+ * 32 ranges or 4 MiB each, two batches at once, the next when one is
+ * done.
+ */
+static void test_batches(void)
+{
+	static char list[8192];
+	unsigned int i, whole = 1;
+
+	batching = 1;
+	spaced_list(list, sizeof(list), 64, P, 32 * P);
+	setup(list, 1, 0);
+	CHECK(fk.njobs == 64);
+	for (i = 0; i < 64; i++) {
+		whole &= fk.jobs[i]->len == P &&
+			 fk.jobs[i]->off == i * (P + 32 * P);
+		CHECK(fk.batch[i] == (i < 32 ? 1u : 2u));
+	}
+	CHECK(whole);
+	teardown();
+
+	/* 40 ranges: a batch of 32, then 8; a third starts when one ends */
+	spaced_list(list, sizeof(list), 40, P, 32 * P);
+	setup(list, 1, 0);
+	CHECK(fk.njobs == 40 && fk.batch[31] == 1 && fk.batch[32] == 2);
+	for (i = 0; i < 40; i++)
+		fake_finish(&fk, i, 1);
+	CHECK(fe.written == 40 * P && fe.bad == 0);
+	teardown();
+
+	/* 1.5 MiB ranges 2 MiB apart: two fit the 4 MiB of a batch, not three */
+	spaced_list(list, sizeof(list), 5, 384 * P, 512 * P);
+	setup(list, 1, 0);
+	CHECK(fk.njobs == 4);
+	CHECK(fk.batch[0] == 1 && fk.batch[1] == 1 && fk.batch[2] == 2 &&
+	      fk.batch[3] == 2);
+	/* half a batch done: nothing new; all of it: the next one */
+	fake_finish(&fk, 0, 1);
+	CHECK(fk.njobs == 4);
+	fake_finish(&fk, 1, 1);
+	CHECK(fk.njobs == 5 && fk.batch[4] == 3);
+	for (i = 2; i < 5; i++)
+		fake_finish(&fk, i, 1);
+	teardown();
+	batching = 0;
+}
+
 static void test_failure_stops(void)
 {
 	setup("lazyroot-prefetch 1\nroot 0 4096 0\nroot 1048576 4096 1\n"
@@ -275,6 +340,7 @@ int main(void)
 	test_skips_what_was_read();
 	test_bad_ranges();
 	test_bridges_gaps();
+	test_batches();
 	test_failure_stops();
 	test_ram_store();
 	test_from_manifest();

@@ -237,7 +237,7 @@ bad_list() {
 	bad_list past "2 ranges of blob rootfs-test lie past its $(stat -c %s "$IMAGE") bytes; they are cut at its end or left out"
 	# the one range inside: fetched, in part or whole, or skipped if the
 	# kernel read it before the list came
-	grep -Eq 'lazyrootd: prefetch: (1 jobs \((4|8) KiB\)|0 jobs \(0 KiB\)) in [0-9]+ ms, [01] skipped as already read' "$log"
+	grep -Eq 'lazyrootd: prefetch: (1 jobs \((4|8) KiB\) in 1 batches|0 jobs \(0 KiB\) in 0 batches) and [0-9]+ ms, [01] skipped as already read' "$log"
 }
 
 @test "an enormous prefetch list: refused by its size, the boot goes on" {
