@@ -4,57 +4,27 @@
 #include <string.h>
 #include <strings.h>
 
+#include "content_range.h"
 #include "http.h"
 
 /* The largest size copen can carry (a signed long on 64-bit). */
 #define BLOB_SIZE_MAX ((uint64_t)INT64_MAX)
 
-static const char *parse_u64(const char *p, uint64_t *out)
-{
-	uint64_t v = 0;
-	const char *start = p;
-
-	while (*p >= '0' && *p <= '9') {
-		unsigned int d = (unsigned int)(*p - '0');
-
-		if (v > (UINT64_MAX - d) / 10)
-			return NULL;
-		v = v * 10 + d;
-		p++;
-	}
-	if (p == start || p - start > 20)
-		return NULL;
-	*out = v;
-	return p;
-}
+_Static_assert(HTTP_TOTAL_UNKNOWN == CONTENT_RANGE_SIZE_UNKNOWN, "one '*'");
 
 int http_parse_content_range(const char *v, uint64_t *first, uint64_t *last,
 			     uint64_t *total)
 {
+	size_t len;
+
+	/* the header's value as it came: spaces and line end around it */
 	while (*v == ' ' || *v == '\t')
 		v++;
-	if (strncasecmp(v, "bytes", 5) || (v[5] != ' ' && v[5] != '\t'))
-		return -EINVAL;
-	v += 6;
-	while (*v == ' ' || *v == '\t')
-		v++;
-	v = parse_u64(v, first);
-	if (!v || *v++ != '-')
-		return -EINVAL;
-	v = parse_u64(v, last);
-	if (!v || *v++ != '/' || *last < *first)
-		return -EINVAL;
-	if (*v == '*') {
-		*total = HTTP_TOTAL_UNKNOWN;
-		v++;
-	} else {
-		v = parse_u64(v, total);
-		if (!v || *total <= *last)
-			return -EINVAL;
-	}
-	while (*v == ' ' || *v == '\t' || *v == '\r' || *v == '\n')
-		v++;
-	return *v ? -EINVAL : 0;
+	len = strlen(v);
+	while (len && (v[len - 1] == ' ' || v[len - 1] == '\t' ||
+		       v[len - 1] == '\r' || v[len - 1] == '\n'))
+		len--;
+	return content_range_read(v, len, 1, first, last, total) ? -EINVAL : 0;
 }
 
 int http_status_error(long status, char *why, size_t size)

@@ -18,6 +18,7 @@
 #include <strings.h>
 
 #include "byteranges.h"
+#include "content_range.h"
 #include "refuse.h"
 
 enum {
@@ -255,65 +256,24 @@ static int fail(struct byteranges_parser *p, int err, const char *fmt, ...)
 	return err;
 }
 
-static int parse_u64(const char **s, const char *end, uint64_t *out,
-		     int *overflow)
-{
-	const char *start = *s;
-	uint64_t v = 0;
-
-	/* leading zeros are allowed (1*DIGIT); each digit is checked */
-	for (; *s < end && **s >= '0' && **s <= '9'; (*s)++) {
-		unsigned int d = (unsigned int)(**s - '0');
-
-		if (v > (UINT64_MAX - d) / 10)
-			*overflow = 1;
-		else
-			v = v * 10 + d;
-	}
-	*out = v;
-	return *s > start;
-}
-
 /* "bytes FIRST-LAST/SIZE" with FIRST <= LAST < SIZE. */
 static int content_range(struct byteranges_parser *p, const char *v,
 			 size_t len)
 {
-	const char *s = v, *end = v + len;
 	uint64_t first, last, size;
-	int overflow = 0;
-	unsigned int n = p->part.number;
+	const char *why = content_range_read(v, len, 0, &first, &last, &size);
 	char q[65];
 
-	quote(q, sizeof(q), v, len);
-	if (len < 6 || strncasecmp(s, "bytes", 5) || (s[5] != ' ' && s[5] != '\t'))
-		goto syntax;
-	s += 5;
-	while (s < end && (*s == ' ' || *s == '\t'))
-		s++;
-	if (!parse_u64(&s, end, &first, &overflow) || s == end || *s++ != '-' ||
-	    !parse_u64(&s, end, &last, &overflow) || s == end || *s++ != '/' ||
-	    !parse_u64(&s, end, &size, &overflow) || s != end)
-		goto syntax;
-	if (overflow)
-		return fail(p, -EPROTO,
-			    "part %u: Content-Range '%s' has a number past 2^64",
-			    n, q);
-	if (first > last)
-		return fail(p, -EPROTO,
-			    "part %u: Content-Range '%s' is not a range", n, q);
-	if (last >= size)
-		return fail(p, -EPROTO,
-			    "part %u: Content-Range '%s' ends past the size", n,
-			    q);
+	if (why) {
+		quote(q, sizeof(q), v, len);
+		return fail(p, -EPROTO, "part %u: Content-Range '%s' %s",
+			    p->part.number, q, why);
+	}
 	p->part.first = first;
 	p->part.last = last;
 	p->part.size = size;
 	p->have_range = 1;
 	return 0;
-syntax:
-	return fail(p, -EPROTO,
-		    "part %u: Content-Range '%s' is not 'bytes FIRST-LAST/SIZE'",
-		    n, q);
 }
 
 /* One header line of a part, CRLF gone: NAME ":" OWS VALUE OWS. */
