@@ -91,6 +91,22 @@ want() {
 	run ! grep -q 'bytes=300000-' <(sed -n 3p "$F/requests.log")
 }
 
+@test "a server whose multipart answers are broken: asked one range at a time, then retried with back-off, never in a loop" {
+	faulty '+2 bad-multipart match=blob\n'
+	run --separate-stderr env FETCH_RANGE_MULTI=1 timeout 60 build/fetch-range "$TLS/ca.pem" 3 "$URL" 0 4096 65536 4096
+	echo "$stderr"
+	[ "$status" -eq 1 ]
+	[ -z "$output" ]
+	[ "$(echo "$stderr" | grep -c 'multipart answer: .*asking it one range at a time from now on$')" -eq 1 ]
+	echo "$stderr" | grep -q 'gave up after [0-9]* attempts'
+	# two ranges, then one at a time with back-off within 3 s: a handful of
+	# requests, where asking again at once would make thousands
+	n=$(grep -c ' bad-multipart$' "$F/requests.log")
+	echo "$n requests answered broken"
+	[ "$n" -ge 3 ] && [ "$n" -le 30 ]
+	grep ' bad-multipart$' "$F/requests.log" | tail -n 1 | grep -q ' bytes=0-4095 '
+}
+
 @test "a stalled transfer is cut off after the stall time and resumed" {
 	faulty '2 stall\n'
 	FETCH_RANGE_STALL=2 fetch 30 "$URL" 0 1000000 > "$T/got" 2> "$T/err"
