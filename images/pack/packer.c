@@ -10,6 +10,7 @@
 #include "bootset.h"
 #include "bootstrap.h"
 #include "builder.h"
+#include "chunk.h"
 #include "chunker.h"
 #include "io.h"
 #include "msg.h"
@@ -251,6 +252,129 @@ out:
 	return ret;
 }
 
+/* Pack @k, new in this run, from writer @w. Returns 0 or -1 (said why). */
+static int publish_new(struct packer *p, struct pack_writer *w, uint32_t k)
+{
+	p->packs[k].size = w->size;
+	return pack_writer_publish(w, p->outdir, p->packs[k].digest);
+}
+
+/*
+ * The stored frame of chunk @c into @frame: from the pack this run wrote or
+ * from a --previous pack, which it is checked against its digest again (it
+ * was when reused; the file may have changed since). 0 or -1 (said why).
+ */
+static int read_frame(struct packer *p, struct manifest_chunk *c,
+		      unsigned char *frame)
+{
+	const struct pack *k = &p->packs[c->pack];
+	char why[128], *path;
+	int err;
+
+	if (c->pack == p->new_pack) {
+		err = io_pread_all(p->writer.fd, frame, c->stored_size, c->offset);
+		if (err)
+			return pack_err("cannot read %s: %s", p->writer.tmp,
+					strerror(-err));
+		return 0;
+	}
+	path = pack_path(k->dir, k->digest);
+	if (p->old_fd < 0 || p->old_fd_pack != c->pack) {
+		if (p->old_fd >= 0)
+			close(p->old_fd);
+		p->old_fd = open(path, O_RDONLY | O_CLOEXEC);
+		p->old_fd_pack = c->pack;
+	}
+	err = p->old_fd < 0 ? -errno :
+	      io_pread_all(p->old_fd, frame, c->stored_size, c->offset);
+	if (!err && chunk_decode_checked(p->dctx, c, frame, p->vbuf, why,
+					 sizeof(why))) {
+		pack_err("--previous %s: the chunk at offset %llu changed since it was checked: %s",
+			 path, (unsigned long long)c->offset, why);
+		err = -EIO;
+	} else if (err) {
+		pack_err("--previous %s: %s", path, strerror(-err));
+	}
+	free(path);
+	return err ? -1 : 0;
+}
+
+/*
+ * With a prefetch table, its chunks, new or reused, go into a pack of their
+ * own in its order, first touch first, so that a boot streams them front to
+ * back in few ranges; the other new chunks stay in the order they were cut,
+ * in a second pack. Both are copies of stored frames (the pack
+ * chunk_blobs() wrote is dropped). The same boot set gives the same pack,
+ * published once. Returns 0 or -1 (said why).
+ */
+static int split_boot_set(struct packer *p)
+{
+	struct pack_writer boot = { .fd = -1 }, rest = { .fd = -1 };
+	uint32_t *chunk_of, boot_pack, new_pack = p->new_pack;
+	unsigned char *moved, *frame = NULL;
+	size_t i, j, r = 0, nboot = 0, nrest = 0, reused = 0;
+	int ret = -1;
+
+	chunk_of = xrealloc(NULL, p->nrefs ? p->nrefs : 1, sizeof(*chunk_of));
+	for (i = 0; i < p->nblobs; i++)
+		for (j = 0; j < p->blobs[i].nrefs; j++)
+			chunk_of[r++] = p->blobs[i].refs[j];
+	moved = xrealloc(NULL, p->nchunks ? p->nchunks : 1, 1);
+	memset(moved, 0, p->nchunks);
+	for (i = 0; i < p->nprefetch; i++) {
+		uint32_t c = chunk_of[p->prefetch[i]];
+
+		if (!moved[c]) {
+			moved[c] = 1;
+			nboot++;
+			reused += p->chunks[c].m.pack != new_pack;
+		}
+	}
+	for (i = 0; new_pack != NO_INDEX && i < p->nchunks; i++)
+		nrest += p->chunks[i].m.pack == new_pack && !moved[i];
+	frame = xrealloc(NULL, p->zcap, 1);
+	xgrow((void **)&p->packs, &p->packs_cap, p->npacks + 1,
+	      sizeof(*p->packs));
+	boot_pack = (uint32_t)p->npacks++;
+	memset(&p->packs[boot_pack], 0, sizeof(*p->packs));
+	p->packs[boot_pack].index = NO_INDEX;
+	if (pack_writer_init(&boot, 0) || pack_writer_open(&boot, p->packdir) ||
+	    (nrest && (pack_writer_init(&rest, 0) ||
+		       pack_writer_open(&rest, p->packdir))))
+		goto out;
+	/* the table's chunks in its order, then the rest of the new in theirs */
+	for (i = 0; i < p->nprefetch + p->nchunks; i++) {
+		int to_boot = i < p->nprefetch;
+		uint32_t c = to_boot ? chunk_of[p->prefetch[i]] :
+				       (uint32_t)(i - p->nprefetch);
+		struct manifest_chunk *m = &p->chunks[c].m;
+
+		if (to_boot ? moved[c] != 1 : moved[c] || m->pack != new_pack)
+			continue;
+		if (read_frame(p, m, frame) ||
+		    pack_writer_copy(to_boot ? &boot : &rest, m, frame))
+			goto out;
+		if (to_boot) {
+			m->pack = boot_pack;
+			moved[c] = 2;	/* a chunk the table names twice: once */
+		}
+	}
+	if (publish_new(p, &boot, boot_pack) ||
+	    (nrest && publish_new(p, &rest, new_pack)))
+		goto out;
+	pack_say("boot set: %zu chunks (%zu of them reused, %llu bytes stored) in a pack of their own, first touch first",
+		 nboot, reused, (unsigned long long)p->packs[boot_pack].size);
+	ret = 0;
+out:
+	pack_writer_discard(&p->writer);
+	pack_writer_free(&boot);
+	pack_writer_free(&rest);
+	free(frame);
+	free(chunk_of);
+	free(moved);
+	return ret;
+}
+
 static void print_summary(const struct packer *p, uint64_t fresh,
 			  uint64_t total, unsigned int npacks)
 {
@@ -280,17 +404,13 @@ int pack_image(struct packer *p, const char *manifest_path)
 	size_t mlen, j;
 	int ret = -1;
 
-	if (chunk_blobs(p))
+	if (chunk_blobs(p) || bootset_refs(p))
 		goto out;
-	if (p->new_pack != NO_INDEX) {
-		struct pack *k = &p->packs[p->new_pack];
-
-		k->size = p->writer.size;
-		fresh = k->size;
-		if (pack_writer_publish(&p->writer, p->outdir, k->digest))
-			goto out;
-	}
-	if (bootset_refs(p) || build_manifest(p, &mbuf, &mlen))
+	if (p->nprefetch ? split_boot_set(p) :
+	    p->new_pack != NO_INDEX &&
+	    publish_new(p, &p->writer, p->new_pack))
+		goto out;
+	if (build_manifest(p, &mbuf, &mlen))
 		goto out;
 	/* Only the old packs the new manifest uses come along. */
 	for (j = 0; j < p->npacks; j++) {
@@ -300,7 +420,9 @@ int pack_image(struct packer *p, const char *manifest_path)
 			continue;
 		npacks++;
 		total += k->size;
-		if (k->dir && link_pack(p->outdir, k->dir, k->digest, k->size))
+		if (!k->dir)
+			fresh += k->size;
+		else if (link_pack(p->outdir, k->dir, k->digest, k->size))
 			goto out;
 	}
 

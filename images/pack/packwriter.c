@@ -72,6 +72,28 @@ int pack_writer_append(struct pack_writer *w, struct manifest_chunk *c,
 	return 0;
 }
 
+int pack_writer_copy(struct pack_writer *w, struct manifest_chunk *c,
+		     const unsigned char *stored)
+{
+	int ret = io_pwrite_all(w->fd, stored, c->stored_size, w->size);
+
+	if (ret)
+		return pack_err("cannot write %s: %s", w->tmp, strerror(-ret));
+	sha256_update(&w->sha, stored, c->stored_size);
+	c->offset = w->size;
+	w->size += c->stored_size;
+	return 0;
+}
+
+void pack_writer_discard(struct pack_writer *w)
+{
+	if (w->fd >= 0)
+		close(w->fd);
+	w->fd = -1;
+	tmp_drop(w->tmp);
+	w->tmp = NULL;
+}
+
 int pack_writer_publish(struct pack_writer *w, const char *outdir,
 			unsigned char digest[SHA256_SIZE])
 {

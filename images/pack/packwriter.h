@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The one new pack of a run: the chunks no earlier image has, appended as
- * zstd frames (or as is, when that is smaller), then published as
+ * A new pack of a run: the chunks no earlier image has, appended as zstd
+ * frames (or as is, when that is smaller), then published as
  * OUTDIR/packs/<sha256>.pack.
  */
 #ifndef LAZYROOT_PACK_PACKWRITER_H
@@ -39,6 +39,16 @@ int pack_writer_open(struct pack_writer *w, const char *packdir);
  */
 int pack_writer_append(struct pack_writer *w, struct manifest_chunk *c,
 		       const unsigned char *data, size_t len);
+
+/*
+ * Appends chunk @c's @c->stored_size bytes at @stored, as they are (a frame
+ * of another pack), and sets @c's offset. Returns 0 or -1 (said why).
+ */
+int pack_writer_copy(struct pack_writer *w, struct manifest_chunk *c,
+		     const unsigned char *stored);
+
+/* Closes and removes the pack not published. */
+void pack_writer_discard(struct pack_writer *w);
 
 /*
  * Syncs the pack and publishes it in @outdir/packs under its sha256
