@@ -47,6 +47,13 @@ struct fetch_attempt {
 	const char *suffix;	/* NULL: the URL is not under the mirrors */
 	unsigned int mirror;	/* of this attempt */
 	unsigned int round_left; /* attempts left in this round */
+	/*
+	 * Not on the mirror that was current when it started (it failed over,
+	 * or passed the current one over): its answer makes its mirror current.
+	 * A request started on a mirror since distrusted does not make it
+	 * current again by answering.
+	 */
+	int moved;
 	int transient;		/* a failure in this round may go away */
 	int err0;		/* mirror 0's last error */
 	char url[CONFIG_URL_MAX + URL_NAME_MAX + 2];	/* with mirrors */
@@ -573,6 +580,8 @@ static void tell_parts(struct fetch_engine *e, struct fetch_attempt *a)
 
 		a->parts_ready &= ~(1ull << i);
 		a->parts_told |= 1ull << i;
+		/* the mirror whose bytes the part holds (reset on a switch) */
+		a->req->mirror = a->got_mirror;
 		if (a->req->part_done)
 			a->req->part_done(a->req, i);
 	}
@@ -874,6 +883,7 @@ int fetch_submit(struct fetch_engine *e, struct fetch_request *req)
 	    e->mirror_len_max + strlen(req->url + len0) < sizeof(a->url)) {
 		a->suffix = req->url + len0;
 		a->mirror = next_allowed(e, e->current, req->skip_mirrors);
+		a->moved = a->mirror != e->current;
 		a->round_left = allowed;
 		for (i = 0; i < e->nmirrors; i++)
 			if (req->skip_mirrors & (1u << i))
@@ -1159,7 +1169,8 @@ static void on_finished(struct fetch_engine *e, struct fetch_attempt *a,
 	if (!err) {
 		if (a->suffix) {
 			r->mirror = a->mirror;
-			if (a->mirror != e->current || e->mirrors_failing) {
+			if ((a->moved && a->mirror != e->current) ||
+			    e->mirrors_failing) {
 				log_info("mirror %s answers: using it from now on",
 					 e->mirror[a->mirror]);
 				e->current = a->mirror;
@@ -1199,6 +1210,7 @@ static void on_finished(struct fetch_engine *e, struct fetch_attempt *a,
 			/* The next mirror at once: no back-off between them. */
 			a->mirror = next_allowed(e, a->mirror + 1,
 						 r->skip_mirrors);
+			a->moved = 1;
 			e->stats.retries++;
 			if (r->counts)
 				r->counts->retries++;

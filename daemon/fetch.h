@@ -106,7 +106,8 @@ struct fetch_request {
 	 */
 	struct fetch_counts *counts;
 	uint64_t size;			/* FETCH_PROBE result */
-	unsigned int mirror;		/* the mirror that answered */
+	/* the mirror that answered; in part_done(), the one part i is from */
+	unsigned int mirror;
 
 	struct fetch_attempt *priv;	/* the engine's */
 };

@@ -3,9 +3,11 @@
  * Verified images (docs/format.md): a blob is a list of chunks in packs,
  * each one zstd frame (or stored) whose plain bytes have the sha256 the
  * manifest gives. A fetch is widened to whole chunks; frames that lie back
- * to back in one pack are fetched in one range request; a chunk that fails
- * its check is asked again from a mirror that has not served it, and only
- * chunks that passed are ever handed on.
+ * to back in one pack are fetched in one range request, and the requests of
+ * jobs given between plug and unplug (prefetch) go out as one request per
+ * pack for all their ranges; a chunk that fails its check is asked again
+ * from a mirror that has not served it, and only chunks that passed are
+ * ever handed on.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -25,6 +27,11 @@
 /* Adjacent frames are fetched together, up to this many stored bytes. */
 #define PART_MAX (8ULL << 20)
 
+/* Parts held between plug and unplug: a few full FETCH_RANGES requests. */
+#define HELD_MAX (4 * FETCH_PARTS_MAX)
+
+struct part;
+
 struct verified {
 	struct source src;
 	struct fetch_engine *engine;
@@ -34,13 +41,33 @@ struct verified {
 	ZSTD_DCtx *dctx;
 	/* as blob.url: config_validate() keeps the fsid short enough */
 	char manifest_url[CONFIG_URL_MAX + URL_NAME_MAX + 2];
+	int plugged;
+	unsigned int nheld;
+	struct part *held[HELD_MAX];	/* parts waiting for unplug */
 };
 
-/* One range request: the stored frames of refs [ref0, ref0 + nrefs). */
+/*
+ * One range: the stored frames of refs [ref0, ref0 + nrefs), all in pack
+ * @pack. Its own request, or a part of a batch's (then req is what it is
+ * asked again with, should a chunk fail its check).
+ */
 struct part {
 	struct fetch_request req;
 	struct vjob *vj;
-	uint32_t ref0, nrefs;
+	uint32_t ref0, nrefs, pack;
+	char url[VERIFIED_PACK_URL_MAX];
+};
+
+/*
+ * The parts of several jobs in one pack, in one FETCH_RANGES request. It
+ * is freed when the engine is done with it; each part's job may end (and
+ * be freed) before, once the part is told.
+ */
+struct vbatch {
+	struct fetch_request req;
+	unsigned int n;
+	struct part **pts;		/* n of them */
+	struct fetch_part *fparts;	/* n of them */
 	char url[VERIFIED_PACK_URL_MAX];
 };
 
@@ -263,6 +290,7 @@ static int plan_parts(struct verified *v, struct vjob *vj, uint32_t r0,
 		pt->vj = vj;
 		pt->ref0 = r;
 		pt->nrefs = 1;
+		pt->pack = c->pack;
 		for (r++; r <= r1; r++) {
 			const struct manifest_chunk *d = &m->chunks[m->refs[r]];
 
@@ -290,6 +318,103 @@ static int plan_parts(struct verified *v, struct vjob *vj, uint32_t r0,
 	}
 	vj->nparts = n;
 	return 0;
+}
+
+static void verified_unplug(struct source *src);
+
+static void submit_part(struct verified *v, struct part *pt)
+{
+	int ret = fetch_submit(v->engine, &pt->req);
+
+	if (ret) {
+		char why[64];
+
+		snprintf(why, sizeof(why), "cannot start a request: %s",
+			 strerror(-ret));
+		part_done(&pt->req, ret, why);
+	}
+}
+
+/* A part of batch @req is in: checked as if it had come on its own. */
+static void batch_part_done(struct fetch_request *req, unsigned int i)
+{
+	struct vbatch *b = req->ctx;
+	struct part *pt = b->pts[i];
+
+	/* decode_part() asks another mirror than the one these bytes are from */
+	pt->req.mirror = req->mirror;
+	pt->req.skip_mirrors = req->skip_mirrors;
+	part_done(&pt->req, 0, NULL);
+}
+
+static void batch_done(struct fetch_request *req, int err, const char *why)
+{
+	struct vbatch *b = req->ctx;
+	unsigned int i;
+
+	/* the parts not told whole: their jobs failed */
+	for (i = 0; i < b->n; i++)
+		if (b->fparts[i].got < b->fparts[i].len)
+			part_done(&b->pts[i]->req, err ? err : -EIO,
+				  err ? why : "the answer did not hold its bytes");
+	free(b);
+}
+
+/* Parts @ps (of one pack, in order, apart) of @n in one request. */
+static void fetch_parts(struct verified *v, struct part **ps, unsigned int n)
+{
+	struct vbatch *b;
+	unsigned int i;
+	char why[64];
+	int ret;
+
+	if (n == 1) {
+		submit_part(v, ps[0]);
+		return;
+	}
+	b = calloc(1, sizeof(*b) + n * (sizeof(*b->pts) + sizeof(*b->fparts)));
+	if (!b) {
+		for (i = 0; i < n; i++)
+			part_done(&ps[i]->req, -ENOMEM,
+				  "cannot start a request: out of memory");
+		return;
+	}
+	b->n = n;
+	b->fparts = (struct fetch_part *)(b + 1);
+	b->pts = (struct part **)(b->fparts + n);
+	for (i = 0; i < n; i++) {
+		b->pts[i] = ps[i];
+		b->fparts[i] = (struct fetch_part){ .off = ps[i]->req.off,
+			.len = ps[i]->req.len, .buf = ps[i]->req.buf };
+	}
+	/* the batch outlives the parts told early: a url of its own */
+	memcpy(b->url, ps[0]->url, sizeof(b->url));
+	b->req.kind = FETCH_RANGES;
+	b->req.url = b->url;
+	b->req.counts = ps[0]->req.counts;
+	b->req.blob_size = ps[0]->req.blob_size;
+	b->req.parts = b->fparts;
+	b->req.nparts = n;
+	b->req.part_done = batch_part_done;
+	b->req.done = batch_done;
+	b->req.ctx = b;
+	ret = fetch_submit(v->engine, &b->req);
+	if (!ret)
+		return;
+	snprintf(why, sizeof(why), "cannot start a request: %s", strerror(-ret));
+	for (i = 0; i < n; i++)
+		part_done(&ps[i]->req, ret, why);
+	free(b);
+}
+
+/* Between plug and unplug: @pt waits; when the room is full, all go. */
+static void hold(struct verified *v, struct part *pt)
+{
+	if (v->nheld == HELD_MAX) {
+		verified_unplug(&v->src);
+		v->plugged = 1;
+	}
+	v->held[v->nheld++] = pt;
 }
 
 static void verified_job_free(struct job *j)
@@ -328,17 +453,56 @@ static int verified_fetch(struct source *src, struct job *j)
 	/* One count for the loop itself: a part may finish inside fetch_submit(). */
 	vj->parts_left = vj->nparts + 1;
 	for (i = 0; i < vj->nparts; i++) {
-		ret = fetch_submit(v->engine, &vj->parts[i].req);
-		if (ret) {
-			char why[64];
-
-			snprintf(why, sizeof(why), "cannot start a request: %s",
-				 strerror(-ret));
-			part_done(&vj->parts[i].req, ret, why);
+		if (v->plugged) {
+			hold(v, &vj->parts[i]);
+			continue;
 		}
+		submit_part(v, &vj->parts[i]);
 	}
 	part_end(vj);
 	return 0;
+}
+
+static void verified_plug(struct source *src)
+{
+	((struct verified *)src)->plugged = 1;
+}
+
+static int by_pack_off(const void *a, const void *b)
+{
+	const struct part *x = *(struct part *const *)a;
+	const struct part *y = *(struct part *const *)b;
+
+	if (x->pack != y->pack)
+		return x->pack < y->pack ? -1 : 1;
+	return x->req.off < y->req.off ? -1 : x->req.off > y->req.off;
+}
+
+/*
+ * The held parts go out: one request per pack and blob, its ranges in
+ * order. Two parts of the same frames (a chunk the blob holds twice) go in
+ * different requests: the ranges of one must lie apart.
+ */
+static void verified_unplug(struct source *src)
+{
+	struct verified *v = (struct verified *)src;
+	struct part *ps[HELD_MAX];
+	unsigned int n = v->nheld, i, start;
+
+	v->plugged = 0;
+	v->nheld = 0;
+	memcpy(ps, v->held, n * sizeof(*ps));
+	qsort(ps, n, sizeof(*ps), by_pack_off);
+	for (start = 0, i = 1; i <= n; i++) {
+		if (i < n && i - start < FETCH_PARTS_MAX &&
+		    ps[i]->pack == ps[start]->pack &&
+		    ps[i]->req.counts == ps[start]->req.counts &&
+		    ps[i]->req.off >= ps[i - 1]->req.off + ps[i - 1]->req.len)
+			continue;
+		if (start < n)
+			fetch_parts(v, ps + start, i - start);
+		start = i;
+	}
 }
 
 static void verified_log_stats(const struct source *src)
@@ -362,6 +526,8 @@ static const struct source_ops verified_ops = {
 	.extent = verified_extent,
 	.check_stored = verified_check_stored,
 	.fetch = verified_fetch,
+	.plug = verified_plug,
+	.unplug = verified_unplug,
 	.job_free = verified_job_free,
 	.log_stats = verified_log_stats,
 	.destroy = verified_destroy,

@@ -184,3 +184,61 @@ prefetched() {
 	[ "$(echo "$output" | grep -c 'failed verification: sha256')" -eq 1 ]
 	! echo "$output" | grep -q 'prefetch stops'
 }
+
+@test "prefetch of a verified image: the ranges of many jobs go out in one request per pack" {
+	# a 4 KiB range every 256 KiB of the data blob: too far apart to be one job
+	data=$(ls -S "$T/plain" | head -n 1) size=$(stat -c %s "$T/plain/$(ls -S "$T/plain" | head -n 1)")
+	{
+		echo 'lazyroot-prefetch 1'
+		off=0
+		while [ "$off" -lt "$size" ]; do
+			echo "$data $off 4096 1"
+			off=$((off + 262144))
+		done
+	} > "$T/scatter.record"
+	cp -a "$WWW/good" "$WWW/scatter"
+	images/lazyroot-mkimage --verified --fsid rootfs-s --previous "$WWW/scatter" \
+		--prefetch "$T/scatter.record" "$T/tree" "$WWW/scatter" > "$T/s.out" 2> "$T/s.err" ||
+		{ cat "$T/s.err" >&2; return 1; }
+	read -r _ digest < "$T/s.out"
+	SERVE_PREFETCH=1 run build/serve-verified "$ST/ca.pem" "$(url scatter)" rootfs-s "${digest#sha256:}" "$T/plain" 0
+	echo "$output" | grep -v 'completing: Inappropriate ioctl' | tail -n 30
+	[ "$status" -eq 0 ]
+	echo "$output" | grep -q '^serve-verified: [0-9]* passed, 0 failed$'
+	jobs=$(echo "$output" | sed -n 's/^lazyrootd: prefetch: \([0-9]*\) jobs .* in 1 batches and .*/\1/p')
+	[ "${jobs:-0}" -ge 10 ]
+	n=$(echo "$output" | sed -n "s/^serve-verified: blob $(echo "$data" | cut -c1-16) prefetched in \([0-9]*\) requests$/\1/p")
+	# the boot set's pack, and the first version's for chunks between its ranges
+	packs=$(od -An -tu4 -j16 -N4 "$WWW/scatter/rootfs-s.manifest" | tr -d ' ')
+	echo "$jobs jobs in $n requests, $packs packs"
+	[ "$packs" -eq 2 ]
+	[ "$n" -le "$packs" ]
+	echo "$output" | sed -n 's/^serve-verified: before any READ, \([0-9]*\) chunk.*/\1/p' > "$T/scatter.landed"
+	[ "$(cat "$T/scatter.landed")" -gt 0 ]
+}
+
+@test "chunks of a request for many jobs that fail their check on the first mirror come from the second" {
+	[ -s "$T/scatter.landed" ] || skip "needs the test before"
+	# a byte changed every 32 KiB of the first mirror's pack: most chunks are bad there
+	cp -a "$WWW/scatter" "$WWW/scatterbad"
+	pack=$(ls -S "$WWW/scatterbad/packs/"*.pack | head -n 1)
+	size=$(stat -c %s "$pack") off=16384
+	while [ "$off" -lt "$size" ]; do
+		byte=$(od -An -tu1 -j "$off" -N1 "$pack" | tr -d ' ')
+		# shellcheck disable=SC2059
+		printf "$(printf '\\%03o' $((byte ^ 1)))" |
+			dd of="$pack" bs=1 seek="$off" conv=notrunc status=none
+		off=$((off + 32768))
+	done
+	read -r _ digest < "$T/s.out"
+	SERVE_PREFETCH=1 run build/serve-verified "$ST/ca.pem" "$(url scatterbad),$(url scatter)" rootfs-s "${digest#sha256:}" "$T/plain" 0
+	echo "$output" | grep -v 'completing: Inappropriate ioctl' | tail -n 30
+	[ "$status" -eq 0 ]
+	echo "$output" | grep -q '^serve-verified: [0-9]* passed, 0 failed$'
+	echo "$output" | grep -q "^serve-verified: before any READ, $(cat "$T/scatter.landed") chunk(s) prefetched"
+	echo "$output" | grep -q 'failed verification: sha256'
+	! echo "$output" | grep -q 'prefetch stops'
+	# answers to requests started before it was found out do not make it first again
+	echo "$output" | grep -q 'mirror .*/scatterbad served bad data: trying .*/scatter first from now on'
+	! echo "$output" | grep -q 'mirror .*/scatterbad answers: using it from now on'
+}

@@ -31,8 +31,23 @@
 #include "manifest.h"
 #include "serve.h"
 #include "signature.h"
+#include "status.h"
 #include "verified.h"
 
+
+/* The requests for blob @name so far (its prefetch, before any READ). */
+static void print_requests(const char *name)
+{
+	struct status st;
+	unsigned int i;
+
+	CHECK(!server_status(fk_srv, &st));
+	for (i = 0; i < st.nblobs; i++)
+		if (!strcmp(st.blobs[i].name, name))
+			printf("serve-verified: blob %.16s prefetched in %llu requests\n",
+			       name, st.blobs[i].st.net.requests);
+	free(st.blobs);
+}
 
 static unsigned char *slurp(const char *path, size_t *len)
 {
@@ -131,6 +146,7 @@ int main(int argc, char **argv)
 			while (server_prefetching(fk_srv) && time(NULL) < until)
 				fk_pump();
 			CHECK(!server_prefetching(fk_srv));
+			print_requests(b ? blob->tag : argv[3]);
 			for (r = blob->first_ref; r < blob->first_ref + blob->nrefs; r++) {
 				const struct manifest_chunk *c = &m->chunks[m->refs[r]];
 				uint64_t off = m->ref_off[r];
