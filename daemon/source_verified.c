@@ -10,6 +10,7 @@
  * ever handed on.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -475,6 +476,9 @@ static int by_pack_off(const void *a, const void *b)
 
 	if (x->pack != y->pack)
 		return x->pack < y->pack ? -1 : 1;
+	/* a request counts into one blob's figures */
+	if (x->req.counts != y->req.counts)
+		return (uintptr_t)x->req.counts < (uintptr_t)y->req.counts ? -1 : 1;
 	return x->req.off < y->req.off ? -1 : x->req.off > y->req.off;
 }
 
