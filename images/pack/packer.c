@@ -300,19 +300,50 @@ static int read_frame(struct packer *p, struct manifest_chunk *c,
 }
 
 /*
+ * The table's chunks from --previous packs all lie in one of them, in the
+ * table's order (the boot pack of the version the record was made on).
+ */
+static int reused_in_order(const struct packer *p, const uint32_t *chunk_of)
+{
+	unsigned char *seen = xrealloc(NULL, p->nchunks ? p->nchunks : 1, 1);
+	uint32_t pack = NO_INDEX;
+	uint64_t last = 0;
+	int ok = 1;
+	size_t i;
+
+	memset(seen, 0, p->nchunks);
+	for (i = 0; ok && i < p->nprefetch; i++) {
+		uint32_t c = chunk_of[p->prefetch[i]];
+		const struct manifest_chunk *m = &p->chunks[c].m;
+
+		/* new, or named before (it goes where it first came) */
+		if (m->pack == p->new_pack || seen[c]++)
+			continue;
+		if (pack == NO_INDEX)
+			pack = m->pack;
+		else if (m->pack != pack || m->offset < last)
+			ok = 0;
+		last = m->offset;
+	}
+	free(seen);
+	return ok;
+}
+
+/*
  * With a prefetch table, its chunks, new or reused, go into a pack of their
  * own in its order, first touch first, so that a boot streams them front to
  * back in few ranges; the other new chunks stay in the order they were cut,
  * in a second pack. Both are copies of stored frames (the pack
- * chunk_blobs() wrote is dropped). The same boot set gives the same pack,
- * published once. Returns 0 or -1 (said why).
+ * chunk_blobs() wrote is dropped). Reused chunks that already lie in one
+ * pack in the table's order stay there (a record used again for the next
+ * version), and only the new ones are copied. Returns 0 or -1 (said why).
  */
 static int split_boot_set(struct packer *p)
 {
 	struct pack_writer boot = { .fd = -1 }, rest = { .fd = -1 };
 	uint32_t *chunk_of, boot_pack, new_pack = p->new_pack;
 	unsigned char *moved, *frame = NULL;
-	size_t i, j, r = 0, nboot = 0, nrest = 0, reused = 0;
+	size_t i, j, r = 0, nboot = 0, nrest = 0, reused = 0, kept = 0;
 	int ret = -1;
 
 	chunk_of = xrealloc(NULL, p->nrefs ? p->nrefs : 1, sizeof(*chunk_of));
@@ -330,8 +361,25 @@ static int split_boot_set(struct packer *p)
 			reused += p->chunks[c].m.pack != new_pack;
 		}
 	}
+	if (reused && reused_in_order(p, chunk_of)) {
+		/* an earlier boot pack, say: its chunks stay where they are */
+		for (i = 0; i < p->nchunks; i++)
+			if (moved[i] && p->chunks[i].m.pack != new_pack)
+				moved[i] = 0;
+		kept = reused;
+		nboot -= reused;
+		reused = 0;
+	}
 	for (i = 0; new_pack != NO_INDEX && i < p->nchunks; i++)
 		nrest += p->chunks[i].m.pack == new_pack && !moved[i];
+	if (!nboot) {
+		pack_say("boot set: %zu chunks, already in one pack in first-touch order: kept there",
+			 kept);
+		free(chunk_of);
+		free(moved);
+		return new_pack == NO_INDEX ? 0 :
+		       publish_new(p, &p->writer, new_pack);
+	}
 	frame = xrealloc(NULL, p->zcap, 1);
 	xgrow((void **)&p->packs, &p->packs_cap, p->npacks + 1,
 	      sizeof(*p->packs));
@@ -362,8 +410,9 @@ static int split_boot_set(struct packer *p)
 	if (publish_new(p, &boot, boot_pack) ||
 	    (nrest && publish_new(p, &rest, new_pack)))
 		goto out;
-	pack_say("boot set: %zu chunks (%zu of them reused, %llu bytes stored) in a pack of their own, first touch first",
-		 nboot, reused, (unsigned long long)p->packs[boot_pack].size);
+	pack_say("boot set: %zu chunks (%zu of them reused, %llu bytes stored) in a pack of their own, first touch first%s",
+		 nboot, reused, (unsigned long long)p->packs[boot_pack].size,
+		 kept ? "; the others already in one pack in that order, kept there" : "");
 	ret = 0;
 out:
 	pack_writer_discard(&p->writer);

@@ -66,6 +66,7 @@ static int load_manifest(struct packer *p, const char *dir, const char *name)
 	char *path = xasprintf("%s/%s", dir, name);
 	struct manifest *m = NULL;
 	uint32_t *pidx = NULL;
+	unsigned char *in_table = NULL;
 	uint32_t i;
 	int ret = -1;
 
@@ -75,12 +76,27 @@ static int load_manifest(struct packer *p, const char *dir, const char *name)
 	for (i = 0; i < m->npacks; i++)
 		if (add_pack(p, dir, name, i, &m->packs[i], &pidx[i]))
 			goto out;
+	/* the chunks of its prefetch table (most likely in a boot pack) */
+	in_table = xrealloc(NULL, m->nchunks, 1);
+	memset(in_table, 0, m->nchunks);
+	for (i = 0; i < m->nprefetch; i++)
+		in_table[m->refs[m->prefetch[i]]] = 1;
 	for (i = 0; i < m->nchunks; i++) {
 		const struct manifest_chunk *mc = &m->chunks[i];
 		struct chunk *c;
+		uint32_t o = digest_map_find(&p->old_map, mc->digest, p->old,
+					     sizeof(*p->old));
 
-		if (digest_map_find(&p->old_map, mc->digest, p->old,
-				    sizeof(*p->old)) != NO_INDEX)
+		/*
+		 * The first offer of a chunk is taken, but a prefetch table's
+		 * chunk is taken from there: a record used again then finds
+		 * the boot set in the order its pack has it.
+		 */
+		if (o != NO_INDEX && in_table[i] && p->old[o].m.size == mc->size) {
+			p->old[o].m = *mc;
+			p->old[o].m.pack = pidx[mc->pack];
+		}
+		if (o != NO_INDEX)
 			continue;
 		if (p->nold >= UINT32_MAX - 1) {
 			pack_err("--previous: too many chunks");
@@ -98,6 +114,7 @@ static int load_manifest(struct packer *p, const char *dir, const char *name)
 	ret = 0;
 out:
 	free(pidx);
+	free(in_table);
 	manifest_free(m);
 	free(path);
 	return ret;

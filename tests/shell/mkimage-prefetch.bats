@@ -132,9 +132,10 @@ PY
 	# the same plain bytes
 	"$PACK" --unpack "$T/pub" "$m2" "$T/x2" 2>/dev/null
 	diff -r "$T/x" "$T/x2"
-	# the same again: the same boot pack, nothing new
+	# the same again: the boot pack holds the table in its order, so nothing is copied
 	run --separate-stderr "$MK" --verified --fsid v1p --previous "$T/pub" --prefetch "$T/rec" "$D/src" "$T/pub"
 	[ "$status" -eq 0 ]
+	[[ $stderr == *"lazyroot-pack: boot set: $n chunks, already in one pack in first-touch order: kept there"* ]]
 	[[ $stderr == *"is already there with the same content"* ]]
 	[ "$(ls "$T/pub/packs" | wc -l)" -eq 2 ]
 	# without a record: one pack, as ever
@@ -157,6 +158,8 @@ PY
 	run --separate-stderr "$MK" --verified --fsid v2 --previous "$T/pub" --prefetch "$T/rec" "$T/src2" "$T/pub"
 	[ "$status" -eq 0 ] || { echo "$stderr"; return 1; }
 	kept=$(le32 "$T/pub/v2.manifest" 32)
+	# the table's chunks are where v1p's table had them, in order: not copied again
+	[[ $stderr == *"lazyroot-pack: boot set: $kept chunks, already in one pack in first-touch order: kept there"* ]]
 	echo "v1: $all chunks in the table, v2: $kept"
 	[ "$kept" -gt 0 ]
 	[ "$kept" -lt "$all" ]
