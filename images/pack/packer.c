@@ -279,13 +279,7 @@ static int read_frame(struct packer *p, struct manifest_chunk *c,
 		return 0;
 	}
 	path = pack_path(k->dir, k->digest);
-	if (p->old_fd < 0 || p->old_fd_pack != c->pack) {
-		if (p->old_fd >= 0)
-			close(p->old_fd);
-		p->old_fd = open(path, O_RDONLY | O_CLOEXEC);
-		p->old_fd_pack = c->pack;
-	}
-	err = p->old_fd < 0 ? -errno :
+	err = previous_pack_fd(p, c->pack, path) < 0 ? -errno :
 	      io_pread_all(p->old_fd, frame, c->stored_size, c->offset);
 	if (!err && chunk_decode_checked(p->dctx, c, frame, p->vbuf, why,
 					 sizeof(why))) {

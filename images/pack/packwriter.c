@@ -25,11 +25,7 @@ int pack_writer_init(struct pack_writer *w, int level)
 
 void pack_writer_free(struct pack_writer *w)
 {
-	if (w->fd >= 0)
-		close(w->fd);
-	w->fd = -1;
-	tmp_drop(w->tmp);
-	w->tmp = NULL;
+	pack_writer_discard(w);
 	free(w->zbuf);
 	w->zbuf = NULL;
 	ZSTD_freeCCtx(w->cctx);
@@ -51,7 +47,6 @@ int pack_writer_append(struct pack_writer *w, struct manifest_chunk *c,
 {
 	const unsigned char *out = data;
 	size_t n;
-	int ret;
 
 	n = ZSTD_compressCCtx(w->cctx, w->zbuf, w->zcap, data, len, w->level);
 	if (ZSTD_isError(n))
@@ -63,13 +58,7 @@ int pack_writer_append(struct pack_writer *w, struct manifest_chunk *c,
 		c->encoding = MANIFEST_ZSTD;
 		c->stored_size = (uint32_t)n;
 	}
-	ret = io_pwrite_all(w->fd, out, c->stored_size, w->size);
-	if (ret)
-		return pack_err("cannot write %s: %s", w->tmp, strerror(-ret));
-	sha256_update(&w->sha, out, c->stored_size);
-	c->offset = w->size;
-	w->size += c->stored_size;
-	return 0;
+	return pack_writer_copy(w, c, out);
 }
 
 int pack_writer_copy(struct pack_writer *w, struct manifest_chunk *c,

@@ -161,6 +161,17 @@ int previous_load(struct packer *p, const char *dir)
 	return ret;
 }
 
+int previous_pack_fd(struct packer *p, uint32_t pack, const char *path)
+{
+	if (p->old_fd < 0 || p->old_fd_pack != pack) {
+		if (p->old_fd >= 0)
+			close(p->old_fd);
+		p->old_fd = open(path, O_RDONLY | O_CLOEXEC);
+		p->old_fd_pack = pack;
+	}
+	return p->old_fd;
+}
+
 int previous_check(struct packer *p, const struct manifest_chunk *c,
 		   const unsigned char *data)
 {
@@ -169,15 +180,9 @@ int previous_check(struct packer *p, const struct manifest_chunk *c,
 	ssize_t n;
 	int ret = -1;
 
-	if (p->old_fd < 0 || p->old_fd_pack != c->pack) {
-		if (p->old_fd >= 0)
-			close(p->old_fd);
-		p->old_fd = open(path, O_RDONLY | O_CLOEXEC);
-		p->old_fd_pack = c->pack;
-		if (p->old_fd < 0) {
-			pack_err("--previous %s: %s", path, strerror(errno));
-			goto out;
-		}
+	if (previous_pack_fd(p, c->pack, path) < 0) {
+		pack_err("--previous %s: %s", path, strerror(errno));
+		goto out;
 	}
 	if (c->stored_size > p->zcap) {
 		pack_err("--previous %s: the chunk at offset %llu claims %u stored bytes for %u",

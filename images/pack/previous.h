@@ -17,6 +17,13 @@
 int previous_load(struct packer *p, const char *dir);
 
 /*
+ * An fd on --previous pack @pack, whose file is @path: the one kept open
+ * since the last call if it was for that pack. -1 with errno if it cannot
+ * be opened.
+ */
+int previous_pack_fd(struct packer *p, uint32_t pack, const char *path);
+
+/*
  * Checks that old chunk @c, which has the digest of the new @data, really
  * decodes to @data: a damaged --previous pack must not enter a new image.
  * Returns 0 or -1 (said why).
