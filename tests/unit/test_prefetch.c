@@ -133,6 +133,9 @@ static void test_skips_what_was_read(void)
 
 static void test_bad_ranges(void)
 {
+	uint64_t big = 16777216, left = big;
+	unsigned int i;
+
 	/* past the blob, across its end, larger than a job, other blobs */
 	setup("lazyroot-prefetch 1\n"
 	      "root 274877906944 4096 0\n"
@@ -142,30 +145,33 @@ static void test_bad_ranges(void)
 	CHECK(fk.njobs == 2);
 	/* across the end: cut at the blob's last page */
 	CHECK(fk.jobs[0]->off == 65535 * P && fk.jobs[0]->len == SIZE - 65535 * P);
-	CHECK(fk.jobs[1]->off == 2 * P && fk.jobs[1]->len == PREFETCH_JOB_MAX);
-	fake_finish(&fk, 0, 1);
-	fake_finish(&fk, 1, 1);
-	CHECK(fk.njobs == 4);
-	fake_finish(&fk, 2, 1);
-	fake_finish(&fk, 3, 1);
-	CHECK(fk.njobs == 5);
-	fake_finish(&fk, 4, 1);
-	CHECK(fk.njobs == 5 && fe.bad == 0);
+	/* larger than a job: cut into jobs back to back, one after another */
+	for (i = 1; left; i++) {
+		uint64_t want = left < PREFETCH_JOB_MAX ? left : PREFETCH_JOB_MAX;
+
+		CHECK(fk.njobs == i + 1);
+		CHECK(fk.jobs[i]->off == 2 * P + (big - left) &&
+		      fk.jobs[i]->len == want);
+		fake_finish(&fk, i - 1, 1);
+		left -= want;
+	}
+	fake_finish(&fk, i - 1, 1);
+	CHECK(fk.njobs == i && fe.bad == 0);
 	teardown();
 }
 
 static void test_bridges_gaps(void)
 {
 	/*
-	 * 1 MiB, a 128 KiB gap, 1 MiB, a 256 KiB gap, 1 MiB: 3 MiB listed
-	 * allows 614 KiB bridged: one job, gaps and all
+	 * 384 KiB, an 80 KiB gap, 384 KiB, a 128 KiB gap, 384 KiB: 1152 KiB
+	 * listed allows 230 KiB bridged: one job, gaps and all
 	 */
 	setup("lazyroot-prefetch 1\n"
-	      "root 0 1048576 0\n"
-	      "root 1179648 1048576 1\n"
-	      "root 2490368 1048576 2\n", 1, 0);
+	      "root 0 393216 0\n"
+	      "root 475136 393216 1\n"
+	      "root 999424 393216 2\n", 1, 0);
 	CHECK(fk.njobs == 1);
-	CHECK(fk.jobs[0]->off == 0 && fk.jobs[0]->len == 2490368 + 1048576);
+	CHECK(fk.jobs[0]->off == 0 && fk.jobs[0]->len == 999424 + 393216);
 	fake_finish(&fk, 0, 1);
 	teardown();
 
@@ -180,14 +186,25 @@ static void test_bridges_gaps(void)
 	fake_finish(&fk, 1, 1);
 	teardown();
 
-	/* the smallest gaps first: 100 KiB bridged, 600 KiB not (budget 614) */
+	/* the smallest gaps first: 80 KiB bridged, 200 KiB not (budget 230) */
+	setup("lazyroot-prefetch 1\n"
+	      "root 0 393216 0\n"
+	      "root 475136 393216 1\n"
+	      "root 1073152 393216 2\n", 1, 0);
+	CHECK(fk.njobs == 2);
+	CHECK(fk.jobs[0]->off == 0 && fk.jobs[0]->len == 475136 + 393216);
+	CHECK(fk.jobs[1]->off == 1073152 && fk.jobs[1]->len == 393216);
+	fake_finish(&fk, 0, 1);
+	fake_finish(&fk, 1, 1);
+	teardown();
+
+	/* bridged ranges never make a job larger than PREFETCH_JOB_MAX */
 	setup("lazyroot-prefetch 1\n"
 	      "root 0 1048576 0\n"
-	      "root 1150976 1048576 1\n"
-	      "root 2813952 1048576 2\n", 1, 0);
+	      "root 1179648 1048576 1\n", 1, 0);
 	CHECK(fk.njobs == 2);
-	CHECK(fk.jobs[0]->off == 0 && fk.jobs[0]->len == 1150976 + 1048576);
-	CHECK(fk.jobs[1]->off == 2813952 && fk.jobs[1]->len == 1048576);
+	CHECK(fk.jobs[0]->off == 0 && fk.jobs[0]->len == 1048576);
+	CHECK(fk.jobs[1]->off == 1179648 && fk.jobs[1]->len == 1048576);
 	fake_finish(&fk, 0, 1);
 	fake_finish(&fk, 1, 1);
 	teardown();
@@ -208,8 +225,8 @@ static void spaced_list(char *buf, size_t size, unsigned int n, uint64_t len,
 
 /*
  * A source that asks several ranges at once gets them in batches: up to
- * 32 ranges or 4 MiB each, two batches at once, the next when one is
- * done.
+ * 32 ranges or PREFETCH_JOB_MAX bytes each, two batches at once, the next
+ * when one is done.
  */
 static void test_batches(void)
 {
@@ -237,8 +254,8 @@ static void test_batches(void)
 	CHECK(fe.written == 40 * P && fe.bad == 0);
 	teardown();
 
-	/* 1.5 MiB ranges 2 MiB apart: two fit the 4 MiB of a batch, not three */
-	spaced_list(list, sizeof(list), 5, 384 * P, 512 * P);
+	/* 640 KiB ranges 2 MiB apart: two fit the 1.5 MiB of a batch, not three */
+	spaced_list(list, sizeof(list), 5, 160 * P, 512 * P);
 	setup(list, 1, 0);
 	CHECK(fk.njobs == 4);
 	CHECK(fk.batch[0] == 1 && fk.batch[1] == 1 && fk.batch[2] == 2 &&
