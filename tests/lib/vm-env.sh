@@ -43,6 +43,13 @@ vm_boot() {
 	return $status
 }
 
+# vm_lost_timer LOG: how many times the guest of console LOG did not run
+# its timer for seconds (soft lockups, clock-watchdog long readouts), for
+# make bench's notes: that boot's time counts those seconds
+vm_lost_timer() {
+	grep -Ec 'watchdog: BUG: soft lockup|clocksource: Long readout interval' "$1" || :
+}
+
 # vm_verified_image: publishes $W/rootfs as the verified image rootfs-v
 # under $W/www/vimg (https://10.0.2.2:PORT/vimg/); sets and exports DIGEST
 vm_verified_image() {
