@@ -58,7 +58,7 @@ depends() {
 installkernel() {
     # no-ops when these are built in (or with --no-kernel)
     # nbd: the route of kernels without on-demand cachefiles (Debian's, Ubuntu's, RHEL's)
-    hostonly='' instmods cachefiles erofs overlay loop ext4 nbd
+    hostonly='' instmods cachefiles erofs overlay zram loop ext4 nbd
 }
 
 # called by dracut

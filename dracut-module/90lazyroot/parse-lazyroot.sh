@@ -44,7 +44,7 @@ LR_TAG='lazyroot: '
 lr_parse_root || die "lazyroot: $LR_ERR"
 # The kernel's modules, where they are not built in (dracut installed them): nbd for the
 # kernels without on-demand cachefiles.
-modprobe -q -a cachefiles erofs overlay loop ext4 nbd 2>/dev/null
+modprobe -q -a cachefiles erofs overlay zram loop ext4 nbd 2>/dev/null
 lr_kernel_check || die "lazyroot: $LR_ERR"
 
 lr_info "root image erofs.fsid=$LR_FSID from $LR_URL"

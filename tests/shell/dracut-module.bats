@@ -53,7 +53,7 @@ parse() {
 @test "erofs.fsid= and erofs.url=: netroot=lazyroot:FSID, rootok, an initqueue finished check" {
 	run parse "console=ttyS0 erofs.fsid=rootfs-v1 erofs.url=https://boot.example/img/"
 	[ "$status" -eq 0 ]
-	[ "${lines[0]}" = "modprobe: -q -a cachefiles erofs overlay loop ext4 nbd" ]
+	[ "${lines[0]}" = "modprobe: -q -a cachefiles erofs overlay zram loop ext4 nbd" ]
 	[ "${lines[1]}" = "root=erofs rootok=1 netroot=lazyroot:rootfs-v1" ]
 	grep -q /run/lazyroot/failed "$hookdir/initqueue/finished/lazyroot.sh"
 }
@@ -104,7 +104,7 @@ parse() {
 	fake_kernel cachefiles_daemon_write erofs_fill_super
 	run parse "erofs.fsid=a erofs.url=https://h/"
 	[ "$status" -eq 1 ]
-	[ "${lines[0]}" = "modprobe: -q -a cachefiles erofs overlay loop ext4 nbd" ]
+	[ "${lines[0]}" = "modprobe: -q -a cachefiles erofs overlay zram loop ext4 nbd" ]
 	[ "${lines[1]}" = "die: lazyroot: this kernel cannot serve the root on demand: for fscache: /dev/cachefiles has no on-demand mode (CONFIG_CACHEFILES_ONDEMAND), EROFS has no fscache mode (CONFIG_EROFS_FS_ONDEMAND); for NBD: no NBD block driver in /proc/devices (CONFIG_BLK_DEV_NBD); see docs/kernel.md" ]
 	[ "${#lines[@]}" -eq 2 ]
 	[ ! -e "$hookdir/initqueue/finished/lazyroot.sh" ]

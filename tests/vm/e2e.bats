@@ -24,6 +24,8 @@ setup() {
 	vm_boot_test good 120 erofs.fsid=rootfs-test erofs.url="$(vm_url "$PORT")"
 	[ "$qemu_status" -eq 0 ]
 	grep -q '^LAZYROOT-TEST: root is up: overlay' "$log"
+	# the cache file system on a new zram device (not zram0), no loop device
+	grep -Eq '^lazyroot: cache: [0-9]+[KMGT] ext2 on /dev/zram[1-9][0-9]* \(zram: in RAM as written, compressed\), mounted on /run/lazyroot/cache$' "$log"
 	grep -q '^LAZYROOT-TEST: sha256 ok (10 files)' "$log"
 	grep -q '^LAZYROOT-TEST: root is writable' "$log"
 	grep -q '^LAZYROOT-TEST: done' "$log"

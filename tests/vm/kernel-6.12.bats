@@ -26,6 +26,8 @@ on_fscache() {
 	[ "$qemu_status" -eq 0 ]
 	grep -q 'Linux version 6\.12\.' "$log"
 	grep -q '^lazyroot: starting lazyrootd (backend fscache)$' "$log"
+	# 6.12's zram has its own lzo, without the crypto API
+	grep -Eq '^lazyroot: cache: [0-9]+[KMGT] ext2 on /dev/zram[1-9][0-9]* \(zram: ' "$log"
 	grep -q '^lazyroot: mounting EROFS fsid=' "$log"
 	run ! grep -q 'lazyrootd: nbd0' "$log"
 	# this kernel can take a restarted worker

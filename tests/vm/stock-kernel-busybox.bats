@@ -3,7 +3,7 @@
 # depends on, unpacked into the cache, never installed) boots the test root
 # with lazyroot's busybox initramfs, made by lazyroot-mkinitrd --kmoddir from
 # the package's modules. /init loads erofs, overlay, nbd (and what that kernel
-# has of cachefiles, loop, ext4), then the drivers of the devices QEMU gives
+# has of cachefiles, zram, loop, ext4), then the drivers of the devices QEMU gives
 # it (virtio_pci, then virtio_rng and virtio_net); since that kernel has no on-demand
 # cachefiles, erofs.backend=auto takes NBD and the root mounts from /dev/nbd0.
 
@@ -49,7 +49,7 @@ setup() {
 }
 
 @test "stock kernel, busybox initramfs: holds the kernel's nbd, erofs, overlay and NIC modules, uncompressed, and says so" {
-	grep -q "^lazyroot-mkinitrd: kernel modules for $STOCK_KVER: [0-9]* files; loaded at boot: erofs overlay nbd cachefiles loop ext4; for the devices found: virtio_pci virtio_rng virtio_net e1000 " "$W/initrd.out"
+	grep -q "^lazyroot-mkinitrd: kernel modules for $STOCK_KVER: [0-9]* files; loaded at boot: erofs overlay nbd cachefiles zram loop ext4; for the devices found: virtio_pci virtio_rng virtio_net e1000 " "$W/initrd.out"
 	run -0 bash -c "gzip -dc '$W/initrd.img' | cpio -t --quiet"
 	for m in fs/erofs/erofs fs/overlayfs/overlay drivers/block/nbd drivers/net/virtio_net \
 		drivers/virtio/virtio_pci drivers/net/ethernet/intel/e1000/e1000 lib/libcrc32c; do
@@ -65,7 +65,7 @@ setup() {
 	stock_boot "$W/initrd.img" bb-plain erofs.fsid=rootfs-test erofs.url="$(vm_url "$PORT")" \
 		lazyroot.test=readbig
 	stock_booted_over_nbd 1
-	grep -q '^lazyroot: kernel modules loaded: erofs overlay nbd cachefiles loop ext4$' "$log"
+	grep -q '^lazyroot: kernel modules loaded: erofs overlay nbd cachefiles zram loop ext4$' "$log"
 	grep -q '^lazyroot: drivers for the devices found: virtio_pci virtio_rng virtio_net$' "$log"
 	grep -q '^lazyroot: starting lazyrootd (backend nbd)$' "$log"
 }
