@@ -54,7 +54,7 @@ fails_at() {
 		"lazyroot: booting erofs.fsid=rootfs-test from https://10.0.2.2:8443/img/ (cache 4G, init=/sbin/init)" \
 		"lazyroot: eth0: DHCP (waiting up to Ns)" \
 		"lazyroot: eth0: 10.0.2.15/24 gateway 10.0.2.2 dns 10.0.2.3 (DHCP)" \
-		"lazyroot: cache: 4G sparse ext2 image on /dev/loop0, mounted on /run/lazyroot/cache" \
+		"lazyroot: cache: 4G ext2 on /dev/zram1 (zram: in RAM as written, compressed), mounted on /run/lazyroot/cache" \
 		"lazyroot: starting lazyrootd (backend fscache)" \
 		"lazyroot: mounting EROFS fsid=rootfs-test" \
 		"lazyroot: cannot mount EROFS fsid=rootfs-test: no cache is bound to /dev/cachefiles (lazyrootd is not serving)")
@@ -87,7 +87,7 @@ echo "https://10.0.2.2:8443/img/rootfs-v2: HTTP 404" >"$f"'
 	boot ok erofs.fsid=r erofs.url=https://10.0.2.2/ erofs.cachesize=64M \
 		ip=10.0.2.15::10.0.2.2:255.255.255.0:guest:eth0:off:10.0.2.3
 	grep -aqx 'lazyroot: eth0: 10.0.2.15/24 gateway 10.0.2.2 dns 10.0.2.3 (static)' "$log"
-	grep -aqx 'lazyroot: cache: 64M sparse ext2 image on /dev/loop0, mounted on /run/lazyroot/cache' "$log"
+	grep -aqx 'lazyroot: cache: 64M ext2 on /dev/zram1 (zram: in RAM as written, compressed), mounted on /run/lazyroot/cache' "$log"
 	fails_at "cannot mount EROFS fsid=r: no cache is bound to /dev/cachefiles (lazyrootd is not serving)"
 }
 
