@@ -470,9 +470,8 @@ lr_cache_disk_setup() {
 # lr_cache_zram: a new zram device of LR_CACHESIZE bytes in LR_CACHE_BLK (/dev/zramN), or
 # return 1 with LR_CACHE_WHY saying why not (no zram in the kernel, or what failed; a device
 # half made is removed). A RAM block device that allocates a page, compressed, when it is
-# first written: the cache file system on it costs what it holds, as over a sparse file, but
-# without a loop device, whose worker under emulation stalled boots by 40-50 s. A new device
-# from zram-control: a zram0 the module made at load may be someone's swap. Its table costs
+# first written: the cache file system on it costs what it holds, compressed, with no tmpfs
+# file and loop device between it and the RAM. A new device from zram-control: a zram0 the module made at load may be someone's swap. Its table costs
 # 16 bytes of RAM per 4K of LR_CACHESIZE, allocated at once (0.4%: 16M for 4G).
 lr_cache_zram() {
 	local ctl="$LR_SYS/class/zram-control" id out

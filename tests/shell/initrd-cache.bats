@@ -34,7 +34,7 @@ teardown() {
 		done
 	fi
 	if [ -s "$BATS_TEST_TMPDIR/zram" ]; then
-		echo "$(cat "$BATS_TEST_TMPDIR/zram")" >/sys/class/zram-control/hot_remove || :
+		cat "$BATS_TEST_TMPDIR/zram" >/sys/class/zram-control/hot_remove || :
 	fi
 }
 
