@@ -522,12 +522,12 @@ lr_cache_loop() {
 }
 
 # lr_cache_setup: the cache directory for cachefiles, which refuses tmpfs: the erofs.cache=
-# device, or an ext2 file system of LR_CACHESIZE bytes in RAM: on a zram device
-# (lr_cache_zram), else on a loop device over a sparse file (lr_cache_loop). NBD needs none
-# (the kernel's page cache holds what it read): only the erofs.cache= device, for the disk
-# store. Sets LR_STORE_DIR for lazyrootd --store-dir (empty without erofs.cache=).
+# device, or an ext4 file system (ext2 with busybox mke2fs) of LR_CACHESIZE bytes in RAM: on a
+# zram device (lr_cache_zram), else on a loop device over a sparse file (lr_cache_loop). NBD
+# needs none (the kernel's page cache holds what it read): only the erofs.cache= device, for
+# the disk store. Sets LR_STORE_DIR for lazyrootd --store-dir (empty without erofs.cache=).
 lr_cache_setup() {
-	local dir="$LR_RUN/cache" what out
+	local dir="$LR_RUN/cache" pre='' post out fs
 	LR_STORE_DIR=
 	if [ -n "${LR_CACHEDEV:-}" ]; then
 		lr_cache_disk_setup
@@ -536,13 +536,22 @@ lr_cache_setup() {
 	[ "${LR_BACKEND:-}" != nbd ] || return 0
 	mkdir -p "$dir"
 	if lr_cache_zram; then
-		what="$LR_CACHESIZE_ARG ext2 on $LR_CACHE_BLK (zram: in RAM as written, compressed)"
+		post="on $LR_CACHE_BLK (zram: in RAM as written, compressed)"
 	else
 		lr_cache_loop || return 1
-		what="$LR_CACHESIZE_ARG sparse ext2 image on $LR_CACHE_BLK (no zram: $LR_CACHE_WHY)"
+		pre='sparse ' post="image on $LR_CACHE_BLK (no zram: $LR_CACHE_WHY)"
 	fi
-	if ! out=$(mke2fs -F -b 4096 -m 0 -i "$(lr_inode_ratio "$LR_CACHESIZE")" \
-		-L lazyroot-cache "$LR_CACHE_BLK" 2>&1); then
+	# ext4 with extents: cachefiles writes its files with direct I/O, which ext4 cannot use
+	# to fill a hole of a block-mapped (ext2) file: each such write falls back to buffered
+	# I/O and is written back at once. No journal: the file system ends with the boot.
+	# busybox mke2fs (-t unknown to it) makes ext2 only. Inode tables are written now, as
+	# ext2's are, rather than by the kernel's lazy init thread while the root boots.
+	set -- -F -b 4096 -m 0 -i "$(lr_inode_ratio "$LR_CACHESIZE")" -L lazyroot-cache
+	if out=$(mke2fs "$@" -t ext4 -O ^has_journal -E lazy_itable_init=0 "$LR_CACHE_BLK" 2>&1); then
+		fs=ext4
+	elif out=$(mke2fs "$@" "$LR_CACHE_BLK" 2>&1); then
+		fs=ext2
+	else
 		LR_ERR="mke2fs $LR_CACHE_BLK failed: $(printf '%s\n' "$out" | tail -n 1)"
 		return 1
 	fi
@@ -550,7 +559,7 @@ lr_cache_setup() {
 		LR_ERR="cannot mount the cache filesystem $LR_CACHE_BLK on $dir (kernel needs CONFIG_EXT4_FS): $LR_MOUNT_OUT"
 		return 1
 	fi
-	lr_info "cache: $what, mounted on $dir"
+	lr_info "cache: $LR_CACHESIZE_ARG $pre$fs $post, mounted on $dir"
 }
 
 # lr_daemon_start COMMAND...: start lazyrootd with COMMAND (which runs it as "@lazyrootd":

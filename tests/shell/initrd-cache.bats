@@ -40,12 +40,13 @@ teardown() {
 
 # in_ns SIZE SCRIPT [SYS]: lr_cache_setup with erofs.cachesize=SIZE (and LR_SYS=SYS) in a
 # private mount namespace, then SCRIPT (sh) with $dir = the mounted cache directory and $dev
-# its device; then unmounts it and removes the device
+# its device; then unmounts it and removes the device. busybox's mke2fs, or the one in
+# $MKE2FS_DIR.
 in_ns() {
 	unshare -m sh -c '
 		set -e
 		mount --make-rprivate /
-		PATH=$BB:$PATH
+		PATH=${MKE2FS_DIR:+$MKE2FS_DIR:}$BB:$PATH
 		. "$TOP/initrd/lazyroot-busybox.sh"
 		. "$TOP/initrd/lazyroot-lib.sh"
 		LR_RUN=$RUNDIR LR_SYS=${3:-/sys}
@@ -164,6 +165,31 @@ print(\"tmpfile ok\")
 		[ "${lines[1]}" = "tmpfile ok" ]
 		[ "${lines[2]}" = "dirs ok" ]
 	done
+}
+
+@test "with e2fsprogs' mke2fs (dracut): ext4 with extents and no journal, on zram or the loop device" {
+	command -v /sbin/dumpe2fs >/dev/null || skip "needs e2fsprogs"
+	mkdir -p "$BATS_TEST_TMPDIR/e2fs"
+	ln -s "$(command -v mke2fs)" "$BATS_TEST_TMPDIR/e2fs/mke2fs"
+	export MKE2FS_DIR=$BATS_TEST_TMPDIR/e2fs
+	sys_list=$NOSYS
+	[ ! -w /sys/class/zram-control/hot_add ] || sys_list="/sys $NOSYS"
+	for sys in $sys_list; do
+		# cachefiles writes into holes with direct I/O: ext4 does that only with extents
+		mounted_64m "$sys" '/sbin/dumpe2fs -h "$dev" 2>/dev/null | sed -n "s/^Filesystem features: *//p"'
+		echo "$sys: $stderr; features: ${lines[3]}"
+		[ "${lines[0]#* }" = ext4 ]
+		[[ " ${lines[3]} " == *" extent "* ]]
+		[[ " ${lines[3]} " != *" has_journal "* ]]
+		case $sys in
+		/sys) [[ $stderr == "lazyroot: cache: 64M ext4 on /dev/zram"*" (zram: in RAM as written, compressed), mounted on $RUNDIR/cache" ]] ;;
+		*) [[ $stderr == "lazyroot: cache: 64M sparse ext4 image on /dev/loop"*" (no zram: the kernel lacks CONFIG_ZRAM), mounted on $RUNDIR/cache" ]] ;;
+		esac
+	done
+	# and the 4G default stays a few MiB: inode tables written, nothing else
+	run --separate-stderr in_ns 4G 'du -k "$LR_RUN/cache.img" | cut -f1' "$NOSYS"
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" -le 16384 ] || { echo "image uses ${lines[0]} KiB"; return 1; }
 }
 
 @test "lr_cache_setup reports a failing step in one line" {

@@ -70,6 +70,8 @@ boot() {
 @test "dracut, shell init: boots the EROFS root over HTTPS; lazyrootd keeps serving" {
 	boot shell shell-good erofs.fsid=rootfs-test erofs.url="$(vm_url "$PORT")" lazyroot.test=readbig
 	vm_dracut_booted_ok
+	# e2fsprogs' mke2fs is in the image: the cache is ext4, with extents, on zram
+	grep -Eq '^LAZYROOT-TEST: cache: /dev/zram[1-9][0-9]*, extents$' "$log"
 }
 
 @test "dracut, systemd init: boots the EROFS root over HTTPS; lazyrootd keeps serving" {
@@ -78,6 +80,7 @@ boot() {
 		erofs.url="https://10.0.2.2:1/img/,$(vm_url "$PORT")" lazyroot.test=readbig
 	vm_dracut_booted_ok
 	grep -q 'lazyrootd: mirror https://10.0.2.2:1/img/rootfs-test failed (' "$log"
+	grep -Eq '^LAZYROOT-TEST: cache: /dev/zram[1-9][0-9]*, extents$' "$log"
 }
 
 @test "dracut, systemd init, PXE: iPXE loads kernel and the dracut initramfs over TFTP" {
